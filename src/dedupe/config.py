@@ -1,0 +1,91 @@
+"""Cleaner parameters, with their defaults and validation in one place.
+
+Defaults were chosen from measurements on the bundled seeds and the labelled pages
+(see README, "How decisions are made").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from .errors import ConfigError
+
+REASONS = ("duplicate", "near-duplicate", "template", "boilerplate", "off-topic")
+CROSS_DOC_POLICIES = ("strip", "flag", "keep")
+
+
+@dataclass(frozen=True)
+class CleanerConfig:
+    """Every knob of the cleaning pass.
+
+    Parameters
+    ----------
+    shingle_size : word n-gram length (5).
+    num_perm : MinHash permutations (128).
+    seed : MinHash permutation seed (1, datasketch's default).
+    threshold : Jaccard similarity from which a block is a near-duplicate of a block in an
+        earlier document; also the LSH design threshold (0.8).
+    doc_threshold : the same inside one document, where a repeat is far more likely than a
+        coincidence (0.4): catches a standfirst repeated with small edits.
+    containment : a block that contains an earlier block of its document to this degree and adds
+        only a short addition (a caption credit) is a near-duplicate of it (0.9).
+    run_threshold : once a block repeats an earlier one, its neighbours are compared with the
+        earlier block's neighbours at this lower similarity, so a repeated passage goes whole
+        even where it was re-worded (0.15).
+    cross_doc : what to do with copies of blocks from earlier documents: "strip", "flag"
+        (report only) or "keep" (ignore).
+    lsh_bands, lsh_rows : LSH banding; ``None`` picks the optimum for ``threshold``.
+    """
+
+    shingle_size: int = 5
+    num_perm: int = 128
+    seed: int = 1
+    threshold: float = 0.8
+    doc_threshold: float = 0.4
+    containment: float = 0.9
+    run_threshold: float = 0.15
+    cross_doc: str = "strip"
+    lsh_bands: int | None = None
+    lsh_rows: int | None = None
+    strip: frozenset = field(default_factory=lambda: frozenset(REASONS))
+
+    def __post_init__(self):
+        _check(1 <= self.shingle_size <= 32, "shingle_size must be between 1 and 32 words")
+        _check(8 <= self.num_perm <= 1024, "num_perm must be between 8 and 1024")
+        _check(0 <= self.seed < 2**32, "seed must be a non-negative 32-bit integer")
+        for name in ("threshold", "doc_threshold", "containment", "run_threshold"):
+            value = getattr(self, name)
+            _check(0.0 < value <= 1.0, f"{name} must be in (0, 1], got {value}")
+        _check(self.cross_doc in CROSS_DOC_POLICIES,
+               f"cross_doc must be one of {', '.join(CROSS_DOC_POLICIES)}, got {self.cross_doc!r}")
+        unknown = set(self.strip) - set(REASONS)
+        _check(not unknown, f"unknown reasons in strip: {', '.join(sorted(unknown))}; "
+                            f"choose from {', '.join(REASONS)}")
+        if (self.lsh_bands is None) != (self.lsh_rows is None):
+            raise ConfigError("give both lsh_bands and lsh_rows, or neither")
+        if self.lsh_bands is not None:
+            _check(self.lsh_bands * self.lsh_rows <= self.num_perm,
+                   "lsh_bands * lsh_rows must not exceed num_perm")
+
+    def with_(self, **changes) -> "CleanerConfig":
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ConfigError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+
+def parse_reasons(text: str) -> frozenset:
+    """``"duplicate,near-duplicate"`` -> frozenset; ``"all"`` -> every reason."""
+    if text.strip() == "all":
+        return frozenset(REASONS)
+    reasons = frozenset(r.strip() for r in text.split(",") if r.strip())
+    unknown = reasons - set(REASONS)
+    if unknown:
+        raise ConfigError(f"unknown reason(s) {', '.join(sorted(unknown))}: choose from {', '.join(REASONS)} or all")
+    return reasons
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)

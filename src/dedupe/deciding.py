@@ -1,0 +1,155 @@
+"""Deciding which blocks of a document are copies, as a pure function of its blocks and the index.
+
+Inputs for one document: its blocks' shingle summary (word counts, exact-text hashes, shingle
+counts), their MinHash signatures, and for each block the best verified match among earlier
+documents (:meth:`dedupe.indexing.BlockIndex.lookup`). Nothing else: no global state, so the same
+function serves a local run, a persistent index and a cluster.
+
+The rules, in order:
+
+1. **Copies inside the document.** Block ``i`` is compared with every earlier block ``j`` of the
+   same document by estimated Jaccard similarity ``J`` of their signatures. It is a
+   ``duplicate`` of ``j`` when their normalised texts are identical (score 1), a
+   ``near-duplicate`` when ``J >= doc_threshold``, or when it *contains* ``j`` (containment
+   ``|i ∩ j| / |j| >= containment``, estimated as ``J (|i| + |j|) / ((1 + J) |j|)``) and adds only
+   a short addition (at most ``max(4, 0.6 |j|)`` shingles): a title repeated with
+   "[Image Credits: Reuters]". The first occurrence is kept; copies point at it.
+2. **Copies of earlier documents.** The index match, if any, competes with the in-document one;
+   the higher score wins (identical text first). ``cross_doc`` decides whether such copies are
+   stripped, only flagged, or ignored.
+3. **Repeated passages.** When block ``i`` repeats block ``t``, block ``i + 1`` is compared with
+   ``t + 1`` (and ``i - 1`` with ``t - 1``) at the lower ``run_threshold``: a passage pasted twice
+   goes whole even where the second copy was re-worded.
+4. **Short blocks.** A block of fewer words than a shingle (a heading, a bullet) only matches an
+   identical block, and is stripped only when a neighbouring block is stripped as a copy too,
+   i.e. when it belongs to a repeated run (the second "Other powerful images"). A heading that
+   recurs on its own stays; site furniture that recurs across documents is the template
+   detector's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .config import CleanerConfig
+from .indexing import Match
+from .shingling import ShingleBatch
+
+
+@dataclass
+class Verdict:
+    """What happened to one block. ``local`` is the index of the in-document block it copies,
+    ``entry`` the index entry of an earlier document's block it copies (at most one is set)."""
+
+    reason: Optional[str] = None
+    score: Optional[float] = None
+    local: Optional[int] = None
+    entry: Optional[int] = None
+    strip: bool = False
+
+    @property
+    def is_copy(self) -> bool:
+        return self.local is not None or self.entry is not None
+
+
+def similarity_matrix(signatures: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Estimated Jaccard similarity of every pair of rows (k x k, float32)."""
+    k = len(signatures)
+    sims = np.empty((k, k), dtype=np.float32)
+    for lo in range(0, k, chunk):
+        sims[lo:lo + chunk] = (signatures[lo:lo + chunk, None, :] == signatures[None, :, :]).mean(axis=-1)
+    return sims
+
+
+def find_copies(batch: ShingleBatch, signatures: np.ndarray, cross: Sequence[Optional[Match]],
+                config: CleanerConfig) -> list[Verdict]:
+    """Rules 1-4 of the module docstring for one document's blocks."""
+    k = len(signatures)
+    verdicts = [Verdict() for _ in range(k)]
+    if k == 0:
+        return verdicts
+    short = batch.words < config.shingle_size
+    sizes = batch.sizes.astype(np.float64)
+    sims = similarity_matrix(signatures)
+    use_cross = config.cross_doc != "keep"
+
+    for i in range(k):
+        best: tuple | None = None  # (exact, score, -order) to maximise
+        for j in np.flatnonzero(batch.exact[:i] == batch.exact[i]):
+            best = (True, 1.0, int(j))
+            break
+        if best is None and not short[i] and i:
+            candidates = _in_document_scores(i, sims[i, :i], sizes, short[:i], config)
+            j = int(np.argmax(candidates))
+            if candidates[j] > 0:
+                best = (False, float(candidates[j]), j)
+        match = cross[i] if use_cross else None
+        if match is not None and (not short[i] or match.exact):
+            if best is None or (match.exact, match.score) > (best[0], best[1]):
+                verdicts[i] = Verdict("duplicate" if match.exact else "near-duplicate", match.score, entry=match.entry)
+                continue
+        if best is not None:
+            exact, score, j = best
+            verdicts[i] = Verdict("duplicate" if exact else "near-duplicate", score, local=j)
+
+    _extend_runs(verdicts, sims, short, config)
+    _keep_lone_short_blocks(verdicts, short)
+    for v in verdicts:
+        v.strip = v.is_copy and (v.local is not None or config.cross_doc == "strip")
+    return verdicts
+
+
+def _in_document_scores(i: int, sims: np.ndarray, sizes: np.ndarray, short: np.ndarray,
+                        config: CleanerConfig) -> np.ndarray:
+    """Scores of block ``i`` against each earlier block; 0 where it is not a copy."""
+    scores = np.where(sims >= config.doc_threshold, sims, 0.0)
+    earlier = sizes[:i]
+    contained = sims * (sizes[i] + earlier) / ((1.0 + sims) * earlier)
+    addition = sizes[i] - earlier
+    short_addition = (addition > 0) & (addition <= np.maximum(4.0, 0.6 * earlier))
+    by_containment = short_addition & (contained >= config.containment)
+    scores = np.where(by_containment, np.maximum(scores, np.minimum(contained, 1.0)), scores)
+    return np.where(short, 0.0, scores)
+
+
+def _extend_runs(verdicts: list[Verdict], sims: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:
+    k = len(verdicts)
+    changed = True
+    while changed:
+        changed = False
+        for i, v in enumerate(verdicts):
+            if v.local is None:
+                continue
+            for step in (1, -1):
+                a, t = i + step, v.local + step
+                # `a` must lie after the original block, and `t` before `a`
+                if t < 0 or a >= k or a <= v.local or t >= a:
+                    continue
+                if verdicts[a].is_copy or verdicts[t].is_copy or short[a] != short[t]:
+                    continue
+                if sims[a, t] >= config.run_threshold:
+                    verdicts[a] = Verdict("near-duplicate", float(sims[a, t]), local=t)
+                    changed = True
+
+
+def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
+    """Short copies stay unless a neighbour is a copy too (iterated, for runs of short blocks)."""
+    pending = [i for i, v in enumerate(verdicts) if short[i] and v.is_copy]
+    confirmed: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for i in pending:
+            if i in confirmed:
+                continue
+            for n in (i - 1, i + 1):
+                if 0 <= n < len(verdicts) and verdicts[n].is_copy and (not short[n] or n in confirmed):
+                    confirmed.add(i)
+                    grew = True
+                    break
+    for i in pending:
+        if i not in confirmed:
+            verdicts[i] = Verdict()

@@ -1,0 +1,147 @@
+"""The index of kept blocks: what every new block is checked against.
+
+:class:`BlockIndex` is the small interface the cleaner needs from an index; the in-memory one
+here is built on :class:`dedupe.lsh.MinHashLSHIndex`, and a persistent store (SQLite, Redis) can
+implement the same three methods:
+
+- ``lookup(signatures, exact)``: for each new block, the best *verified* earlier kept block:
+  an identical one (same normalised text) first, otherwise the most similar one whose estimated
+  Jaccard similarity reaches the threshold;
+- ``add(signatures, exact, doc_id, blocks)``: register kept blocks, returning their entry
+  numbers (entry numbers are cluster ids);
+- ``ref(entry)``: the ``(doc_id, block)`` an entry points back to.
+
+LSH only proposes candidates (blocks sharing a band); a candidate counts when its stored b-bit
+signature agrees enough with the new block's signature, so the false positives of banding never
+reach a decision.
+
+Example
+-------
+>>> import numpy as np
+>>> index = BlockIndex(num_perm=16, threshold=0.8)
+>>> sig = np.arange(32, dtype=np.uint32).reshape(2, 16)
+>>> index.add(sig, np.array([7, 8], dtype=np.uint64), "doc-a", [0, 1]).tolist()
+[0, 1]
+>>> match = index.lookup(sig[1:], np.array([8], dtype=np.uint64))[0]
+>>> (match.entry, match.score, match.exact, index.ref(match.entry))
+(1, 1.0, True, BlockRef(doc_id='doc-a', block=1))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Protocol
+
+import numpy as np
+
+from .lsh import MinHashLSHIndex
+
+
+class BlockRef(NamedTuple):
+    doc_id: str
+    block: int
+
+
+class Match(NamedTuple):
+    """A verified earlier copy: its entry, the similarity, and whether the text is identical."""
+
+    entry: int
+    score: float
+    exact: bool
+
+
+class Index(Protocol):
+    def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]: ...
+    def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray: ...
+    def ref(self, entry: int) -> BlockRef: ...
+
+
+class _Column:
+    """A growable 1-d numpy array (amortised appends, 1.25x head-room)."""
+
+    def __init__(self, dtype):
+        self.data = np.empty(1024, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values) -> None:
+        values = np.asarray(values, dtype=self.data.dtype)
+        need = self.size + len(values)
+        if need > len(self.data):
+            grown = np.empty(max(need, int(len(self.data) * 1.25) + 1024), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size:need] = values
+        self.size = need
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+class BlockIndex:
+    """In-memory index of kept blocks (see the module docstring).
+
+    Parameters
+    ----------
+    num_perm, threshold, bands, rows : LSH design (``bands``/``rows`` default to the optimum for
+        ``threshold``).
+    """
+
+    def __init__(self, num_perm: int = 128, threshold: float = 0.8, bands: int | None = None,
+                 rows: int | None = None):
+        self.threshold = threshold
+        self._lsh = MinHashLSHIndex(num_perm=num_perm, threshold=threshold, bands=bands, rows=rows)
+        self._doc_ids: list[str] = []
+        self._doc_of = _Column(np.int32)
+        self._block_of = _Column(np.int32)
+        self._exact = _Column(np.uint64)
+
+    def __len__(self) -> int:
+        return self._exact.size
+
+    @property
+    def nbytes(self) -> int:
+        arrays = self._lsh.nbytes + self._doc_of.data.nbytes + self._block_of.data.nbytes + self._exact.data.nbytes
+        return arrays + sum(len(d) + 49 for d in self._doc_ids) + 8 * len(self._doc_ids)
+
+    @property
+    def bands(self) -> int:
+        return self._lsh.bands
+
+    @property
+    def rows(self) -> int:
+        return self._lsh.rows
+
+    def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
+        if len(self) == 0:
+            return [None] * len(signatures)
+        matches: list[Optional[Match]] = []
+        stored_exact = self._exact.view()
+        for sig, text_hash, candidates in zip(signatures, exact, self._lsh.query(signatures)):
+            if len(candidates) == 0:
+                matches.append(None)
+                continue
+            same = np.flatnonzero(stored_exact[candidates] == text_hash)
+            if len(same):
+                matches.append(Match(int(candidates[same[0]]), 1.0, True))
+                continue
+            scores = self._lsh.similarity(sig, candidates)
+            best = int(np.argmax(scores))  # first maximum: the earliest entry wins ties
+            if scores[best] >= self.threshold:
+                matches.append(Match(int(candidates[best]), float(scores[best]), False))
+            else:
+                matches.append(None)
+        return matches
+
+    def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray:
+        if len(blocks) == 0:
+            return np.empty(0, dtype=np.int64)
+        entries = np.arange(len(self), len(self) + len(blocks), dtype=np.int64)
+        if not self._doc_ids or self._doc_ids[-1] != doc_id:
+            self._doc_ids.append(doc_id)
+        self._doc_of.extend(np.full(len(blocks), len(self._doc_ids) - 1))
+        self._block_of.extend(blocks)
+        self._exact.extend(exact)
+        self._lsh.add(signatures, entries)
+        return entries
+
+    def ref(self, entry: int) -> BlockRef:
+        return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))

@@ -1,0 +1,99 @@
+"""MinHash signatures for a batch of blocks at once, identical to ``datasketch.MinHash``.
+
+For a set of shingle hashes :math:`S` and permutations :math:`(a_k, b_k)`, datasketch's default
+scheme (``"affine32"``, datasketch >= 2.0) computes
+
+.. math::
+
+    \\mathrm{sig}_k(S) = \\min_{x \\in S} \\big(a_k \\cdot \\mathrm{fmix32}(x) + b_k\\big) \\bmod 2^{32}
+
+where fmix32 is the MurmurHash3 finalizer and :math:`a_k` is odd. Two sets agree on coordinate
+:math:`k` with probability equal to their Jaccard similarity :math:`J = |A \\cap B| / |A \\cup B|`,
+so the share of agreeing coordinates estimates :math:`J` with standard error
+:math:`\\sqrt{J(1-J)/\\text{num\\_perm}}` (0.035 at J = 0.8 with 128 permutations).
+
+:class:`MinHasher` applies all permutations to all shingles of a batch in one numpy expression and
+takes per-block minima with ``np.minimum.reduceat``: no Python call per shingle. The permutations
+are taken from ``datasketch.MinHash(num_perm, seed)`` itself, so for the same ``num_perm``,
+``seed`` and hash function the hashvalues are the same.
+
+Example
+-------
+>>> import numpy as np
+>>> from datasketch import MinHash
+>>> from dedupe.shingling import Shingler, shingle_hash
+>>> batch = Shingler(shingle_size=2).shingle(["the cat sat on the mat"])
+>>> sig = MinHasher(num_perm=16).signatures(batch.hashes, batch.offsets)
+>>> m = MinHash(num_perm=16, hashfunc=shingle_hash)
+>>> for s in [b"the cat", b"cat sat", b"sat on", b"on the", b"the mat"]:
+...     m.update(s)
+>>> bool((m.hashvalues == sig[0]).all())
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from datasketch import MinHash
+
+_MAX32 = np.uint32(0xFFFFFFFF)
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, element-wise (a bijection that spreads weak hashes)."""
+    h = h.astype(np.uint32, copy=True)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
+
+
+class MinHasher:
+    """Batch MinHash with datasketch's "affine32" permutations.
+
+    Parameters
+    ----------
+    num_perm : int, default 128
+        Permutations (signature length).
+    seed : int, default 1
+        Seed of the permutations (datasketch's default is 1).
+    chunk_rows : int, default 16384
+        Shingles permuted per numpy step; bounds the temporary (chunk_rows x num_perm x 4 bytes).
+    """
+
+    def __init__(self, num_perm: int = 128, seed: int = 1, chunk_rows: int = 16384):
+        self.num_perm = num_perm
+        self.seed = seed
+        self.chunk_rows = chunk_rows
+        reference = MinHash(num_perm=num_perm, seed=seed, scheme="affine32")
+        a, b = reference.permutations
+        self._a = np.asarray(a, dtype=np.uint32)
+        self._b = np.asarray(b, dtype=np.uint32)
+
+    def signatures(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Signatures of blocks whose shingle hashes are ``hashes[offsets[i]:offsets[i+1]]``.
+
+        Returns an array of shape (len(offsets) - 1, num_perm), dtype uint32. Every block must
+        have at least one shingle.
+        """
+        n_blocks = len(offsets) - 1
+        sig = np.full((n_blocks, self.num_perm), _MAX32, dtype=np.uint32)
+        if n_blocks == 0:
+            return sig
+        owner = np.repeat(np.arange(n_blocks), np.diff(offsets))
+        mixed = fmix32(hashes)
+        for lo in range(0, len(mixed), self.chunk_rows):
+            hi = min(lo + self.chunk_rows, len(mixed))
+            permuted = mixed[lo:hi, None] * self._a + self._b
+            rows = owner[lo:hi]
+            cuts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            blocks = rows[cuts]
+            sig[blocks] = np.minimum(sig[blocks], np.minimum.reduceat(permuted, cuts, axis=0))
+        return sig
+
+
+def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity: the share of equal coordinates (broadcasts over rows)."""
+    return (sig_a == sig_b).mean(axis=-1)

@@ -1,0 +1,183 @@
+"""Reading documents: a directory of ``.txt`` files, a ``.jsonl``/``.jsonl.gz`` file, or stdin.
+
+Every reader yields :class:`Document` objects in a deterministic order and never guesses: bytes
+that are not UTF-8, a line that is not a JSON object, or an object without a string text field is
+a :class:`Rejected` record naming the file and line. With ``on_error="fail"`` (the default) the
+first one raises :class:`~dedupe.errors.InputError`; with ``on_error="skip"`` it is handed to the
+``rejects`` callback (which writes it untouched to a rejects file and counts it) and reading goes
+on.
+
+Example
+-------
+>>> import json, tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "dump.jsonl"
+>>> _ = path.write_text(json.dumps({"id": "a", "text": "Hello", "url": "u"}) + "\\n")
+>>> [(d.id, d.text, d.record["url"]) for d in read_documents(str(path))]
+[('a', 'Hello', 'u')]
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from .errors import InputError
+
+
+@dataclass
+class Document:
+    """One input document. ``record`` is the parsed JSON object for JSONL input (every other
+    field is written back unchanged), ``None`` for text files."""
+
+    id: str
+    text: str
+    record: Optional[dict] = None
+    location: str = ""
+
+
+@dataclass
+class Rejected:
+    """An input unit that could not be read: where, why, and its raw bytes (kept untouched)."""
+
+    location: str
+    error: str
+    raw: bytes = field(default=b"", repr=False)
+
+
+RejectHandler = Callable[[Rejected], None]
+
+
+@dataclass
+class ReadOptions:
+    text_field: str = "text"
+    id_field: str = "id"
+    on_error: str = "fail"  # "fail" | "skip"
+
+
+def input_kind(path: str) -> str:
+    """``"stdin"``, ``"dir"`` or ``"jsonl"``; raises InputError for anything else."""
+    if path == "-":
+        return "stdin"
+    p = Path(path)
+    if p.is_dir():
+        return "dir"
+    if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz")
+                        or p.name.endswith(".json") or p.name.endswith(".ndjson")):
+        return "jsonl"
+    if not p.exists():
+        raise InputError(f"no such file or directory: {path}")
+    raise InputError(
+        f"cannot read {path}: give a directory of .txt files, a .jsonl or .jsonl.gz file, or - for JSONL on stdin"
+    )
+
+
+def read_documents(path: str, options: ReadOptions | None = None,
+                   rejects: RejectHandler | None = None) -> Iterator[Document]:
+    """Documents from ``path`` (see the module docstring)."""
+    options = options or ReadOptions()
+    kind = input_kind(path)
+    handle = _reject_handler(options, rejects)
+    if kind == "dir":
+        yield from _read_text_dir(Path(path), handle)
+    elif kind == "stdin":
+        yield from _read_jsonl_lines(sys.stdin.buffer, "<stdin>", options, handle)
+    else:
+        yield from _read_jsonl_file(Path(path), options, handle)
+
+
+def _reject_handler(options: ReadOptions, rejects: RejectHandler | None) -> RejectHandler:
+    if options.on_error not in ("fail", "skip"):
+        raise InputError(f"on_error must be 'fail' or 'skip', not {options.on_error!r}")
+
+    def handle(rejected: Rejected) -> None:
+        if options.on_error == "fail":
+            hint = " (use --on-error skip to set such input aside and go on)"
+            raise InputError(rejected.error + hint, rejected.location)
+        if rejects is not None:
+            rejects(rejected)
+
+    return handle
+
+
+def text_files(root: Path) -> list[Path]:
+    """``.txt`` files below ``root``, recursively, sorted by relative path; links to directories
+    are not followed (no loops)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".txt"))
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
+    for path in text_files(root):
+        doc_id = path.relative_to(root).as_posix()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            handle(Rejected(str(path), f"cannot read file: {exc.strerror or exc}"))
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            handle(Rejected(str(path), f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})", raw))
+            continue
+        yield Document(id=doc_id, text=text, location=str(path))
+
+
+def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as stream:
+            yield from _read_jsonl_lines(stream, str(path), options, handle)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(f"compressed file is damaged or truncated ({exc})", str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
+
+
+def _read_jsonl_lines(stream, name: str, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
+    for line_no, raw in enumerate(stream, start=1):
+        location = f"{name}:{line_no}"
+        body = raw.rstrip(b"\r\n")
+        if line_no == 1 and body.startswith(b"\xef\xbb\xbf"):
+            body = body[3:]
+        if not body.strip():
+            continue
+        doc = _parse_record(body, raw, location, line_no, options, handle)
+        if doc is not None:
+            yield doc
+
+
+def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options: ReadOptions,
+                  handle: RejectHandler) -> Document | None:
+    try:
+        line = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        handle(Rejected(location, f"not valid UTF-8 (byte {exc.start} of the line)", raw))
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        handle(Rejected(location, f"not valid JSON ({exc.msg} at column {exc.colno})", raw))
+        return None
+    if not isinstance(record, dict):
+        handle(Rejected(location, f"expected a JSON object, got {type(record).__name__}", raw))
+        return None
+    if options.text_field not in record:
+        handle(Rejected(location, f"no {options.text_field!r} field (choose the field with --text-field)", raw))
+        return None
+    text = record[options.text_field]
+    if not isinstance(text, str):
+        kind = "null" if text is None else type(text).__name__
+        handle(Rejected(location, f"field {options.text_field!r} is {kind}, not a string", raw))
+        return None
+    doc_id = record.get(options.id_field)
+    doc_id = str(line_no) if doc_id is None else str(doc_id)
+    return Document(id=doc_id, text=text, record=record, location=location)

@@ -1,0 +1,60 @@
+"""Splitting a document into blocks.
+
+A block is one non-empty line: scraped article text comes one paragraph per line, sometimes with
+blank lines between. Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` only (not at the exotic Unicode
+separators ``str.splitlines`` honours, which scrapers leave inside paragraphs). A line of white
+space only is not a block.
+
+Each block keeps its offsets in the original text, ``text[block.start:block.end] == block.text``,
+and the offset where its line (terminator included) ends, so stripping a block removes exactly its
+line and leaves every other character in place.
+
+Example
+-------
+>>> [(b.index, b.start, b.end, b.text) for b in segment("Title\\n\\nBody one.\\r\\nBody two")]
+[(0, 0, 5, 'Title'), (1, 7, 16, 'Body one.'), (2, 18, 26, 'Body two')]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+_BLANK = re.compile(r"\s*")
+
+
+class Block(NamedTuple):
+    """One paragraph of a document: its index among the document's blocks and its offsets."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    line_end: int  # end of the line including its terminator: the span stripping removes
+
+
+def segment(text: str) -> list[Block]:
+    """The non-empty lines of ``text`` as blocks, in order."""
+    blocks: list[Block] = []
+    for match in _LINE.finditer(text):
+        start, line_end = match.span()
+        if start == line_end:
+            break
+        line = match.group(0).rstrip("\r\n")
+        if _BLANK.fullmatch(line):
+            continue
+        blocks.append(Block(len(blocks), start, start + len(line), line, line_end))
+    return blocks
+
+
+def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:
+    """``text`` without the lines of the blocks marked in ``remove``; all else byte-identical."""
+    pieces: list[str] = []
+    cursor = 0
+    for block, drop in zip(blocks, remove):
+        if drop:
+            pieces.append(text[cursor:block.start])
+            cursor = block.line_end
+    pieces.append(text[cursor:])
+    return "".join(pieces)

@@ -1,0 +1,156 @@
+"""Word n-gram shingles, hashed to 32-bit integers in numpy.
+
+A block's shingles are its word n-grams (``n`` = ``shingle_size``, 5 by default) after
+:func:`dedupe.normalising.normalise`. A block of fewer than ``n`` words has a single shingle made
+of all its words, so a short heading only matches the same heading.
+
+Hashing is done once per distinct word, never per shingle in Python: each word gets a CRC-32
+(cached per :class:`Shingler`), and the words of an n-gram are folded together in numpy with a
+64-bit FNV-1a style step, ``h = (h XOR w) * 0x100000001B3 mod 2**64``, starting from the offset
+basis ``0xCBF29CE484222325``. The 32-bit shingle hash is ``(h >> 32) XOR (h mod 2**32)``.
+
+:func:`shingle_hash` computes the same value from the shingle's bytes (the words joined by a
+single space), so it can be handed to ``datasketch.MinHash(hashfunc=shingle_hash)`` to get
+exactly the signatures :class:`dedupe.minhash.MinHasher` computes.
+
+Example
+-------
+>>> sh = Shingler(shingle_size=2)
+>>> batch = sh.shingle(["The cat sat", "A dog"])
+>>> batch.offsets.tolist()          # block i owns hashes[offsets[i]:offsets[i + 1]]
+[0, 2, 3]
+>>> int(batch.hashes[0]) == shingle_hash(b"the cat")
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .normalising import normalise
+
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+
+
+def _fold(word_hashes: np.ndarray) -> np.ndarray:
+    """Fold rows of word hashes (shape (m, k), uint64) into one 32-bit hash per row."""
+    h = np.full(word_hashes.shape[0], FNV_OFFSET, dtype=np.uint64)
+    for i in range(word_hashes.shape[1]):
+        h = (h ^ word_hashes[:, i]) * FNV_PRIME
+    return ((h >> _SHIFT32) ^ (h & _MASK32)).astype(np.uint32)
+
+
+def shingle_hash(shingle: bytes) -> int:
+    """The 32-bit hash of one shingle given as UTF-8 bytes, words separated by one space.
+
+    A reference implementation: slow, for interoperability (``datasketch.MinHash(hashfunc=...)``)
+    and tests. :class:`Shingler` computes the same values in bulk.
+    """
+    words = np.array([zlib.crc32(w) for w in shingle.split(b" ")], dtype=np.uint64)
+    return int(_fold(words[None, :])[0])
+
+
+@dataclass
+class ShingleBatch:
+    """The shingles of a batch of blocks, flattened.
+
+    ``hashes[offsets[i]:offsets[i + 1]]`` are block ``i``'s shingle hashes (uint32, at least one
+    per block); ``exact[i]`` is a 64-bit hash of block ``i``'s whole normalised text (equal
+    values mean the blocks are identical after normalising); ``words[i]`` its word count.
+    """
+
+    hashes: np.ndarray
+    offsets: np.ndarray
+    exact: np.ndarray
+    words: np.ndarray
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+class _WordHashes(dict):
+    """word -> CRC-32, filled on first sight (``map(cache.__getitem__, words)`` stays in C)."""
+
+    def __missing__(self, word: str) -> int:
+        value = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+        self[word] = value
+        return value
+
+
+class Shingler:
+    """Turns block texts into hashed word n-gram shingles.
+
+    Parameters
+    ----------
+    shingle_size : int, default 5
+        Words per shingle.
+    cache_size : int, default 2_000_000
+        Distinct words whose hashes are remembered; the cache is emptied when it grows past
+        this, which bounds memory on endless streams.
+    """
+
+    def __init__(self, shingle_size: int = 5, cache_size: int = 2_000_000):
+        self.shingle_size = shingle_size
+        self.cache_size = cache_size
+        self._cache = _WordHashes()
+
+    def words(self, text: str) -> list[str]:
+        """Normalised words; a symbol-only block ("•") is represented by its raw text."""
+        words = normalise(text).split()
+        if words:
+            return words
+        raw = text.strip()
+        return [raw] if raw else [""]
+
+    def shingle(self, texts: list[str]) -> ShingleBatch:
+        """Shingle a batch of block texts (each must be non-empty after stripping)."""
+        n = self.shingle_size
+        per_block = [self.words(t) for t in texts]
+        counts = np.fromiter(map(len, per_block), dtype=np.int64, count=len(per_block))
+        exact = np.fromiter(
+            (int.from_bytes(hashlib.blake2b(" ".join(w).encode("utf-8", "surrogatepass"),
+                                            digest_size=8).digest(), "little") for w in per_block),
+            dtype=np.uint64, count=len(per_block),
+        )
+        if len(self._cache) > self.cache_size:
+            self._cache.clear()
+        flat = [w for words in per_block for w in words]
+        word_hashes = np.fromiter(map(self._cache.__getitem__, flat), dtype=np.uint64, count=len(flat))
+        starts = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+
+        # Long blocks: every window of n words that stays inside its block.
+        n_shingles = np.where(counts >= n, counts - n + 1, 1)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(n_shingles, out=offsets[1:])
+        hashes = np.empty(offsets[-1], dtype=np.uint32)
+        long_blocks = np.flatnonzero(counts >= n)
+        if long_blocks.size:
+            m = n_shingles[long_blocks]
+            # window start positions in `word_hashes`, and where each lands in `hashes`
+            first = np.repeat(starts[long_blocks] - offsets[long_blocks], m)
+            dest = _ranges(offsets[long_blocks], m)
+            windows = (dest + first)[:, None] + np.arange(n)
+            hashes[dest] = _fold(word_hashes[windows])
+        # Short blocks: one shingle of all their words.
+        for b in np.flatnonzero(counts < n):
+            hashes[offsets[b]] = _fold(word_hashes[None, starts[b]:starts[b + 1]])[0]
+        return ShingleBatch(hashes=hashes, offsets=offsets, exact=exact, words=counts)
+
+
+def _ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(b, b + l)`` for each pair, without a Python loop."""
+    total = int(lengths.sum())
+    steps = np.ones(total, dtype=np.int64)
+    ends = np.cumsum(lengths)[:-1]
+    steps[0] = begins[0]
+    steps[ends] = begins[1:] - (begins[:-1] + lengths[:-1] - 1)
+    return np.cumsum(steps)

@@ -98,7 +98,7 @@ def find_copies(batch: ShingleBatch, signatures: np.ndarray, cross: Sequence[Opt
     _extend_runs(verdicts, sims, short, config)
     _keep_lone_short_blocks(verdicts, short)
     for v in verdicts:
-        v.strip = v.is_copy and (v.local is not None or config.cross_doc == "strip")
+        v.strip = v.is_copy and v.reason in config.strip and (v.local is not None or config.cross_doc == "strip")
     return verdicts
 
 

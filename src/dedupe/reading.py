@@ -126,7 +126,7 @@ def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            handle(Rejected(str(path), f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})", raw))
+            handle(Rejected(str(path), f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})"))
             continue
         yield Document(id=doc_id, text=text, location=str(path))
 

@@ -18,6 +18,7 @@ Example
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -37,6 +38,7 @@ class AtomicFile:
         self.binary = binary
         self._tmp: Path | None = None
         self._file: io.IOBase | None = None
+        self._raw = None
 
     def __enter__(self):
         try:
@@ -45,13 +47,18 @@ class AtomicFile:
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._tmp = Path(tmp)
-        self._file = open(fd, "wb") if self.binary else open(fd, "w", encoding="utf-8", newline="")
+        raw = self._raw = open(fd, "wb")
+        if self.path.name.endswith(".gz"):
+            # mtime=0: the same input gives byte-identical compressed output
+            raw = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        self._file = raw if self.binary else io.TextIOWrapper(raw, encoding="utf-8", newline="")
         return self._file
 
     def __exit__(self, exc_type, exc, tb):
         assert self._file is not None and self._tmp is not None
         try:
             self._file.close()
+            self._raw.close()
             if exc_type is None:
                 os.replace(self._tmp, self.path)
                 return False

@@ -1,0 +1,109 @@
+"""Cleaning files end to end: the job behind ``dedupe clean``.
+
+:func:`clean_path` reads a directory of ``.txt`` files, a JSONL(.gz) file or stdin, runs a
+:class:`~dedupe.pipeline.Cleaner` over it and writes, each atomically:
+
+- the cleaned documents, mirroring the input (a folder of ``.txt`` files with the same relative
+  names, or JSONL with the text field replaced and every other field kept; ``-`` is stdout);
+- the per-block report (``report_path``);
+- the rejected input lines, untouched (``rejects_path``, only with ``on_error="skip"``).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from .errors import OutputError
+from .pipeline import Cleaner, CleanedDocument
+from .reading import ReadOptions, Rejected, input_kind, read_documents
+from .report import Summary
+from .writing import AtomicFile, JsonlWriter, TextDirWriter, check_output
+
+
+def default_rejects_path(input_path: str, output_path: Optional[str]) -> str:
+    base = output_path if output_path not in (None, "-") else (
+        "stdin" if input_path == "-" else Path(input_path).name.split(".")[0])
+    return f"{base.rstrip('/')}.rejects"
+
+
+def clean_path(
+    input_path: str,
+    output_path: Optional[str],
+    cleaner: Cleaner,
+    *,
+    report_path: Optional[str] = None,
+    rejects_path: Optional[str] = None,
+    read_options: ReadOptions | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Summary:
+    """Clean ``input_path`` into ``output_path`` (``None``: write only the report)."""
+    read_options = read_options or ReadOptions()
+    kind = input_kind(input_path)
+    out_is_dir = kind == "dir" and output_path not in (None, "-")
+    for target in (output_path, report_path, rejects_path):
+        if target is not None:
+            check_output(input_path, target, overwrite=overwrite, is_dir=out_is_dir and target == output_path)
+    if report_path is not None and report_path == output_path and report_path != "-":
+        raise OutputError("the report and the cleaned output must be different files")
+    if read_options.on_error == "skip" and rejects_path is None:
+        rejects_path = default_rejects_path(input_path, output_path)
+
+    summary = Summary()
+    with ExitStack() as stack:
+        write = _document_sink(stack, kind, output_path, read_options)
+        report = stack.enter_context(JsonlWriter(report_path)) if report_path else None
+        rejects = _RejectsSink(stack, rejects_path, summary)
+        documents = read_documents(input_path, read_options, rejects)
+        bar = stack.enter_context(tqdm(unit=" docs", disable=not progress, file=sys.stderr,
+                                       dynamic_ncols=True, mininterval=0.5))
+        for cleaned in cleaner.clean(documents):
+            summary.add(cleaned)
+            write(cleaned)
+            if report is not None:
+                for decision in cleaned.decisions:
+                    report.write(decision.to_record())
+            bar.update(1)
+    return summary.finish()
+
+
+def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions):
+    if output_path is None:
+        return lambda cleaned: None
+    if kind == "dir" and output_path != "-":
+        writer = stack.enter_context(TextDirWriter(output_path))
+        return lambda cleaned: writer.write(cleaned.document.id, cleaned.text)
+    jsonl = stack.enter_context(JsonlWriter(output_path))
+
+    def write(cleaned: CleanedDocument) -> None:
+        doc = cleaned.document
+        if doc.record is None:
+            jsonl.write({"id": doc.id, options.text_field: cleaned.text})
+        else:
+            jsonl.write({**doc.record, options.text_field: cleaned.text})
+
+    return write
+
+
+class _RejectsSink:
+    """Counts rejected input and writes it untouched; the file appears only if something was
+    rejected, and only once the run completes."""
+
+    def __init__(self, stack: ExitStack, path: Optional[str], summary: Summary):
+        self.stack, self.path, self.summary = stack, path, summary
+        self.file = None
+
+    def __call__(self, rejected: Rejected) -> None:
+        self.summary.rejected += 1
+        print(f"skipped {rejected.location}: {rejected.error}", file=sys.stderr)
+        if self.path is None:
+            return
+        if self.file is None:
+            self.file = self.stack.enter_context(AtomicFile(self.path, binary=True))
+        raw = rejected.raw or (rejected.location + "\n").encode()
+        self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")

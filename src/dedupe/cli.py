@@ -1,0 +1,132 @@
+"""The ``dedupe`` command line: a thin shell over :mod:`dedupe.cleaning` and friends."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from . import __version__
+from .config import CleanerConfig, parse_reasons
+from .errors import DedupeError
+from .pipeline import Cleaner
+from .reading import ReadOptions
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Strip duplicated paragraphs, site boilerplate and off-topic copy from scraped news, "
+         "and say what was removed and why.",
+)
+
+
+class CrossDoc(str, Enum):
+    strip = "strip"
+    flag = "flag"
+    keep = "keep"
+
+
+class OnError(str, Enum):
+    fail = "fail"
+    skip = "skip"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"news-dedupe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Show the version and exit.")) -> None:
+    """news-dedupe: clean scraped news before it enters a pipeline."""
+
+
+@app.command()
+def clean(
+    input: str = typer.Argument(..., help="A folder of .txt files (one document each, searched recursively), "
+                                          "a .jsonl or .jsonl.gz file, or - for JSONL on stdin."),
+    output: Optional[str] = typer.Option(None, "-o", "--output",
+                                         help="Where the cleaned documents go: a folder for .txt input, a JSONL "
+                                              "file for JSONL input, - for JSONL on stdout (the default for stdin)."),
+    report: Optional[str] = typer.Option(None, "--report", help="Write one JSONL line per block: action, reason, "
+                                                                "score and the kept copy of each duplicate."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write only the report (and summary), no cleaned output."),
+    cross_doc: CrossDoc = typer.Option(CrossDoc.strip, "--cross-doc",
+                                       help="Copies of blocks from earlier documents: strip them, flag them in "
+                                            "the report only, or keep them (ignore)."),
+    strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated); other "
+                                                     "findings are only flagged in the report. E.g. "
+                                                     "duplicate,near-duplicate."),
+    threshold: float = typer.Option(CleanerConfig.threshold, help="Similarity (Jaccard) from which a block is a "
+                                                                  "near-duplicate of an earlier document's block."),
+    doc_threshold: float = typer.Option(CleanerConfig.doc_threshold, help="The same inside one document."),
+    shingle_size: int = typer.Option(CleanerConfig.shingle_size, help="Words per shingle."),
+    num_perm: int = typer.Option(CleanerConfig.num_perm, help="MinHash permutations."),
+    seed: int = typer.Option(CleanerConfig.seed, help="MinHash seed (same seed, same signatures)."),
+    text_field: str = typer.Option("text", help="JSONL field holding the document text."),
+    id_field: str = typer.Option("id", help="JSONL field holding the document id (line number when absent)."),
+    on_error: OnError = typer.Option(OnError.fail, "--on-error",
+                                     help="Bad input (malformed JSON, missing text, bad encoding): fail with the "
+                                          "file and line, or skip it, writing it untouched to the rejects file."),
+    rejects: Optional[str] = typer.Option(None, help="Rejects file for --on-error skip "
+                                                     "(default: OUTPUT.rejects)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing, non-empty output folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (on stdout, or on stderr "
+                                                       "when stdout carries the documents)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+) -> None:
+    """Clean a dump: strip repeated blocks and say why in a report.
+
+    Example: dedupe clean seeds -o out/seeds --report out/report.jsonl
+    """
+    from .cleaning import clean_path
+
+    def run():
+        config = CleanerConfig(threshold=threshold, doc_threshold=doc_threshold, shingle_size=shingle_size,
+                               num_perm=num_perm, seed=seed, cross_doc=cross_doc.value,
+                               strip=parse_reasons(strip))
+        out = output
+        if out is None and not dry_run:
+            if input != "-":
+                raise _usage("give -o/--output for the cleaned documents, or --dry-run to write only the report")
+            out = "-"
+        summary = clean_path(
+            input, None if dry_run else out, Cleaner(config), report_path=report,
+            rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value),
+            overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
+        )
+        stdout_busy = out == "-" or report == "-"
+        if as_json:
+            print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
+        elif not quiet:
+            print(summary.line(), file=sys.stderr)
+
+    _guarded(run)
+
+
+def _usage(message: str) -> DedupeError:
+    error = DedupeError(message)
+    error.exit_code = 2
+    return error
+
+
+def _guarded(run) -> None:
+    """Run a command, turning user errors into a one-line message and an exit code."""
+    try:
+        run()
+    except DedupeError as exc:
+        typer.echo(f"dedupe: error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("dedupe: interrupted; no output was written", err=True)
+        raise typer.Exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise typer.Exit(0)

@@ -1,0 +1,86 @@
+"""The run's account of itself: the per-block JSONL report and the summary.
+
+One report line per block, in input order::
+
+    {"doc_id": "002.txt", "block": 126, "start": 21034, "end": 21390, "text": "...",
+     "action": "strip", "reason": "duplicate", "score": 1.0,
+     "duplicate_of": {"doc_id": "002.txt", "block": 120}, "cluster": 118}
+
+``start``/``end`` are Python string offsets into the original document text (``text ==
+original[start:end]``); ``reason`` is null for blocks kept without remark; ``cluster`` numbers
+the group of copies a block belongs to (the index entry of the kept copy).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .config import REASONS
+from .pipeline import CleanedDocument
+
+
+@dataclass
+class Summary:
+    """Counts accumulated over a run; ``line()`` for people, ``to_dict()`` for machines."""
+
+    documents: int = 0
+    blocks: int = 0
+    stripped: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)
+    chars_in: int = 0
+    chars_removed: int = 0
+    rejected: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    elapsed: float = 0.0
+
+    def add(self, cleaned: CleanedDocument) -> None:
+        self.documents += 1
+        self.blocks += len(cleaned.decisions)
+        self.chars_in += len(cleaned.document.text)
+        self.chars_removed += len(cleaned.document.text) - len(cleaned.text)
+        for d in cleaned.decisions:
+            if d.action == "strip":
+                self.stripped[d.reason] += 1
+            elif d.reason is not None:
+                self.flagged[d.reason] += 1
+
+    def finish(self) -> "Summary":
+        self.elapsed = time.perf_counter() - self.started
+        return self
+
+    @property
+    def blocks_per_second(self) -> float:
+        return self.blocks / self.elapsed if self.elapsed > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        order = list(REASONS) + sorted(set(self.stripped) - set(REASONS))
+        return {
+            "documents": self.documents,
+            "blocks": self.blocks,
+            "blocks_stripped": sum(self.stripped.values()),
+            "stripped_by_reason": {r: self.stripped[r] for r in order if self.stripped[r]},
+            "flagged_by_reason": {r: self.flagged[r] for r in order if self.flagged[r]},
+            "characters": self.chars_in,
+            "characters_removed": self.chars_removed,
+            "rejected": self.rejected,
+            "seconds": round(self.elapsed, 3),
+            "paragraphs_per_second": round(self.blocks_per_second, 1),
+        }
+
+    def line(self) -> str:
+        d = self.to_dict()
+        reasons = ", ".join(f"{k} {v:,}" for k, v in d["stripped_by_reason"].items())
+        flagged = ", ".join(f"{k} {v:,}" for k, v in d["flagged_by_reason"].items())
+        parts = [
+            f"{d['documents']:,} documents, {d['blocks']:,} blocks: "
+            f"{d['blocks_stripped']:,} stripped" + (f" ({reasons})" if reasons else ""),
+        ]
+        if flagged:
+            parts.append(f"flagged {flagged}")
+        parts.append(f"{d['characters_removed']:,} of {d['characters']:,} characters removed")
+        if self.rejected:
+            parts.append(f"{self.rejected:,} rejected")
+        parts.append(f"{d['seconds']:.2f} s, {d['paragraphs_per_second']:,.0f} paragraphs/s")
+        return "; ".join(parts)

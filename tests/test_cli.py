@@ -1,0 +1,139 @@
+"""`dedupe clean` end to end, through the installed console script, as the README runs it."""
+
+import gzip
+import json
+import shutil
+
+from conftest import SEEDS, run_dedupe
+
+
+def read_report(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_clean_seeds_writes_cleaned_files_report_and_summary(tmp_path):
+    out, report = tmp_path / "seeds", tmp_path / "report.jsonl"
+    result = run_dedupe("clean", "seeds", "-o", out, "--report", report)
+    assert result.returncode == 0, result.stderr
+    summary = result.stderr.decode()
+    assert "5 documents" in summary and "stripped" in summary and "paragraphs/s" in summary
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in SEEDS.iterdir())
+    records = read_report(report)
+    originals = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.iterdir()}
+    for r in records:  # offsets slice the original text exactly
+        assert originals[r["doc_id"]][r["start"]:r["end"]] == r["text"]
+        assert set(r) == {"doc_id", "block", "start", "end", "text", "action", "reason", "score",
+                          "duplicate_of", "cluster"}
+        assert (r["reason"] is None) == (r["action"] == "keep" and r["reason"] is None)
+        if r["action"] == "strip":
+            assert r["reason"] and r["score"] is not None
+    for name, original in originals.items():  # cleaned = original minus the stripped lines, nothing else
+        expected = original
+        for r in sorted((r for r in records if r["doc_id"] == name and r["action"] == "strip"),
+                        key=lambda r: -r["start"]):
+            end = r["end"] + (1 if original[r["end"]:r["end"] + 1] == "\n" else 0)
+            expected = expected[:r["start"]] + expected[end:]
+        assert (out / name).read_text(encoding="utf-8") == expected
+
+
+def test_same_input_gives_byte_identical_output_and_report(tmp_path):
+    for run in ("one", "two"):
+        assert run_dedupe("clean", "seeds", "-o", tmp_path / run, "--report", tmp_path / f"{run}.jsonl").returncode == 0
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+    for p in (tmp_path / "one").iterdir():
+        assert p.read_bytes() == (tmp_path / "two" / p.name).read_bytes()
+
+
+def test_cleaning_a_cleaned_output_strips_nothing_more(tmp_path):
+    assert run_dedupe("clean", "seeds", "-o", tmp_path / "once", "-q").returncode == 0
+    result = run_dedupe("clean", tmp_path / "once", "-o", tmp_path / "twice", "--report", tmp_path / "r.jsonl", "-q")
+    assert result.returncode == 0, result.stderr
+    assert [r for r in read_report(tmp_path / "r.jsonl") if r["action"] == "strip"] == []
+    for p in (tmp_path / "once").iterdir():
+        assert p.read_bytes() == (tmp_path / "twice" / p.name).read_bytes()
+
+
+def test_jsonl_keeps_other_fields_and_uses_line_numbers_without_ids(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    text = (SEEDS / "004_e2b3fa343296aad9.txt").read_text(encoding="utf-8")
+    dump.write_text(json.dumps({"url": "https://x.example/a", "body": text}) + "\n", encoding="utf-8")
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--text-field", "body",
+                        "--report", tmp_path / "r.jsonl")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))
+    assert record["url"] == "https://x.example/a" and len(record["body"]) < len(text)
+    assert {r["doc_id"] for r in read_report(tmp_path / "r.jsonl")} == {"1"}
+
+
+def test_gzip_input_and_stdin_to_stdout(tmp_path):
+    lines = [json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) for p in sorted(SEEDS.iterdir())]
+    gz = tmp_path / "dump.jsonl.gz"
+    with gzip.open(gz, "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    assert run_dedupe("clean", gz, "-o", tmp_path / "out.jsonl.gz", "-q").returncode == 0
+    from_gz = gzip.open(tmp_path / "out.jsonl.gz", "rt", encoding="utf-8").read()
+    piped = run_dedupe("clean", "-", input=("\n".join(lines) + "\n").encode())
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode() == from_gz
+    assert b"\r" not in piped.stderr and b"it/s" not in piped.stderr  # no progress bar in a pipe
+    assert len(piped.stdout.decode().splitlines()) == 5
+
+
+def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--report", tmp_path / "r.jsonl")
+    assert result.returncode == 2
+    assert f"{dump}:2" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.jsonl"]  # no half-written output
+
+
+def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    bad = [b'{"id": 2, "text": broken}', b'{"id": 3, "title": "no text"}', b'{"id": 4, "text": null}',
+           b'{"id": 5, "text": "caf\xe9 latin-1"}', b"[1, 2]"]
+    dump.write_bytes(b'{"id": 1, "text": "fine"}\n' + b"\n".join(bad) + b'\n{"id": 6, "text": ""}\n')
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--on-error", "skip", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["rejected"] == 5 and summary["documents"] == 2
+    assert (tmp_path / "out.jsonl.rejects").read_bytes().splitlines() == bad
+    for n in range(2, 7):
+        if n != 6:
+            assert f"{dump}:{n}" in result.stderr.decode()
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in out] == [1, 6]  # the empty document passes through
+
+
+def test_missing_text_field_and_bad_encoding_fail_clearly(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")
+    result = run_dedupe("clean", dump, "--dry-run")
+    assert result.returncode == 2 and "no 'text' field" in result.stderr.decode() and ":1" in result.stderr.decode()
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    (folder / "bad.txt").write_bytes(b"caf\xe9\n")
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out")
+    assert result.returncode == 2 and "not valid UTF-8" in result.stderr.decode()
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_to_write_over_its_input(tmp_path):
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for target in (folder, folder / "sub"):
+        result = run_dedupe("clean", folder, "-o", target)
+        assert result.returncode == 3 and "input" in result.stderr.decode()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out")
+    assert result.returncode == 0
+    assert run_dedupe("clean", folder, "-o", tmp_path / "out").returncode == 3  # exists, not empty
+    assert run_dedupe("clean", folder, "-o", tmp_path / "out", "--overwrite").returncode == 0
+
+
+def test_help_documents_the_commands():
+    result = run_dedupe("clean", "--help")
+    assert result.returncode == 0
+    for option in ("--report", "--dry-run", "--cross-doc", "--on-error", "--json", "--quiet", "--strip"):
+        assert option in result.stdout.decode()

@@ -1,0 +1,64 @@
+"""Signatures are datasketch's, bit for bit, and the same in every process."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
+
+from dedupe.minhash import MinHasher
+from dedupe.normalising import normalise
+from dedupe.shingling import Shingler, shingle_hash
+
+TEXTS = [
+    "Iran is now Russia’s biggest military backer, the US National Security Council warns.",
+    "Short heading",
+    "•",
+    "The Kremlin believes that mass protests in Iran have peaked and that Tehran's leadership "
+    "has managed to squash domestic resistance, according to Russian expert Nikita Smagin.",
+]
+
+
+def shingle_strings(text: str, n: int) -> list[bytes]:
+    words = normalise(text).split() or [text.strip()]
+    if len(words) < n:
+        return [" ".join(words).encode()]
+    return [" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)]
+
+
+@pytest.mark.parametrize("num_perm,seed,n", [(128, 1, 5), (64, 42, 3), (256, 7, 1)])
+def test_signatures_equal_datasketch_minhash_with_the_same_hash(num_perm, seed, n):
+    batch = Shingler(n).shingle(TEXTS)
+    ours = MinHasher(num_perm, seed, chunk_rows=5).signatures(batch.hashes, batch.offsets)
+    for row, text in zip(ours, TEXTS):
+        reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash)
+        reference.update_batch(shingle_strings(text, n))
+        np.testing.assert_array_equal(row, reference.hashvalues)
+
+
+def test_signatures_equal_default_datasketch_from_sha1_hashes():
+    """Fed datasketch's own default shingle hash (SHA-1), the permutation step agrees too."""
+    shingles = [f"word{i} word{i + 1}".encode() for i in range(40)]
+    hashes = np.array([sha1_hash32(s) for s in shingles], dtype=np.uint32)
+    ours = MinHasher(128, 1).signatures(hashes, np.array([0, 40]))
+    reference = MinHash(num_perm=128, seed=1)
+    for s in shingles:
+        reference.update(s)
+    np.testing.assert_array_equal(ours[0], reference.hashvalues)
+
+
+def test_signatures_do_not_depend_on_the_process():
+    code = ("from dedupe.shingling import Shingler; from dedupe.minhash import MinHasher;"
+            "b = Shingler().shingle(['one two three four five six seven', 'Hello world']);"
+            "print(MinHasher().signatures(b.hashes, b.offsets).sum(axis=1).tolist())")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in (0, 1, 2)}
+    assert len(outs) == 1 and outs != {""}
+
+
+def test_normalising_folds_the_edits_that_hide_copies():
+    assert normalise("He was “brutalised” — said the Colour-blind OFFICER…") == \
+        normalise('He was "brutalized" - said the color blind officer.')
+    assert normalise("Don’t") == normalise("dont")

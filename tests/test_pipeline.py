@@ -1,0 +1,95 @@
+"""Decisions of the cleaning pass on small constructed dumps."""
+
+import pytest
+
+from dedupe.config import CleanerConfig
+from dedupe.errors import ConfigError
+from dedupe.pipeline import Cleaner
+from dedupe.reading import Document
+
+SHARED = ("Officials in the capital confirmed on Tuesday that the new bridge over the river "
+          "will open to traffic next spring after years of delays and rising costs.")
+A = Document("a", "Bridge to open next spring\n\n" + SHARED + "\nLocal traders welcomed the news.\n")
+B = Document("b", "City council approves budget\n" + "The council voted 31 to 9 in favour of the plan "
+              "to repair roads and schools.\n" + SHARED + "\n")
+
+
+def decisions(cleaner, docs):
+    return {c.document.id: c for c in cleaner.clean(docs)}
+
+
+def test_a_paragraph_copied_into_a_later_document_is_stripped_there_and_kept_first():
+    out = decisions(Cleaner(), [A, B])
+    first = [d for d in out["a"].decisions if d.text == SHARED][0]
+    copy = [d for d in out["b"].decisions if d.text == SHARED][0]
+    assert first.action == "keep" and first.reason is None
+    assert copy.action == "strip" and copy.reason == "duplicate" and copy.score == 1.0
+    assert (copy.duplicate_of.doc_id, copy.duplicate_of.block) == ("a", first.block)
+    assert copy.cluster == first.cluster
+    assert SHARED not in out["b"].text and SHARED in out["a"].text
+
+
+def test_cross_doc_keep_leaves_the_copy_and_flag_only_reports_it():
+    kept = decisions(Cleaner(cross_doc="keep"), [A, B])["b"]
+    assert SHARED in kept.text and all(d.reason is None for d in kept.decisions)
+    flagged = decisions(Cleaner(cross_doc="flag"), [A, B])["b"]
+    copy = [d for d in flagged.decisions if d.text == SHARED][0]
+    assert SHARED in flagged.text
+    assert copy.action == "keep" and copy.reason == "duplicate" and copy.duplicate_of.doc_id == "a"
+
+
+LONG = (SHARED + " The transport minister said the final inspection had found no faults in the steel "
+        "frame, and that engineers would now test the lighting, the drainage and the cycle lanes "
+        "before the official ceremony, which the mayor and several national politicians are expected "
+        "to attend along with hundreds of residents from both banks.")
+
+
+def test_edits_that_normalising_folds_make_a_duplicate_and_a_word_edit_a_near_duplicate():
+    folded = LONG.replace("delays", "delays,").replace("Tuesday", "TUESDAY").replace("- ", "— ")
+    edited = LONG.replace("rising", "soaring")
+    docs = [Document("a", LONG), Document("b", "Other news\n" + folded), Document("c", "More\n" + edited)]
+    out = decisions(Cleaner(), docs)
+    exact, near = out["b"].decisions[1], out["c"].decisions[1]
+    assert exact.reason == "duplicate" and exact.action == "strip"
+    assert near.reason == "near-duplicate" and near.action == "strip" and 0.8 <= near.score < 1.0
+    assert near.duplicate_of.doc_id == "a" and exact.duplicate_of.doc_id == "a"
+
+
+def test_short_heading_goes_only_as_part_of_a_repeated_run():
+    para1 = "The first paragraph of the story tells what happened in the town on Sunday night."
+    para2 = "The second paragraph adds what the police said about the fire and the people hurt."
+    text = "\n".join(["Background", para1, "Other news", para2, "Background", "Unrelated closing line of the piece here."])
+    out = Cleaner().clean_document(Document("d", text))
+    assert [d.action for d in out.decisions] == ["keep"] * 6  # a heading that recurs on its own stays
+    text = "\n".join(["Background", para1, para2, "Background", para1, para2])
+    out = Cleaner().clean_document(Document("e", text))
+    assert [d.action for d in out.decisions] == ["keep", "keep", "keep", "strip", "strip", "strip"]
+
+
+def test_offsets_slice_the_original_and_stripping_removes_whole_lines_only():
+    text = "Title\r\n\r\n  Indented paragraph that is long enough to shingle well.\r\n" \
+           "  Indented paragraph that is long enough to shingle well.\r\nLast line without newline"
+    out = Cleaner().clean_document(Document("crlf", text))
+    for d in out.decisions:
+        assert text[d.start:d.end] == d.text
+    assert out.text == "Title\r\n\r\n  Indented paragraph that is long enough to shingle well.\r\nLast line without newline"
+
+
+def test_empty_and_blank_documents_pass_through():
+    out = list(Cleaner().clean([Document("empty", ""), Document("blank", "\n \n\t\n")]))
+    assert [(c.text, c.decisions) for c in out] == [("", []), ("\n \n\t\n", [])]
+
+
+def test_strip_selects_which_reasons_act():
+    out = decisions(Cleaner(strip=frozenset({"near-duplicate"})), [A, B])["b"]
+    copy = [d for d in out.decisions if d.text == SHARED][0]
+    assert copy.action == "keep" and copy.reason == "duplicate"
+
+
+def test_bad_parameters_say_what_to_change():
+    with pytest.raises(ConfigError, match="threshold"):
+        CleanerConfig(threshold=1.5)
+    with pytest.raises(ConfigError, match="cross_doc"):
+        Cleaner(cross_doc="drop")
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        Cleaner(treshold=0.5)

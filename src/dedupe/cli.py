@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -57,6 +58,8 @@ def clean(
                                               "file for JSONL input, - for JSONL on stdout (the default for stdin)."),
     report: Optional[str] = typer.Option(None, "--report", help="Write one JSONL line per block: action, reason, "
                                                                 "score and the kept copy of each duplicate."),
+    html: Optional[str] = typer.Option(None, "--html", help="Also render the report as one self-contained HTML "
+                                                            "page (see `dedupe view`)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write only the report (and summary), no cleaned output."),
     cross_doc: CrossDoc = typer.Option(CrossDoc.strip, "--cross-doc",
                                        help="Copies of blocks from earlier documents: strip them, flag them in "
@@ -97,16 +100,48 @@ def clean(
             if input != "-":
                 raise _usage("give -o/--output for the cleaned documents, or --dry-run to write only the report")
             out = "-"
+        report_path = report
+        if html is not None and report is None:
+            report_path = str(Path(html).with_name(Path(html).name + ".report.jsonl"))
         summary = clean_path(
-            input, None if dry_run else out, Cleaner(config), report_path=report,
+            input, None if dry_run else out, Cleaner(config), report_path=report_path,
             rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value),
             overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
         )
+        if html is not None:
+            from .html_report import render_report
+
+            render_report(report_path, html)
+            if report is None:
+                Path(report_path).unlink()
         stdout_busy = out == "-" or report == "-"
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
         elif not quiet:
             print(summary.line(), file=sys.stderr)
+
+    _guarded(run)
+
+
+@app.command()
+def view(
+    report: str = typer.Argument(..., help="A report written by `dedupe clean --report` (.jsonl or .jsonl.gz)."),
+    output: str = typer.Option(..., "-o", "--output", help="The HTML page to write."),
+    max_documents: int = typer.Option(200, help="Documents shown in full: those with the most stripped text, "
+                                                "then a reproducible random sample."),
+    sample_seed: int = typer.Option(0, help="Seed of the random sample."),
+    title: Optional[str] = typer.Option(None, help="Page title."),
+) -> None:
+    """Render a report as one self-contained HTML page (no network needed to open it).
+
+    Example: dedupe view out/report.jsonl -o out/report.html
+    """
+    from .html_report import render_report
+
+    def run():
+        shown = render_report(report, output, max_documents=max_documents, sample_seed=sample_seed, title=title)
+        typer.echo(f"wrote {output}: {shown['documents_shown']:,} of {shown['documents_total']:,} documents, "
+                   f"{shown['bytes_written'] / 1e6:.2f} MB", err=True)
 
     _guarded(run)
 

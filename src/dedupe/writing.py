@@ -30,6 +30,17 @@ from pathlib import Path
 from .errors import OutputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: Path, directory: bool = False) -> None:
+    """mkstemp/mkdtemp create private files; outputs get the mode a plain open() would give."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 class AtomicFile:
     """A text file that appears at ``path`` only once it is completely written."""
 
@@ -47,6 +58,7 @@ class AtomicFile:
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._tmp = Path(tmp)
+        _usual_mode(self._tmp)
         raw = self._raw = open(fd, "wb")
         if self.path.name.endswith(".gz"):
             # mtime=0: the same input gives byte-identical compressed output
@@ -94,6 +106,7 @@ class TextDirWriter:
     def __enter__(self):
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.", suffix=".tmp", dir=self.out_dir.parent))
+        _usual_mode(self._tmp, directory=True)
         return self
 
     def write(self, doc_id: str, text: str) -> None:

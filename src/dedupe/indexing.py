@@ -55,7 +55,7 @@ class Index(Protocol):
     def ref(self, entry: int) -> BlockRef: ...
 
 
-class _Column:
+class GrowableArray:
     """A growable 1-d numpy array (amortised appends, 1.25x head-room)."""
 
     def __init__(self, dtype):
@@ -90,9 +90,9 @@ class BlockIndex:
         self.threshold = threshold
         self._lsh = MinHashLSHIndex(num_perm=num_perm, threshold=threshold, bands=bands, rows=rows)
         self._doc_ids: list[str] = []
-        self._doc_of = _Column(np.int32)
-        self._block_of = _Column(np.int32)
-        self._exact = _Column(np.uint64)
+        self._doc_of = GrowableArray(np.int32)
+        self._block_of = GrowableArray(np.int32)
+        self._exact = GrowableArray(np.uint64)
 
     def __len__(self) -> int:
         return self._exact.size

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
@@ -56,20 +58,39 @@ def clean_path(
 
     summary = Summary()
     with ExitStack() as stack:
+        name = None
+        if kind == "stdin" and cleaner.two_pass:
+            input_path, name = _spool_stdin(stack), "<stdin>"  # the second pass reads it again
+        rejects = _RejectsSink(stack, rejects_path, summary)
+        if cleaner.two_pass:
+            first = read_documents(input_path, read_options, rejects, name)
+            cleaner.fit(_progress(stack, first, progress, "indexing"))
+            documents = read_documents(input_path, read_options, None, name)  # rejects counted once
+            cleaned_docs = cleaner.transform(documents)
+        else:
+            cleaned_docs = cleaner.clean(read_documents(input_path, read_options, rejects))
         write = _document_sink(stack, kind, output_path, read_options)
         report = stack.enter_context(JsonlWriter(report_path)) if report_path else None
-        rejects = _RejectsSink(stack, rejects_path, summary)
-        documents = read_documents(input_path, read_options, rejects)
-        bar = stack.enter_context(tqdm(unit=" docs", disable=not progress, file=sys.stderr,
-                                       dynamic_ncols=True, mininterval=0.5))
-        for cleaned in cleaner.clean(documents):
+        for cleaned in _progress(stack, cleaned_docs, progress, "cleaning"):
             summary.add(cleaned)
             write(cleaned)
             if report is not None:
                 for decision in cleaned.decisions:
                     report.write(decision.to_record())
-            bar.update(1)
     return summary.finish()
+
+
+def _progress(stack: ExitStack, items, enabled: bool, what: str):
+    """tqdm on a terminal, nothing in pipes or under --quiet."""
+    return stack.enter_context(tqdm(items, desc=what, unit=" docs", disable=not enabled, file=sys.stderr,
+                                    dynamic_ncols=True, mininterval=0.5))
+
+
+def _spool_stdin(stack: ExitStack) -> str:
+    spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="dedupe-stdin-", suffix=".jsonl"))
+    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    spool.flush()
+    return spool.name
 
 
 def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions):

@@ -73,7 +73,13 @@ def clean(
     shingle_size: int = typer.Option(CleanerConfig.shingle_size, help="Words per shingle."),
     num_perm: int = typer.Option(CleanerConfig.num_perm, help="MinHash permutations."),
     seed: int = typer.Option(CleanerConfig.seed, help="MinHash seed (same seed, same signatures)."),
+    template_min_docs: int = typer.Option(CleanerConfig.template_min_docs,
+                                          help="A short block found in this many documents of one source is a "
+                                               "site template, stripped everywhere."),
     text_field: str = typer.Option("text", help="JSONL field holding the document text."),
+    source_field: Optional[str] = typer.Option(None, help="JSONL field naming the site of a document (default: "
+                                                          "the host of its \"url\" field); templates are "
+                                                          "counted per site."),
     id_field: str = typer.Option("id", help="JSONL field holding the document id (line number when absent)."),
     on_error: OnError = typer.Option(OnError.fail, "--on-error",
                                      help="Bad input (malformed JSON, missing text, bad encoding): fail with the "
@@ -94,6 +100,7 @@ def clean(
     def run():
         config = CleanerConfig(threshold=threshold, doc_threshold=doc_threshold, shingle_size=shingle_size,
                                num_perm=num_perm, seed=seed, cross_doc=cross_doc.value,
+                               template_min_docs=template_min_docs,
                                strip=parse_reasons(strip))
         out = output
         if out is None and not dry_run:
@@ -105,7 +112,7 @@ def clean(
             report_path = str(Path(html).with_name(Path(html).name + ".report.jsonl"))
         summary = clean_path(
             input, None if dry_run else out, Cleaner(config), report_path=report_path,
-            rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value),
+            rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
             overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
         )
         if html is not None:

@@ -35,6 +35,15 @@ class CleanerConfig:
     cross_doc : what to do with copies of blocks from earlier documents: "strip", "flag"
         (report only) or "keep" (ignore).
     lsh_bands, lsh_rows : LSH banding; ``None`` picks the optimum for ``threshold``.
+    detect : which detectors run at all (every reason by default).
+    strip : which detected reasons remove a block; the others are only flagged in the report.
+    template_min_docs : a block whose copies appear in at least this many documents of one source
+        (of the dump when sources are unknown) is site furniture, stripped everywhere (5).
+    template_max_words : ... provided it has at most this many words; longer recurring blocks are
+        syndicated copy, of which the first is kept (40).
+    boilerplate_threshold : P(boilerplate) from which a block is stripped (``None``: the model's).
+    offtopic_threshold : off-topic run score from which a run is stripped (``None``: the
+        detector's default).
     """
 
     shingle_size: int = 5
@@ -47,7 +56,12 @@ class CleanerConfig:
     cross_doc: str = "strip"
     lsh_bands: int | None = None
     lsh_rows: int | None = None
+    detect: frozenset = field(default_factory=lambda: frozenset(REASONS))
     strip: frozenset = field(default_factory=lambda: frozenset(REASONS))
+    template_min_docs: int = 5
+    template_max_words: int = 40
+    boilerplate_threshold: float | None = None
+    offtopic_threshold: float | None = None
 
     def __post_init__(self):
         _check(1 <= self.shingle_size <= 32, "shingle_size must be between 1 and 32 words")
@@ -58,9 +72,15 @@ class CleanerConfig:
             _check(0.0 < value <= 1.0, f"{name} must be in (0, 1], got {value}")
         _check(self.cross_doc in CROSS_DOC_POLICIES,
                f"cross_doc must be one of {', '.join(CROSS_DOC_POLICIES)}, got {self.cross_doc!r}")
-        unknown = set(self.strip) - set(REASONS)
-        _check(not unknown, f"unknown reasons in strip: {', '.join(sorted(unknown))}; "
-                            f"choose from {', '.join(REASONS)}")
+        for name in ("detect", "strip"):
+            unknown = set(getattr(self, name)) - set(REASONS)
+            _check(not unknown, f"unknown reasons in {name}: {', '.join(sorted(unknown))}; "
+                                f"choose from {', '.join(REASONS)}")
+        _check(self.template_min_docs >= 2, "template_min_docs must be at least 2")
+        _check(self.template_max_words >= 1, "template_max_words must be at least 1")
+        for name in ("boilerplate_threshold", "offtopic_threshold"):
+            value = getattr(self, name)
+            _check(value is None or 0.0 < value < 1.0, f"{name} must be in (0, 1), got {value}")
         if (self.lsh_bands is None) != (self.lsh_rows is None):
             raise ConfigError("give both lsh_bands and lsh_rows, or neither")
         if self.lsh_bands is not None:

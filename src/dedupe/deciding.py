@@ -30,7 +30,7 @@ The rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -48,7 +48,6 @@ class Verdict:
     score: Optional[float] = None
     local: Optional[int] = None
     entry: Optional[int] = None
-    strip: bool = False
 
     @property
     def is_copy(self) -> bool:
@@ -97,8 +96,6 @@ def find_copies(batch: ShingleBatch, signatures: np.ndarray, cross: Sequence[Opt
 
     _extend_runs(verdicts, sims, short, config)
     _keep_lone_short_blocks(verdicts, short)
-    for v in verdicts:
-        v.strip = v.is_copy and v.reason in config.strip and (v.local is not None or config.cross_doc == "strip")
     return verdicts
 
 
@@ -153,3 +150,57 @@ def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
     for i in pending:
         if i not in confirmed:
             verdicts[i] = Verdict()
+
+
+class Copy(NamedTuple):
+    """A block's copy finding after the index has registered the kept blocks: ``of`` is the
+    index entry of the kept copy (-1 for a first occurrence), ``cluster`` the entry of the group
+    of copies it belongs to, ``cross`` whether the kept copy is in another document."""
+
+    reason: Optional[str]
+    score: Optional[float]
+    of: int
+    cluster: int
+    cross: bool
+
+
+@dataclass
+class Findings:
+    """Everything known about one document's blocks; any detector may be absent (None)."""
+
+    copies: Sequence[Copy]
+    template: Optional[np.ndarray] = None       # share of the source's documents holding the block, 0 = none
+    boilerplate: Optional[np.ndarray] = None    # P(boilerplate)
+    offtopic: Optional[np.ndarray] = None       # off-topic run score
+    offtopic_flags: Optional[np.ndarray] = None
+
+
+def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float) -> list[tuple]:
+    """``(action, reason, score)`` per block.
+
+    Findings are ranked template > duplicate > near-duplicate > off-topic > boilerplate: a
+    template goes everywhere, first copy included; a copy names the kept block; the detectors of
+    single blocks come last. The first finding whose reason is in ``config.strip`` strips the
+    block; otherwise the first finding is reported on a kept block (flagged).
+    """
+    detect, strip = config.detect, config.strip
+    out = []
+    for i, copy in enumerate(findings.copies):
+        found: list[tuple[str, float, bool]] = []  # (reason, score, may strip)
+        if "template" in detect and findings.template is not None and findings.template[i] > 0:
+            found.append(("template", float(findings.template[i]), True))
+        if copy.reason is not None and copy.reason in detect:
+            found.append((copy.reason, copy.score, not copy.cross or config.cross_doc == "strip"))
+        if "off-topic" in detect and findings.offtopic_flags is not None and findings.offtopic_flags[i]:
+            found.append(("off-topic", float(findings.offtopic[i]), True))
+        if "boilerplate" in detect and findings.boilerplate is not None \
+                and findings.boilerplate[i] >= boilerplate_threshold:
+            found.append(("boilerplate", float(findings.boilerplate[i]), True))
+        acting = [f for f in found if f[2] and f[0] in strip]
+        if acting:
+            out.append(("strip", acting[0][0], acting[0][1]))
+        elif found:
+            out.append(("keep", found[0][0], found[0][1]))
+        else:
+            out.append(("keep", None, None))
+    return out

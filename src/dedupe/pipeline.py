@@ -1,8 +1,16 @@
 """The cleaning pass: read -> segment -> shingle -> MinHash -> index lookup -> decide -> write.
 
-:class:`Cleaner` is the Python API. It streams: documents are taken from any iterable in chunks,
-sketched a chunk at a time, and yielded as :class:`CleanedDocument` objects in input order, each
-with one :class:`BlockDecision` per block. Only the index of kept blocks grows with the input.
+:class:`Cleaner` is the Python API, shaped like a scikit-learn transformer:
+
+- ``fit(documents)`` is the first pass. It finds every block's earlier copy through the index,
+  counts how many documents each group of copies spreads over (site templates recur in many) and
+  learns the dump's vocabulary for the off-topic detector. It keeps only compact arrays: a few
+  bytes per block plus the index.
+- ``transform(documents)`` is the second pass over the same documents: it adds the template,
+  boilerplate and off-topic findings and yields one :class:`CleanedDocument` per document, in
+  order, each with a :class:`BlockDecision` per block.
+- ``clean(documents)`` does both, replaying the documents from a temporary spool file when they
+  come from a one-shot iterator; with the template detector off it is a single streaming pass.
 
 Example
 -------
@@ -17,15 +25,19 @@ Example
 
 from __future__ import annotations
 
+import os
+import pickle
+import tempfile
 from dataclasses import dataclass
 from itertools import islice
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import Verdict, find_copies
-from .indexing import BlockIndex, BlockRef, Index
+from .deciding import Copy, Findings, combine, find_copies
+from .errors import InputError
+from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .minhash import MinHasher
 from .reading import Document
 from .segmenting import Block, segment, strip_blocks
@@ -51,7 +63,7 @@ class BlockDecision:
         return {
             "doc_id": self.doc_id, "block": self.block, "start": self.start, "end": self.end,
             "text": self.text, "action": self.action, "reason": self.reason,
-            "score": None if self.score is None else round(self.score, 4),
+            "score": None if self.score is None else round(float(self.score), 4),
             "duplicate_of": None if self.duplicate_of is None
             else {"doc_id": self.duplicate_of.doc_id, "block": self.duplicate_of.block},
             "cluster": self.cluster,
@@ -72,8 +84,14 @@ class CleanedDocument:
 DocumentLike = Union[Document, str, dict]
 
 
+class _Located(NamedTuple):
+    doc: Document
+    blocks: list[Block]
+    copies: list[Copy]
+
+
 class Cleaner:
-    """Strips duplicated blocks from a stream of documents.
+    """Strips duplicated, template, boilerplate and off-topic blocks from documents.
 
     Parameters
     ----------
@@ -81,36 +99,105 @@ class Cleaner:
         All parameters (see :class:`dedupe.config.CleanerConfig`); keyword arguments override
         single fields, e.g. ``Cleaner(cross_doc="flag")``.
     index : Index, optional
-        Where kept blocks are remembered; a fresh in-memory :class:`BlockIndex` by default. Pass
-        the same index to several cleaners (or calls) to check new documents against old ones.
+        Where kept blocks are remembered; a fresh in-memory :class:`BlockIndex` by default.
+    boilerplate : BoilerplateClassifier, optional
+        The block classifier; the model shipped with the package by default.
+    offtopic : OffTopicDetector, optional
+        The off-topic detector; a default one, fitted on the documents being cleaned.
     chunk_size : int
         Documents sketched together (numpy works best on a few thousand blocks at a time).
     """
 
     def __init__(self, config: CleanerConfig | None = None, *, index: Index | None = None,
-                 chunk_size: int = 64, **params):
-        self.config = (config or CleanerConfig()).with_(**params) if params else (config or CleanerConfig())
-        c = self.config
-        self.index = index if index is not None else BlockIndex(
-            num_perm=c.num_perm, threshold=c.threshold, bands=c.lsh_bands, rows=c.lsh_rows)
-        self.shingler = Shingler(c.shingle_size)
-        self.minhasher = MinHasher(c.num_perm, c.seed)
+                 boilerplate=None, offtopic=None, chunk_size: int = 64, **params):
+        config = config or CleanerConfig()
+        self.config = config.with_(**params) if params else config
+        self._given_index = index
+        self.shingler = Shingler(self.config.shingle_size)
+        self.minhasher = MinHasher(self.config.num_perm, self.config.seed)
         self.chunk_size = chunk_size
+        self.boilerplate = boilerplate
+        self.offtopic = offtopic
+        self._load_detectors()
+        self._reset()
+
+    # -- public API ------------------------------------------------------------------------
+    @property
+    def two_pass(self) -> bool:
+        """Whether cleaning needs a first pass over all documents (template counts do)."""
+        return "template" in self.config.detect
+
+    def fit(self, documents: Iterable[DocumentLike]) -> "Cleaner":
+        """First pass: find copies and count their spread; keeps compact per-block arrays."""
+        self._reset()
+        stats = _Spread()
+        for located in self._locate(documents):
+            stats.record(located, self.config)
+            if self.offtopic is not None:
+                self.offtopic.partial_fit([[b.text for b in located.blocks]])
+        self._spread = stats
+        return self
+
+    def transform(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
+        """Second pass over the documents given to :meth:`fit`, in the same order."""
+        if self._spread is None:
+            raise InputError("call fit() on the documents before transform(), or use clean()")
+        stats = self._spread
+        for number, item in enumerate(documents, start=1):
+            doc = _as_document(item, number)
+            blocks = segment(doc.text)
+            yield self._decide(doc, blocks, stats.copies(number - 1, doc, len(blocks)))
+        if stats.replayed != stats.documents:
+            raise InputError(f"transform() got {stats.replayed} documents but fit() saw {stats.documents}")
 
     def clean(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
-        """Clean documents in order, yielding each as soon as it is decided."""
+        """Clean documents in order, yielding each cleaned document with its decisions."""
+        if not self.two_pass:
+            self._reset()
+            for located in self._locate(documents):
+                yield self._decide(*located)
+            return
+        with _Replay(documents) as replay:
+            self.fit(replay)
+            yield from self.transform(replay)
+
+    def clean_document(self, document: DocumentLike) -> CleanedDocument:
+        return next(iter(self.clean([document])))
+
+    # -- stages ----------------------------------------------------------------------------
+    def _load_detectors(self) -> None:
+        detect = self.config.detect
+        if "boilerplate" in detect and self.boilerplate is None:
+            from .boilerplate import BoilerplateClassifier
+
+            self.boilerplate = BoilerplateClassifier.load()
+        if "off-topic" in detect and self.offtopic is None:
+            from .offtopic import OffTopicDetector
+
+            kwargs = {} if self.config.offtopic_threshold is None else {"threshold": self.config.offtopic_threshold}
+            self._offtopic_kwargs = kwargs
+            self.offtopic = OffTopicDetector(**kwargs)
+
+    def _reset(self) -> None:
+        c = self.config
+        self.index = self._given_index if self._given_index is not None else BlockIndex(
+            num_perm=c.num_perm, threshold=c.threshold, bands=c.lsh_bands, rows=c.lsh_rows)
+        self._spread: _Spread | None = None
+        if self.offtopic is not None and hasattr(self, "_offtopic_kwargs"):
+            from .offtopic import OffTopicDetector
+
+            self.offtopic = OffTopicDetector(**self._offtopic_kwargs)
+
+    def _locate(self, documents: Iterable[DocumentLike]) -> Iterator[_Located]:
+        """Segment, sketch and look up every block; register the first occurrences."""
         stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
         while True:
             chunk = list(islice(stream, self.chunk_size))
             if not chunk:
                 return
             segmented = [segment(doc.text) for doc in chunk]
-            sketches = self._sketch(segmented)
-            for doc, blocks, (batch, sigs) in zip(chunk, segmented, sketches):
-                yield self._clean_one(doc, blocks, batch, sigs)
-
-    def clean_document(self, document: DocumentLike) -> CleanedDocument:
-        return next(self.clean([document]))
+            for doc, blocks, (batch, sigs) in zip(chunk, segmented, self._sketch(segmented)):
+                yield _Located(doc, blocks, self._copies(doc, batch, sigs))
 
     def _sketch(self, segmented: list[list[Block]]) -> list[tuple[ShingleBatch, np.ndarray]]:
         """Shingle and MinHash all blocks of a chunk at once, then split per document."""
@@ -127,33 +214,157 @@ class Cleaner:
             lo = hi
         return out
 
-    def _clean_one(self, doc: Document, blocks: list[Block], batch: ShingleBatch, sigs: np.ndarray) -> CleanedDocument:
-        cross = self.index.lookup(sigs, batch.exact) if blocks else []
+    def _copies(self, doc: Document, batch: ShingleBatch, sigs: np.ndarray) -> list[Copy]:
+        if len(sigs) == 0:
+            return []
+        cross = self.index.lookup(sigs, batch.exact)
         verdicts = find_copies(batch, sigs, cross, self.config)
         new = [i for i, v in enumerate(verdicts) if not v.is_copy]
-        entries = self.index.add(sigs[new], batch.exact[new], doc.id, new)
-        own_entry = dict(zip(new, entries.tolist()))
-        decisions = [self._decision(doc.id, b, v, verdicts, own_entry) for b, v in zip(blocks, verdicts)]
-        text = strip_blocks(doc.text, blocks, [v.strip for v in verdicts])
+        entry_of = dict(zip(new, self.index.add(sigs[new], batch.exact[new], doc.id, new).tolist()))
+        copies = []
+        for i, v in enumerate(verdicts):
+            # follow in-document pointers to the copy that was kept
+            target, root = i, v
+            while root.local is not None:
+                target, root = root.local, verdicts[root.local]
+            kept = root.entry if root.entry is not None else entry_of[target]
+            if v.is_copy:
+                copies.append(Copy(v.reason, v.score, kept, kept, root.entry is not None))
+            else:
+                copies.append(Copy(None, None, -1, kept, False))
+        return copies
+
+    def _decide(self, doc: Document, blocks: list[Block], copies: Sequence[Copy]) -> CleanedDocument:
+        texts = [b.text for b in blocks]
+        findings = Findings(copies=copies)
+        if texts:
+            if self._spread is not None:
+                findings.template = self._spread.template_scores(copies, texts, self.config)
+            if self.boilerplate is not None:
+                findings.boilerplate = self.boilerplate.predict_proba(texts)
+            if self.offtopic is not None:
+                findings.offtopic, findings.offtopic_flags = self.offtopic.analyse(texts)
+        threshold = self.config.boilerplate_threshold
+        if threshold is None and self.boilerplate is not None:
+            threshold = self.boilerplate.threshold
+        outcomes = combine(findings, self.config, threshold or 0.5)
+        decisions = []
+        for block, copy, (action, reason, score) in zip(blocks, copies, outcomes):
+            points = reason in ("duplicate", "near-duplicate") and copy.of >= 0
+            decisions.append(BlockDecision(
+                doc_id=doc.id, block=block.index, start=block.start, end=block.end, text=block.text,
+                action=action, reason=reason, score=score,
+                duplicate_of=self.index.ref(copy.of) if points else None,
+                cluster=copy.cluster if copy.cluster >= 0 else None,
+            ))
+        text = strip_blocks(doc.text, blocks, [d.action == "strip" for d in decisions])
         return CleanedDocument(doc, text, decisions)
 
-    def _decision(self, doc_id: str, block: Block, verdict: Verdict, verdicts: list[Verdict],
-                  own_entry: dict[int, int]) -> BlockDecision:
-        # Follow in-document pointers to the copy that was kept.
-        target, v = None, verdict
-        while v.local is not None:
-            target, v = v.local, verdicts[v.local]
-        if v.entry is not None:
-            cluster = v.entry
-            ref = self.index.ref(v.entry)
-        else:
-            cluster = own_entry.get(block.index if target is None else target)
-            ref = BlockRef(doc_id, target) if target is not None else None
-        return BlockDecision(
-            doc_id=doc_id, block=block.index, start=block.start, end=block.end, text=block.text,
-            action="strip" if verdict.strip else "keep", reason=verdict.reason, score=verdict.score,
-            duplicate_of=ref if verdict.is_copy else None, cluster=cluster,
-        )
+
+_REASON_CODES = {None: 0, "duplicate": 1, "near-duplicate": 2}
+_REASON_NAMES = {code: name for name, code in _REASON_CODES.items()}
+
+
+class _Spread:
+    """What the first pass keeps: each block's copy finding (a few bytes a block) and, per group
+    of copies, how many documents of the kept copy's source it appears in."""
+
+    def __init__(self):
+        self.reason = GrowableArray(np.int8)
+        self.score = GrowableArray(np.float32)
+        self.of = GrowableArray(np.int64)
+        self.cluster = GrowableArray(np.int64)
+        self.cross = GrowableArray(np.bool_)
+        self.blocks_per_doc = GrowableArray(np.int32)
+        self.docs_with = GrowableArray(np.int32)     # per cluster: documents (of its source) holding it
+        self.last_doc = GrowableArray(np.int64)      # per cluster: last document counted
+        self.source_of = GrowableArray(np.int32)     # per cluster: source of the kept copy
+        self.sources: dict[Optional[str], int] = {}
+        self.docs_per_source: list[int] = []
+        self.documents = 0
+        self.replayed = 0
+        self._cursor = 0
+
+    def record(self, located: _Located, config: CleanerConfig) -> None:
+        doc_number = self.documents
+        self.documents += 1
+        source = self.sources.setdefault(located.doc.source, len(self.sources))
+        if source == len(self.docs_per_source):
+            self.docs_per_source.append(0)
+        self.docs_per_source[source] += 1
+        copies = located.copies
+        self.blocks_per_doc.extend([len(copies)])
+        if not copies:
+            return
+        self.reason.extend([_REASON_CODES[c.reason] for c in copies])
+        self.score.extend([np.nan if c.score is None else c.score for c in copies])
+        self.of.extend([c.of for c in copies])
+        clusters = np.array([c.cluster for c in copies], dtype=np.int64)
+        self.cluster.extend(clusters)
+        self.cross.extend([c.cross for c in copies])
+        new_clusters = clusters[clusters >= self.docs_with.size]
+        if new_clusters.size:
+            grow = int(new_clusters.max()) + 1 - self.docs_with.size
+            self.docs_with.extend(np.zeros(grow))
+            self.last_doc.extend(np.full(grow, -1))
+            self.source_of.extend(np.full(grow, source))
+        seen = np.unique(clusters)
+        fresh = seen[(self.last_doc.view()[seen] != doc_number) & (self.source_of.view()[seen] == source)]
+        self.docs_with.view()[fresh] += 1
+        self.last_doc.view()[fresh] = doc_number
+
+    def copies(self, doc_number: int, doc: Document, n_blocks: int) -> list[Copy]:
+        if doc_number >= self.documents or self.blocks_per_doc.view()[doc_number] != n_blocks:
+            raise InputError("the documents changed between the two passes", doc.location or doc.id)
+        self.replayed += 1
+        lo, hi = self._cursor, self._cursor + n_blocks
+        self._cursor = hi
+        scores = self.score.view()[lo:hi]
+        return [Copy(_REASON_NAMES[int(r)], None if np.isnan(s) else float(s), int(o), int(c), bool(x))
+                for r, s, o, c, x in zip(self.reason.view()[lo:hi], scores, self.of.view()[lo:hi],
+                                         self.cluster.view()[lo:hi], self.cross.view()[lo:hi])]
+
+    def template_scores(self, copies: Sequence[Copy], texts: list[str], config: CleanerConfig) -> np.ndarray:
+        """Per block: the share of its source's documents holding it, when that makes it
+        site furniture (0 otherwise)."""
+        out = np.zeros(len(copies))
+        counts = self.docs_with.view()
+        for i, (copy, text) in enumerate(zip(copies, texts)):
+            spread = counts[copy.cluster] if copy.cluster >= 0 else 0
+            if spread >= config.template_min_docs and len(text.split()) <= config.template_max_words:
+                source = self.source_of.view()[copy.cluster]
+                out[i] = spread / max(self.docs_per_source[source], 1)
+        return out
+
+
+class _Replay:
+    """Makes any iterable of documents readable twice: lists as they are, one-shot iterators
+    through a temporary pickle spool on disk (never held in memory)."""
+
+    def __init__(self, documents: Iterable[DocumentLike]):
+        self.documents = documents
+        self.spool = None
+
+    def __enter__(self):
+        if isinstance(self.documents, (list, tuple)):
+            return self.documents
+        self.spool = tempfile.TemporaryFile(prefix="dedupe-spool-")
+        for number, item in enumerate(self.documents, start=1):
+            pickle.dump(_as_document(item, number), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+        return self
+
+    def __iter__(self):
+        self.spool.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.spool)
+            except EOFError:
+                return
+
+    def __exit__(self, *exc):
+        if self.spool is not None:
+            self.spool.close()
+        return False
 
 
 def _as_document(item: DocumentLike, number: int) -> Document:

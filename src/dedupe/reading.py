@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import zlib
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -39,6 +40,7 @@ class Document:
     text: str
     record: Optional[dict] = None
     location: str = ""
+    source: Optional[str] = None  # the site it came from, when known: templates are counted per source
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ReadOptions:
     text_field: str = "text"
     id_field: str = "id"
     on_error: str = "fail"  # "fail" | "skip"
+    source_field: Optional[str] = None  # default: the host of a "url" field, when there is one
 
 
 def input_kind(path: str) -> str:
@@ -78,8 +81,9 @@ def input_kind(path: str) -> str:
 
 
 def read_documents(path: str, options: ReadOptions | None = None,
-                   rejects: RejectHandler | None = None) -> Iterator[Document]:
-    """Documents from ``path`` (see the module docstring)."""
+                   rejects: RejectHandler | None = None, name: str | None = None) -> Iterator[Document]:
+    """Documents from ``path`` (see the module docstring); ``name`` replaces the path in
+    messages (e.g. ``<stdin>`` for a spooled copy of standard input)."""
     options = options or ReadOptions()
     kind = input_kind(path)
     handle = _reject_handler(options, rejects)
@@ -88,7 +92,7 @@ def read_documents(path: str, options: ReadOptions | None = None,
     elif kind == "stdin":
         yield from _read_jsonl_lines(sys.stdin.buffer, "<stdin>", options, handle)
     else:
-        yield from _read_jsonl_file(Path(path), options, handle)
+        yield from _read_jsonl_file(Path(path), options, handle, name)
 
 
 def _reject_handler(options: ReadOptions, rejects: RejectHandler | None) -> RejectHandler:
@@ -131,11 +135,12 @@ def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
         yield Document(id=doc_id, text=text, location=str(path))
 
 
-def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
+def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler,
+                     name: str | None = None) -> Iterator[Document]:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as stream:
-            yield from _read_jsonl_lines(stream, str(path), options, handle)
+            yield from _read_jsonl_lines(stream, name or str(path), options, handle)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputError(f"compressed file is damaged or truncated ({exc})", str(path)) from None
     except OSError as exc:
@@ -180,4 +185,14 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         return None
     doc_id = record.get(options.id_field)
     doc_id = str(line_no) if doc_id is None else str(doc_id)
-    return Document(id=doc_id, text=text, record=record, location=location)
+    return Document(id=doc_id, text=text, record=record, location=location, source=_source(record, options))
+
+
+def _source(record: dict, options: ReadOptions) -> Optional[str]:
+    if options.source_field is not None:
+        value = record.get(options.source_field)
+        return None if value is None else str(value)
+    url = record.get("url")
+    if isinstance(url, str) and "://" in url:
+        return urlsplit(url).hostname
+    return None

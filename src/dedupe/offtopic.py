@@ -1,0 +1,437 @@
+"""Off-topic detection: find runs of pasted, unrelated stories inside a document.
+
+Scrapers paste teasers and whole other stories after (or inside) an article. The article's topic
+is its title and lead: the first blocks, up to ``lead_words`` content words. A pasted story is a
+contiguous run of blocks that shares little vocabulary with the rest of the article.
+
+Vectors. Every block becomes a TF-IDF vector ``x_i``: hashed word unigrams, English stop words
+removed, sublinear tf ``1 + ln tf``, L2-normalised. Blocks with fewer than ``short_words`` content
+words (headings, "Updated: ...", bullets) carry no evidence: they get weight 0 and later take the
+score of their neighbours.
+
+Runs. For a run R (blocks a..b-1 of the unflagged substantive blocks after the lead) and the rest
+of the article Q = T - R, where T sums every unflagged substantive block and counts the lead
+``lead_weight`` times (the topic anchors the article),
+
+    cos(R, Q) = (R.T - R.R) / (|R| |Q|)
+    w_eff     = w_R w_Q / (w_R + w_Q)                      (content words; the smaller side rules)
+    expected  = full_sim * w_eff^2 / (w_eff^2 + half_words^2)
+    score(R)  = 1 - min(1, cos(R, Q) / expected)           (1 = shares nothing with the article)
+
+``expected`` is the cosine an on-topic run of that size reaches: short runs share few words with
+anything, so they need much lower cosines before they count as unrelated. All O(m^2) runs are
+scored at once from 2-D prefix sums of the block Gram matrix. A run qualifies when it scores
+``>= threshold``, holds at least ``window`` substantive blocks, and both its edge blocks are
+closer to the rest of the run than to the article (it has not swallowed article text). The
+largest qualifying run (in words) is flagged and taken out of T; this repeats until none is left. So the article is what stays anchored to the lead, a pasted
+story is flagged as a whole, and a lone odd paragraph is never flagged. A block's score is the
+score of its flagged run, or else the best score of any run holding it (below the threshold).
+
+No title, no topic: a document whose first block is short, or whose lead is mostly short lines
+(navigation menus, dates), has no trustworthy topic, and nothing in it is flagged.
+
+IDF is learnt from the dump being cleaned (``partial_fit`` streams documents; memory is one
+``n_features`` array of block frequencies) and blended with a shipped background table
+(``models/background-idf-v1.json``) that counts as ``background_weight`` pseudo-blocks, so a fit
+on five documents leans on it and a fit on millions of blocks drowns it:
+
+    df = df_fit + df_bg * k / N_bg,   N = N_fit + k,   idf = ln((1 + N) / (1 + df)) + 1,
+
+with ``k = background_weight``. The IDF's "documents" are blocks, since blocks are compared.
+
+Example:
+
+    >>> article = ["Iran and Russia sign a deal on attack drones",
+    ...     "Iran will supply Russia with attack drones under a new deal signed in Tehran on Monday.",
+    ...     "The drone deal lets Russia build Iranian drones at a plant in Tatarstan, officials said.",
+    ...     "Western officials say Iranian drones have been used by Russia against Ukrainian power plants.",
+    ...     "Tehran denies sending drones to Russia for use in the war in Ukraine."]
+    >>> pasted = ["Hungary's football team failed to qualify for the World Cup in Qatar.",
+    ...     "The Hungarian football federation sacked the coach after the World Cup exit.",
+    ...     "Fans protested outside the football federation in Budapest after the exit."]
+    >>> detector = OffTopicDetector(lead_words=20)   # a short lead, for a short example
+    >>> detector.flags(article + pasted).tolist()
+    [False, False, False, False, False, True, True, True]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+
+from .errors import ConfigError, DedupeError, InputError
+
+DEFAULT_BACKGROUND = "default"
+BACKGROUND_FILE = "background-idf-v1.json"
+BACKGROUND_FORMAT = "dedupe-background-idf/1"
+# Words of 2+ letters or digits; apostrophes (straight or curly) end a word, so "Russia’s" and
+# "Russia's" both give "russia".
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+# Runs are scored on an (m+1) x (m+1) grid; longer documents are not articles, and are left alone.
+MAX_BLOCKS = 2000
+
+
+def _analyzer_settings() -> dict:
+    return dict(lowercase=True, token_pattern=TOKEN_PATTERN, stop_words=sorted(ENGLISH_STOP_WORDS),
+                alternate_sign=False, norm=None, dtype=np.float64)
+
+
+class OffTopicDetector:
+    """Flags runs of blocks that are unrelated to the document's title, lead and article body.
+
+    Parameters (all validated in :meth:`_validate`):
+        threshold: run score at or above which a run is flagged (0 < t <= 1).
+        window: fewest substantive blocks a flagged run holds: evidence is pooled over at least
+            this many blocks, so a lone odd paragraph is never flagged.
+        lead_words: the topic is the first blocks up to this many content words (the block that
+            crosses the limit is included); the lead is never flagged.
+        n_features: hashing space size (a power of two).
+        full_sim: cosine a long on-topic run reaches with the rest of its article.
+        half_words: run size, in content words, at which that expected cosine is halved.
+        lead_weight: how many times the lead counts in the rest-of-article vector.
+        short_words: blocks with fewer content words carry no evidence and take their
+            neighbours' score.
+        max_runs: most runs flagged in one document (further runs keep their score, unflagged).
+        background: "default" (the shipped table), a path to such a JSON table, or None.
+        background_weight: how many pseudo-blocks the background table counts for.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        window: int = 2,
+        lead_words: int = 60,
+        n_features: int = 2**18,
+        *,
+        full_sim: float = 0.34,
+        half_words: float = 60.0,
+        lead_weight: float = 2.0,
+        short_words: int = 5,
+        max_runs: int = 8,
+        background: str | Path | None = DEFAULT_BACKGROUND,
+        background_weight: float = 2000.0,
+    ):
+        self.threshold = threshold
+        self.window = window
+        self.lead_words = lead_words
+        self.n_features = n_features
+        self.full_sim = full_sim
+        self.half_words = half_words
+        self.lead_weight = lead_weight
+        self.short_words = short_words
+        self.max_runs = max_runs
+        self.background = background
+        self.background_weight = background_weight
+        self._validate()
+
+        self._vectorizer = HashingVectorizer(n_features=n_features, **_analyzer_settings())
+        self._df = np.zeros(n_features, dtype=np.int64)  # blocks of the fitted dump holding a feature
+        self._n_blocks = 0
+        self._bg_df, self._bg_n = self._load_background()
+        self._idf: np.ndarray | None = None  # cached; reset by partial_fit
+
+    # ------------------------------------------------------------------ configuration
+    def _validate(self) -> None:
+        def number(name, value, low, high, low_open=False):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                raise ConfigError(f"off-topic {name} must be a number, got {value!r}")
+            if value < low or value > high or (low_open and value == low):
+                side = "(" if low_open else "["
+                raise ConfigError(f"off-topic {name} must be in {side}{low}, {high}], got {value!r}")
+
+        def integer(name, value, low, high):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ConfigError(f"off-topic {name} must be an integer, got {value!r}")
+            if not low <= value <= high:
+                raise ConfigError(f"off-topic {name} must be between {low} and {high}, got {value}")
+
+        number("threshold", self.threshold, 0.0, 1.0, low_open=True)
+        integer("window", self.window, 1, MAX_BLOCKS)
+        integer("lead_words", self.lead_words, 1, 100_000)
+        integer("n_features", self.n_features, 2**10, 2**26)
+        number("full_sim", self.full_sim, 0.0, 1.0, low_open=True)
+        number("half_words", self.half_words, 0.0, 1e6)
+        number("lead_weight", self.lead_weight, 0.0, 1e3)
+        integer("short_words", self.short_words, 1, 1000)
+        integer("max_runs", self.max_runs, 0, MAX_BLOCKS)
+        number("background_weight", self.background_weight, 0.0, 1e12)
+        if self.n_features & (self.n_features - 1):
+            raise ConfigError(f"off-topic n_features must be a power of two, got {self.n_features}")
+        if self.background is not None and not isinstance(self.background, (str, Path)):
+            raise ConfigError("off-topic background must be 'default', a path to a JSON table, or None")
+
+    def _load_background(self) -> tuple[np.ndarray, float]:
+        if self.background is None:
+            return np.zeros(self.n_features), 0.0
+        if str(self.background) == DEFAULT_BACKGROUND:
+            source = resources.files("dedupe").joinpath("models", BACKGROUND_FILE)
+            where = f"shipped {BACKGROUND_FILE}"
+        else:
+            source = Path(self.background)
+            where = str(source)
+        try:
+            table = json.loads(source.read_text(encoding="utf-8"))
+            if table.get("format") != BACKGROUND_FORMAT:
+                raise ValueError(f"format is not {BACKGROUND_FORMAT!r}")
+            n_blocks = float(table["n_blocks"])
+            terms = [str(term) for term in table["df"]]
+            counts = np.array([float(c) for c in table["df"].values()])
+            if n_blocks <= 0 or (counts < 0).any() or (counts > n_blocks).any():
+                raise ValueError("counts must lie between 0 and n_blocks")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"cannot read the off-topic background IDF table {where}: {exc}; "
+                              "rebuild it with `python -m dedupe.offtopic`") from None
+        # Hash the stored terms into this detector's feature space; colliding terms add up,
+        # exactly as they do in the fitted counts.
+        hasher = HashingVectorizer(n_features=self.n_features, analyzer=_as_single_term,
+                                   alternate_sign=False, norm=None)
+        index = hasher.transform(terms).indices.astype(np.int64)
+        return np.bincount(index, weights=counts, minlength=self.n_features), n_blocks
+
+    # ------------------------------------------------------------------ fitting
+    def partial_fit(self, documents: Iterable[list[str]]) -> "OffTopicDetector":
+        """Adds the block frequencies of ``documents`` (each a list of block texts) to the IDF."""
+        for batch in _batches(documents, 256):
+            blocks = [block for document in batch for block in _checked(document)]
+            if not blocks:
+                continue
+            # The hasher's output is canonical (one entry per block and feature), so counting
+            # stored entries per column counts blocks.
+            counts = self._vectorizer.transform(blocks)
+            self._df += np.bincount(counts.indices, minlength=self.n_features)
+            self._n_blocks += len(blocks)
+        self._idf = None
+        return self
+
+    def fit(self, documents: Iterable[list[str]]) -> "OffTopicDetector":
+        """Forgets earlier fits and learns the block frequencies of ``documents``."""
+        self._df[:] = 0
+        self._n_blocks = 0
+        return self.partial_fit(documents)
+
+    @property
+    def idf(self) -> np.ndarray:
+        """Blended smooth IDF, one value per hashed feature."""
+        if self._idf is None:
+            k = self.background_weight if self._bg_n > 0 else 0.0
+            df = self._df + self._bg_df * (k / self._bg_n if k else 0.0)
+            self._idf = np.log((1.0 + self._n_blocks + k) / (1.0 + df)) + 1.0
+        return self._idf
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, blocks: list[str]) -> np.ndarray:
+        """Per-block off-topic score in [0, 1] (1 = unrelated to the article)."""
+        return self.analyse(blocks)[0]
+
+    def flags(self, blocks: list[str]) -> np.ndarray:
+        """Per-block bool: the block lies in a flagged run (its score is >= threshold)."""
+        return self.analyse(blocks)[1]
+
+    def analyse(self, blocks: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(score, flags)`` in one pass, for callers that need both."""
+        blocks = _checked(blocks)
+        n = len(blocks)
+        score = np.zeros(n)
+        flagged = np.zeros(n, dtype=bool)
+        if n == 0:
+            return score, flagged
+        x, words = self._vectors(blocks)
+        substantive = words >= self.short_words
+        lead = np.cumsum(words) - words < self.lead_words  # blocks that start before the limit
+        candidate = substantive & ~lead
+        titled = substantive[0] and 2 * substantive[lead].sum() >= lead.sum()
+        if not titled or candidate.sum() < self.window or candidate.sum() > MAX_BLOCKS:
+            return score, flagged
+        gram = (x @ x.T).toarray()
+        weight = np.where(lead, self.lead_weight, 1.0) * substantive
+        runs = 0
+        while True:
+            active = candidate & ~flagged
+            run, run_score, block_best = self._best_run(gram, weight, words, active)
+            score[active] = block_best
+            if run is None or runs == self.max_runs:
+                break
+            flagged[run] = True
+            score[run] = run_score
+            weight[run] = 0.0  # a flagged run no longer vouches for the rest
+            runs += 1
+        _spread_to_short_blocks(score, flagged, substantive)
+        return score, flagged
+
+    def _vectors(self, blocks: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Row-normalised TF-IDF matrix of the blocks, and each block's content-word count."""
+        x = self._vectorizer.transform(blocks)
+        words = np.asarray(x.sum(axis=1)).ravel()
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        return sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ x, words
+
+    def _best_run(self, gram, weight, words, active):
+        """The run to flag (block indices) or None, its score, and every active block's score."""
+        idx = np.flatnonzero(active)
+        m = idx.size
+        if m < self.window:
+            return None, 0.0, np.zeros(m)
+        g = gram[np.ix_(idx, idx)]
+        p = np.zeros((m + 1, m + 1))
+        p[1:, 1:] = g.cumsum(0).cumsum(1)
+        to_total = np.concatenate(([0.0], np.cumsum(gram[idx] @ weight)))
+        total2 = weight @ gram @ weight
+        cw = np.concatenate(([0.0], np.cumsum(words[idx])))
+        a = np.arange(m + 1)[:, None]
+        b = np.arange(m + 1)[None, :]
+        rr = np.maximum(p[b, b] - p[a, b] - p[b, a] + p[a, a], 0.0)   # R.R
+        rt = to_total[b] - to_total[a]                                  # R.T
+        qq = np.maximum(total2 - 2 * rt + rr, 0.0)                      # Q.Q, Q = T - R
+        denom = np.sqrt(rr * qq)
+        cos = np.divide(rt - rr, denom, out=np.zeros_like(denom), where=denom > 1e-12)
+        w = cw[b] - cw[a]
+        w_rest = np.maximum(words @ (weight > 0) - w, 0.0)
+        w_eff = np.divide(w * w_rest, w + w_rest, out=np.zeros_like(w), where=w + w_rest > 0)
+        expected = self.full_sim * w_eff**2 / (w_eff**2 + self.half_words**2 + 1e-12)
+        ratio = np.divide(cos, expected, out=np.ones_like(cos), where=expected > 0)
+        valid = (b - a >= self.window) & (denom > 1e-12) & _edges_belong(g, rr, qq, to_total)
+        run_score = np.where(valid, 1.0 - np.clip(ratio, 0.0, 1.0), -1.0)
+        # A block's score is the best score of any run holding it: max over a <= i < b.
+        best_to_end = np.maximum.accumulate(run_score[:, ::-1], axis=1)[:, ::-1]
+        block_best = np.clip(np.maximum.accumulate(best_to_end[:m, 1:], axis=0).diagonal(), 0, 1)
+        # The largest qualifying run goes, so a pasted story is flagged whole, not piecemeal.
+        size = np.where(run_score >= self.threshold, w + 1e-6 * run_score, -1.0)
+        start, end = np.unravel_index(np.argmax(size), size.shape)
+        if size[start, end] < 0:
+            return None, 0.0, block_best
+        return idx[start:end], float(run_score[start, end]), block_best
+
+
+def _edges_belong(g, rr, qq, to_total) -> np.ndarray:
+    """(m+1, m+1) mask: both edge blocks of run a..b-1 are closer to the rest of the run than
+    to the article (cosines), so the run has not swallowed article text at its edges."""
+    m = g.shape[0]
+    row_cum = np.zeros((m, m + 1))
+    row_cum[:, 1:] = g.cumsum(1)
+    diag = np.diag(g)
+    to_t = to_total[1:] - to_total[:-1]                               # x_i . T
+    first = np.arange(m)[:, None]                                     # a
+    ends = np.arange(m + 1)[None, :]                                  # b
+    last = np.clip(ends - 1, 0, m - 1)                                # b - 1
+    ok = np.zeros((m + 1, m + 1), dtype=bool)
+    ok[:m] = True
+    for e in (np.broadcast_to(first, (m, m + 1)), last.repeat(m, axis=0)):
+        to_run = row_cum[e, ends] - row_cum[e, first]                 # x_e . R
+        own = diag[e]
+        cos_run = (to_run - own) / np.sqrt(np.maximum(rr[:m] - 2 * to_run + own, 1e-12))
+        cos_rest = (to_t[e] - to_run) / np.sqrt(np.maximum(qq[:m], 1e-12))
+        ok[:m] &= cos_run >= cos_rest
+    return ok
+
+
+def _spread_to_short_blocks(score: np.ndarray, flagged: np.ndarray, substantive: np.ndarray) -> None:
+    """Short blocks take the lower score of their nearest substantive neighbours, in place, and
+    are flagged only between (or beyond) flagged blocks."""
+    idx = np.flatnonzero(substantive)
+    short = np.flatnonzero(~substantive)
+    if idx.size == 0 or short.size == 0:
+        return
+    pos = np.searchsorted(idx, short)
+    before = idx[np.clip(pos - 1, 0, idx.size - 1)]
+    after = idx[np.clip(pos, 0, idx.size - 1)]
+    before = np.where(pos > 0, before, after)
+    after = np.where(pos < idx.size, after, before)
+    score[short] = np.minimum(score[before], score[after])
+    flagged[short] = flagged[before] & flagged[after]
+
+
+def _as_single_term(term: str) -> list[str]:
+    return [term]
+
+
+def _checked(blocks) -> list[str]:
+    if isinstance(blocks, str) or not isinstance(blocks, (list, tuple)):
+        raise InputError(f"a document must be a list of block strings, got {type(blocks).__name__}")
+    if not all(isinstance(b, str) for b in blocks):
+        raise InputError("every block of a document must be a string")
+    return list(blocks)
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ---------------------------------------------------------------------- background table
+def build_background(documents: Iterable[list[str]], path: str | Path, *, min_df: int = 2,
+                     source: str = "") -> dict:
+    """Counts, for every term, the blocks of ``documents`` that hold it, and writes the table.
+
+    Terms are stored as text (not hashed), so the table serves any ``n_features``. Terms in fewer
+    than ``min_df`` blocks are left out to keep the file small; ``n_blocks`` still counts every
+    block, so a missing term simply reads as rare. Returns the table.
+
+        >>> import tempfile, os
+        >>> out = os.path.join(tempfile.mkdtemp(), "bg.json")
+        >>> build_background([["Iran drones", "Iran sanctions"]], out)["df"]
+        {'iran': 2}
+    """
+    if isinstance(min_df, bool) or not isinstance(min_df, int) or min_df < 1:
+        raise ConfigError(f"min_df must be a positive integer, got {min_df!r}")
+    analyze = HashingVectorizer(**_analyzer_settings()).build_analyzer()
+    df: dict[str, int] = {}
+    n_blocks = 0
+    for document in documents:
+        for block in _checked(document):
+            n_blocks += 1
+            for term in set(analyze(block)):
+                df[term] = df.get(term, 0) + 1
+    kept = {t: c for t, c in sorted(df.items(), key=lambda tc: (-tc[1], tc[0])) if c >= min_df}
+    table = {"format": BACKGROUND_FORMAT, "source": source, "n_blocks": n_blocks,
+             "min_df": min_df, "df": kept}
+    try:
+        Path(path).write_text(json.dumps(table, ensure_ascii=False, separators=(",", ":")) + "\n",
+                              encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the background table to {path}: {exc}") from None
+    return table
+
+
+def _background_documents(eval_jsonl: Path, seeds_dir: Path) -> Iterator[list[str]]:
+    """The content paragraphs of each labelled page, then the non-empty lines of each seed."""
+    with open(eval_jsonl, encoding="utf-8") as handle:
+        for line in handle:
+            page = json.loads(line)
+            yield [p["text"] for p in page["paragraphs"] if p["label"] == "content"]
+    for seed in sorted(seeds_dir.glob("*.txt")):
+        yield [ln for ln in seed.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m dedupe.offtopic EVAL_JSONL SEEDS_DIR [OUT_JSON]`` rebuilds the shipped table."""
+    if len(argv) not in (2, 3):
+        print("usage: python -m dedupe.offtopic EVAL_JSONL SEEDS_DIR [OUT_JSON]", file=sys.stderr)
+        return 2
+    out = Path(argv[2]) if len(argv) == 3 else Path(__file__).parent / "models" / BACKGROUND_FILE
+    try:
+        built = build_background(_background_documents(Path(argv[0]), Path(argv[1])), out,
+                                 source="aeb.dev.jsonl content paragraphs + seeds/*.txt lines")
+    except (OSError, ValueError, KeyError, TypeError, DedupeError) as exc:
+        print(f"cannot build the background table: {exc}", file=sys.stderr)
+        return 2
+    print(f"{out}: {len(built['df'])} terms over {built['n_blocks']} blocks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,178 @@
+"""Off-topic detection: pasted stories are flagged as runs, on-theme analysis is left alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedupe.errors import ConfigError, InputError
+from dedupe.offtopic import OffTopicDetector, build_background
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def _seed(prefix: str) -> tuple[list[int], list[str]]:
+    """Line numbers (1-based, blank lines counted) and texts of a seed's non-empty lines."""
+    path = next(SEEDS.glob(f"{prefix}_*.txt"))
+    numbered = [(i + 1, ln) for i, ln in enumerate(path.read_text(encoding="utf-8").splitlines())]
+    kept = [(i, ln) for i, ln in numbered if ln.strip()]
+    return [i for i, _ in kept], [ln for _, ln in kept]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> OffTopicDetector:
+    return OffTopicDetector().fit(_seed(p)[1] for p in ("000", "001", "002", "003", "004"))
+
+
+def _flagged_lines(detector: OffTopicDetector, prefix: str) -> set[int]:
+    lines, blocks = _seed(prefix)
+    return {line for line, flag in zip(lines, detector.flags(blocks)) if flag}
+
+
+ARTICLE = [
+    "Iran and Russia sign a deal on attack drones",
+    "Iran will supply Russia with attack drones under a new agreement signed in Tehran on Monday, "
+    "according to officials in both countries.",
+    "The drone deal lets Russia build Iranian-designed drones at a plant in Tatarstan, giving "
+    "Moscow its own supply for the war in Ukraine.",
+    "Western officials say Iranian drones have been used by Russia against Ukrainian power plants "
+    "and other civilian infrastructure since October.",
+    "Tehran denies sending drones to Russia for use in Ukraine, saying the agreement covers only "
+    "technology for civilian purposes.",
+    "The United States and the European Union have answered the deal with new sanctions on "
+    "Iranian drone makers and the officials behind the exports.",
+    "Analysts say the drone deal deepens military ties between Tehran and Moscow, both under heavy "
+    "Western sanctions.",
+]
+PASTED = [
+    "Hungary's football team failed to qualify for the World Cup in Qatar after a late defeat.",
+    "The Hungarian football federation sacked the coach after the World Cup exit on Tuesday.",
+    "Fans protested outside the football federation headquarters in Budapest after the exit.",
+    "The federation said a new coach would be named before the European qualifiers in March.",
+]
+
+
+def test_pasted_stories_in_seed_004_are_flagged_and_the_article_is_kept(fitted):
+    flagged = _flagged_lines(fitted, "004")
+    assert set(range(17, 31)) <= flagged  # Turkey/Syria copy, Nigeria, Hungary
+    assert not flagged & set(range(1, 11))  # the Russia-Iran drone story
+
+
+@pytest.mark.parametrize("prefix", ["002", "003"])
+def test_long_on_theme_articles_keep_every_line(fitted, prefix):
+    assert _flagged_lines(fitted, prefix) == set()
+
+
+@pytest.mark.parametrize("prefix, last_article_line", [("000", 30), ("001", 17)])
+def test_article_paragraphs_are_kept(fitted, prefix, last_article_line):
+    assert not _flagged_lines(fitted, prefix) & set(range(1, last_article_line + 1))
+
+
+def test_scores_are_in_range_and_agree_with_flags(fitted):
+    for prefix in ("000", "001", "002", "003", "004"):
+        blocks = _seed(prefix)[1]
+        score, flags = fitted.analyse(blocks)
+        assert score.shape == flags.shape == (len(blocks),)
+        assert ((score >= 0) & (score <= 1)).all()
+        assert (score[flags] >= fitted.threshold).all()
+        np.testing.assert_array_equal(fitted.score(blocks), score)
+        np.testing.assert_array_equal(fitted.flags(blocks), flags)
+
+
+@pytest.mark.parametrize("fit", [True, False], ids=["fitted", "background-only"])
+def test_an_appended_unrelated_story_is_flagged(fitted, fit):
+    detector = fitted if fit else OffTopicDetector()
+    flags = detector.flags(ARTICLE + PASTED)
+    assert not flags[: len(ARTICLE)].any()
+    assert flags[len(ARTICLE):].all()
+
+
+def test_a_single_unrelated_paragraph_is_not_flagged(fitted):
+    # Runs, not lone blocks: one odd paragraph inside an article stays.
+    blocks = ARTICLE[:5] + PASTED[:1] + ARTICLE[5:]
+    assert not fitted.flags(blocks).any()
+
+
+def test_headings_inside_a_pasted_run_go_with_it(fitted):
+    blocks = ARTICLE + PASTED[:2] + ["Sport"] + PASTED[2:]
+    assert fitted.flags(blocks)[len(ARTICLE):].all()
+
+
+def test_without_a_title_like_opening_nothing_is_flagged(fitted):
+    navigation = ["Home", "News", "Sport", "Log in"]
+    assert not fitted.flags(navigation + ARTICLE + PASTED).any()
+
+
+@pytest.mark.parametrize("blocks", [[], ["Iran and Russia sign a deal on attack drones"], [""]])
+def test_tiny_documents(fitted, blocks):
+    score, flags = fitted.analyse(blocks)
+    assert score.shape == flags.shape == (len(blocks),)
+    assert not flags.any() and not score.any()
+
+
+def test_partial_fit_streams_to_the_same_idf_as_fit():
+    documents = [_seed(p)[1] for p in ("000", "001", "002", "003", "004")]
+    whole = OffTopicDetector().fit(documents)
+    streamed = OffTopicDetector()
+    for document in documents:
+        streamed.partial_fit([document])
+    np.testing.assert_array_equal(whole.idf, streamed.idf)
+    # Fitting moves the IDF away from the background-only one, and refitting starts over.
+    assert not np.array_equal(whole.idf, OffTopicDetector().idf)
+    np.testing.assert_array_equal(whole.fit(documents).idf, streamed.idf)
+
+
+def test_background_table_round_trip(tmp_path):
+    table = build_background([ARTICLE, PASTED], tmp_path / "bg.json", min_df=1)
+    assert table["n_blocks"] == len(ARTICLE) + len(PASTED)
+    assert table["df"]["drones"] == 5 and "the" not in table["df"]  # stop words are not counted
+    detector = OffTopicDetector(background=tmp_path / "bg.json")
+    # "drones" sits in 5 of 11 background blocks, "budapest" in 1: the rarer word weighs more.
+    idf = {w: detector.idf[detector._vectorizer.transform([w]).indices[0]] for w in ("drones", "budapest")}
+    assert idf["budapest"] > idf["drones"]
+
+
+def test_shipped_background_is_small_and_well_formed():
+    path = Path(__file__).resolve().parents[1] / "src" / "dedupe" / "models" / "background-idf-v1.json"
+    table = json.loads(path.read_text(encoding="utf-8"))
+    assert table["format"] == "dedupe-background-idf/1"
+    assert 0 < max(table["df"].values()) <= table["n_blocks"]
+    assert path.stat().st_size < 500_000
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"threshold": 0},
+        {"threshold": 1.5},
+        {"threshold": "high"},
+        {"window": 0},
+        {"lead_words": 0},
+        {"n_features": 1000},
+        {"full_sim": 0},
+        {"short_words": True},
+        {"background_weight": -1},
+        {"background": 3},
+    ],
+)
+def test_bad_parameters_raise_config_error(kwargs):
+    with pytest.raises(ConfigError):
+        OffTopicDetector(**kwargs)
+
+
+def test_unreadable_background_raises_config_error(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    for path in (tmp_path / "bad.json", tmp_path / "missing.json"):
+        with pytest.raises(ConfigError, match="background"):
+            OffTopicDetector(background=path)
+
+
+@pytest.mark.parametrize("document", ["a string, not a list", [1, 2], None])
+def test_bad_documents_raise_input_error(fitted, document):
+    with pytest.raises(InputError):
+        fitted.flags(document)
+    with pytest.raises(InputError):
+        OffTopicDetector().partial_fit([document])

@@ -137,3 +137,41 @@ def test_help_documents_the_commands():
     assert result.returncode == 0
     for option in ("--report", "--dry-run", "--cross-doc", "--on-error", "--json", "--quiet", "--strip"):
         assert option in result.stdout.decode()
+
+
+def test_eval_scores_labelled_pages(tmp_path):
+    result = run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["pages"] == 5
+    assert figures["all"]["word_f1"] >= 0.9 and figures["all"]["strip_recall"] >= 0.8
+    assert {"boilerplate", "duplicate", "near-duplicate", "off-topic"} <= set(figures["by_reason"])
+    table = run_dedupe("eval", "tests/data/seeds.labelled.jsonl").stdout.decode()
+    assert "word F1" in table and "| boilerplate |" in table
+
+
+def test_train_writes_a_model_that_clean_and_eval_use(tmp_path):
+    model = tmp_path / "model.json"
+    result = run_dedupe("train", "tests/data/seeds.labelled.jsonl", "-o", model, "--folds", "0")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(model.read_text())["format_version"]
+    result = run_dedupe("clean", "seeds", "--dry-run", "--model", model, "--report", tmp_path / "r.jsonl")
+    assert result.returncode == 0, result.stderr
+
+
+def test_train_and_eval_reject_bad_labelled_files(tmp_path):
+    cases = {
+        "empty.jsonl": "",
+        "schema.jsonl": json.dumps({"id": "p", "blocks": []}) + "\n",
+        "labels.jsonl": json.dumps({"id": "p", "paragraphs": [{"text": "x", "label": "spam"}]}) + "\n",
+        "json.jsonl": "{not json\n",
+    }
+    for name, body in cases.items():
+        path = tmp_path / name
+        path.write_text(body, encoding="utf-8")
+        for args in (("eval", path), ("train", path, "-o", tmp_path / "m.json")):
+            result = run_dedupe(*args)
+            err = result.stderr.decode()
+            assert result.returncode == 2, (name, args[0], err)
+            assert str(path) in err and "Traceback" not in err, (name, err)
+    assert not (tmp_path / "m.json").exists()

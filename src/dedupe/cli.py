@@ -73,6 +73,7 @@ def clean(
     shingle_size: int = typer.Option(CleanerConfig.shingle_size, help="Words per shingle."),
     num_perm: int = typer.Option(CleanerConfig.num_perm, help="MinHash permutations."),
     seed: int = typer.Option(CleanerConfig.seed, help="MinHash seed (same seed, same signatures)."),
+    model: Optional[str] = typer.Option(None, help="Boilerplate model from `dedupe train` (default: the shipped one)."),
     template_min_docs: int = typer.Option(CleanerConfig.template_min_docs,
                                           help="A short block found in this many documents of one source is a "
                                                "site template, stripped everywhere."),
@@ -111,7 +112,7 @@ def clean(
         if html is not None and report is None:
             report_path = str(Path(html).with_name(Path(html).name + ".report.jsonl"))
         summary = clean_path(
-            input, None if dry_run else out, Cleaner(config), report_path=report_path,
+            input, None if dry_run else out, _cleaner(config, model), report_path=report_path,
             rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
             overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
         )
@@ -151,6 +152,88 @@ def view(
                    f"{shown['bytes_written'] / 1e6:.2f} MB", err=True)
 
     _guarded(run)
+
+
+@app.command("eval")
+def eval_(
+    labelled: str = typer.Argument(..., help="Labelled pages (JSONL: paragraphs with content / boilerplate / "
+                                             "duplicate labels, see shared/eval/README)."),
+    held_out: int = typer.Option(0, "--held-out", help="Hold out by site: split pages by host into this many "
+                                                        "folds and score each with a boilerplate model trained on "
+                                                        "the others (0: use the shipped model)."),
+    strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated)."),
+    model: Optional[str] = typer.Option(None, help="A boilerplate model from `dedupe train` (default: shipped)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Score the cleaner on labelled pages: word-weighted content precision, recall and F1.
+
+    Example: dedupe eval shared/eval/aeb.dev.jsonl --held-out 5
+    """
+    from .evaluation import evaluate
+
+    def run():
+        config = CleanerConfig(strip=parse_reasons(strip))
+        loaded = None
+        if model is not None:
+            from .boilerplate import BoilerplateClassifier
+
+            loaded = BoilerplateClassifier.load(model)
+
+        def make_cleaner(boilerplate=None):
+            return Cleaner(config, boilerplate=boilerplate or loaded)
+
+        figures = evaluate(labelled, make_cleaner, folds=held_out)
+        if as_json:
+            print(json.dumps(figures, indent=2))
+            return
+        print(_eval_table(figures))
+
+    _guarded(run)
+
+
+def _eval_table(figures: dict) -> str:
+    lines = [f"{figures['pages']} pages" + (f", held out by site in {figures['held_out_folds']} folds"
+                                            if figures["held_out_folds"] else ", shipped model"), "",
+             "| scored on | word precision | word recall | word F1 | strip precision | strip recall |",
+             "|---|---|---|---|---|---|"]
+    for key, name in (("all", "all labels"), ("without_caveat", "without headline/byline/caption blocks")):
+        f = figures[key]
+        lines.append(f"| {name} | {f['word_precision']:.3f} | {f['word_recall']:.3f} | **{f['word_f1']:.3f}** | "
+                     f"{f['strip_precision']:.3f} | {f['strip_recall']:.3f} |")
+    lines += ["", "| reason | blocks stripped | words stripped | share not content (words) |", "|---|---|---|---|"]
+    for reason, r in figures["by_reason"].items():
+        lines.append(f"| {reason} | {r['blocks']:,} | {r['words']:,} | {r['precision']:.3f} |")
+    return "\n".join(lines)
+
+
+@app.command()
+def train(
+    labelled: list[str] = typer.Argument(..., help="Labelled pages to learn from (JSONL, as for `dedupe eval`)."),
+    output: str = typer.Option(..., "-o", "--output", help="Where to write the model (a small JSON file)."),
+    folds: int = typer.Option(5, help="Cross-validation folds, grouped by site (0 to skip)."),
+) -> None:
+    """Fit the boilerplate classifier to your own sites' labelled pages.
+
+    Example: dedupe train my-sites.jsonl -o my-model.json, then dedupe clean ... --model my-model.json
+    """
+    from .boilerplate import train_model
+
+    def run():
+        cv = train_model(labelled, output, cv_folds=folds)
+        typer.echo(f"wrote {output}", err=True)
+        if cv:
+            typer.echo(json.dumps(cv, indent=2))
+
+    _guarded(run)
+
+
+def _cleaner(config: CleanerConfig, model: Optional[str]) -> Cleaner:
+    boilerplate = None
+    if model is not None and "boilerplate" in config.detect:
+        from .boilerplate import BoilerplateClassifier
+
+        boilerplate = BoilerplateClassifier.load(model)
+    return Cleaner(config, boilerplate=boilerplate)
 
 
 def _usage(message: str) -> DedupeError:

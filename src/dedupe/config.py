@@ -42,6 +42,9 @@ class CleanerConfig:
     template_max_words : ... provided it has at most this many words; longer recurring blocks are
         syndicated copy, of which the first is kept (40).
     boilerplate_threshold : P(boilerplate) from which a block is stripped (``None``: the model's).
+    title_threshold : the first block of a document is its headline in scraped text; it is
+        stripped as boilerplate only from this P(boilerplate) on (0.9), so headlines stay while
+        a page that opens with navigation ("Skip to content") still loses it.
     offtopic_threshold : off-topic run score from which a run is stripped (``None``: the
         detector's default).
     """
@@ -61,6 +64,7 @@ class CleanerConfig:
     template_min_docs: int = 5
     template_max_words: int = 40
     boilerplate_threshold: float | None = None
+    title_threshold: float = 0.9
     offtopic_threshold: float | None = None
 
     def __post_init__(self):
@@ -78,7 +82,7 @@ class CleanerConfig:
                                 f"choose from {', '.join(REASONS)}")
         _check(self.template_min_docs >= 2, "template_min_docs must be at least 2")
         _check(self.template_max_words >= 1, "template_max_words must be at least 1")
-        for name in ("boilerplate_threshold", "offtopic_threshold"):
+        for name in ("boilerplate_threshold", "offtopic_threshold", "title_threshold"):
             value = getattr(self, name)
             _check(value is None or 0.0 < value < 1.0, f"{name} must be in (0, 1), got {value}")
         if (self.lsh_bands is None) != (self.lsh_rows is None):

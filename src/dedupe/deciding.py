@@ -178,9 +178,10 @@ class Findings:
 def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float) -> list[tuple]:
     """``(action, reason, score)`` per block.
 
-    Findings are ranked template > duplicate > near-duplicate > off-topic > boilerplate: a
-    template goes everywhere, first copy included; a copy names the kept block; the detectors of
-    single blocks come last. The first finding whose reason is in ``config.strip`` strips the
+    Findings are ranked template > duplicate > near-duplicate > boilerplate > off-topic: a
+    template goes everywhere, first copy included; a copy names the kept block; a promo line
+    inside a pasted run is reported as the boilerplate it is. The first block of a document (its
+    headline) is boilerplate only from ``config.title_threshold``. The first finding whose reason is in ``config.strip`` strips the
     block; otherwise the first finding is reported on a kept block (flagged).
     """
     detect, strip = config.detect, config.strip
@@ -191,11 +192,11 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
             found.append(("template", float(findings.template[i]), True))
         if copy.reason is not None and copy.reason in detect:
             found.append((copy.reason, copy.score, not copy.cross or config.cross_doc == "strip"))
+        if "boilerplate" in detect and findings.boilerplate is not None and \
+                findings.boilerplate[i] >= (config.title_threshold if i == 0 else boilerplate_threshold):
+            found.append(("boilerplate", float(findings.boilerplate[i]), True))
         if "off-topic" in detect and findings.offtopic_flags is not None and findings.offtopic_flags[i]:
             found.append(("off-topic", float(findings.offtopic[i]), True))
-        if "boilerplate" in detect and findings.boilerplate is not None \
-                and findings.boilerplate[i] >= boilerplate_threshold:
-            found.append(("boilerplate", float(findings.boilerplate[i]), True))
         acting = [f for f in found if f[2] and f[0] in strip]
         if acting:
             out.append(("strip", acting[0][0], acting[0][1]))

@@ -1,0 +1,260 @@
+"""Tests of the boilerplate classifier, its shipped model and the content metric."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedupe.boilerplate import (BLOCK_FEATURES, CONTEXT_FEATURES, BoilerplateClassifier,
+                                block_features, context_features, train_model)
+from dedupe.errors import ConfigError, InputError
+from dedupe.evaluation import (LabelledPage, caveat_mask, content_scores, duplicate_strip_mask,
+                               load_labelled)
+
+SEEDS = Path(__file__).parent / "data" / "seeds.labelled.jsonl"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return BoilerplateClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    return {page.id[:3]: page for page in load_labelled(SEEDS)}
+
+
+def score_of(clf, page, prefix: str) -> float:
+    """P(boilerplate) of the FIRST block of ``page`` that starts with ``prefix``."""
+    hits = [i for i, t in enumerate(page.texts) if t.startswith(prefix)]
+    assert hits, f"{prefix!r} not in {page.id}"
+    return float(clf.predict_proba(page.texts)[hits[0]])
+
+
+# -- the shipped model ------------------------------------------------------------------------
+
+def test_shipped_model_loads_without_network(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the model must load without network access")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    clf = BoilerplateClassifier.load()
+    assert 0 < clf.threshold < 1
+    assert clf.predict_proba(["Log In", "Subscribe"]).shape == (2,)
+
+
+def test_shipped_model_is_plain_versioned_json():
+    path = Path(__file__).parents[1] / "src" / "dedupe" / "models" / "boilerplate-v1.json"
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    assert obj["format_version"] == 1
+    assert obj["stage2_features"] == list(BLOCK_FEATURES) + list(CONTEXT_FEATURES)
+    assert obj["training"]["n_blocks"] > 10_000
+    for stage in ("stage1", "stage2"):
+        assert all(isinstance(x, float) for x in obj[stage]["coef"])
+
+
+@pytest.mark.parametrize("seed, prefix", [
+    ("001", "Catch all the World News"),
+    ("001", "Join Our Whatsapp Channel"),
+    ("001", "Read More:"),
+    ("001", "Russia avoids Iran unrest intervention to protect its reputation [Image Credits"),
+    ("000", "Powered by automated translation"),
+    ("000", "Updated: October 27, 2022"),
+    ("002", "•"),
+])
+def test_seed_boilerplate_is_stripped(shipped, seeds, seed, prefix):
+    page = seeds[seed]
+    assert score_of(shipped, page, prefix) >= shipped.threshold
+
+
+def test_seed_003_is_kept_whole(shipped, seeds):
+    probs = shipped.predict_proba(seeds["003"].texts)
+    assert (probs < shipped.threshold).all(), probs
+
+
+@pytest.mark.parametrize("prefix", [
+    "Visiting lecturer", "Russian President Vladimir Putin and Iranian President",  # lines 1-2
+    "Material support", "Learning repression", "Elite calculations", "Diplomatic protection",
+    "Shaping Tehran", "'Under control'", "A familiar mobilization", "A recurring sequence",
+    "International attention", "Other powerful images",
+])
+def test_seed_002_short_lines_inside_content_are_kept(shipped, seeds, prefix):
+    page = seeds["002"]
+    assert score_of(shipped, page, prefix) < shipped.threshold
+
+
+@pytest.mark.parametrize("seed, first, last", [("000", 8, 30), ("001", 4, 17)])
+def test_seed_article_paragraphs_are_kept(shipped, seeds, seed, first, last):
+    page = seeds[seed]
+    raw = (Path(__file__).parents[1] / "seeds").glob(f"{seed}_*.txt")
+    lines = next(raw).read_text(encoding="utf-8").splitlines()
+    article = {lines[i - 1].strip() for i in range(first, last + 1) if lines[i - 1].strip()}
+    scores = dict(zip(page.texts, shipped.predict_proba(page.texts)))  # texts are unique here
+    assert article and all(scores[t] < shipped.threshold for t in article)
+
+
+def test_context_decides_a_short_line(shipped):
+    """The same short line is kept between article paragraphs and stripped in a menu."""
+    prose = ("The ministry said on Tuesday that the new rules would apply to every company that "
+             "handles personal data, and that fines could reach four percent of turnover.")
+    article = [prose, "Material support", prose.replace("Tuesday", "Monday")]
+    menu = ["Home", "World", "Business", "Sign in", "Material support", "Subscribe", "Contact us",
+            prose]
+    assert shipped.predict_proba(article)[1] < shipped.threshold
+    assert shipped.predict_proba(menu)[4] >= shipped.threshold
+
+
+def test_empty_document(shipped):
+    assert shipped.predict_proba([]).shape == (0,)
+    assert block_features([]).shape == (0, len(BLOCK_FEATURES))
+    assert context_features(np.zeros(0), np.zeros(0)).shape == (0, len(CONTEXT_FEATURES))
+
+
+# -- persistence and training -----------------------------------------------------------------
+
+def test_save_load_round_trip_gives_identical_scores(shipped, seeds, tmp_path):
+    path = tmp_path / "model.json"
+    shipped.save(path)
+    again = BoilerplateClassifier.load(path)
+    for page in seeds.values():
+        assert np.array_equal(shipped.predict_proba(page.texts), again.predict_proba(page.texts))
+    assert again.hyper_parameters() == shipped.hyper_parameters()
+
+
+def test_load_rejects_other_format_versions(tmp_path, shipped):
+    obj = shipped.to_json()
+    obj["format_version"] = 99
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(InputError, match="format_version"):
+        BoilerplateClassifier.load(path)
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="not JSON"):
+        BoilerplateClassifier.load(path)
+
+
+def test_train_model_on_a_small_labelled_file(tmp_path):
+    out = tmp_path / "small.json"
+    cv = train_model([str(SEEDS)], str(out), cv_folds=2)
+    assert cv["pages"] == 5 and cv["folds"] == 2
+    figures = cv["figures"]["classifier@0.5"]["with_dedup"]["all_labels"]
+    assert 0.0 <= figures["word_f1"] <= 1.0
+    assert figures == pytest.approx(figures)  # plain floats, JSON-serialisable
+    assert cv["figures"]["keep_all"]["alone"]["all_labels"]["word_recall"] == 1.0
+    clf = BoilerplateClassifier.load(out)
+    assert clf.metadata["n_documents"] == 5
+    assert clf.metadata["cross_validation"] == json.loads(json.dumps(cv))
+    assert clf.predict_proba(["a", "b c"]).shape == (2,)
+
+
+def test_fit_learns_and_validates_inputs():
+    prose = "the court said that it would hear the case in the spring of next year"
+    docs = [["Log In", "Subscribe", prose + f" number {k}.", "Share this story"] for k in range(6)]
+    labels = [[1, 1, 0, 1]] * 6
+    clf = BoilerplateClassifier(inner_folds=3).fit(docs, labels)
+    probs = clf.predict_proba(docs[0])
+    assert probs[2] < 0.5 and probs[0] > 0.5
+    with pytest.raises(InputError, match="labels"):
+        clf.fit(docs, [[1, 1, 0]] * 6)
+    with pytest.raises(InputError, match="both"):
+        clf.fit(docs, [[0, 0, 0, 0]] * 6)
+    with pytest.raises(ConfigError, match="threshold"):
+        BoilerplateClassifier(threshold=1.5)
+    with pytest.raises(ConfigError, match="weighting"):
+        BoilerplateClassifier(weighting="chars")
+    with pytest.raises(ConfigError, match="not trained"):
+        BoilerplateClassifier().predict_proba(["x"])
+
+
+# -- labelled files ---------------------------------------------------------------------------
+
+def test_seed_labels_follow_the_promises(seeds):
+    assert [p.labels.count("duplicate") for p in seeds.values()] == [0, 0, 6, 0, 3]
+    assert set(seeds["003"].labels) == {"content"}
+    labels = seeds["004"].labels  # blocks = non-empty lines 1, 3, 4, ..., 30
+    assert labels[:4] + labels[7:9] == ["content"] * 6
+    assert labels[4:7] == ["duplicate"] * 3 and labels[9:] == ["boilerplate"] * 20
+
+
+GOOD = {"id": "p", "url": "https://example.com/a", "paragraphs": [
+    {"text": "Home", "label": "boilerplate"}, {"text": "Body text.", "label": "content"}]}
+
+
+@pytest.mark.parametrize("bad_line, message", [
+    ('{"id": "x", "paragraphs": [', "malformed JSON"),
+    ('{"id": "x"}', '"paragraphs"'),
+    ('{"id": "x", "paragraphs": [{"label": "content"}]}', '"text"'),
+    ('{"id": "x", "paragraphs": [{"text": "a"}]}', '"label"'),
+    ('{"id": "x", "paragraphs": [{"text": "a", "label": "junk"}]}', "unknown label 'junk'"),
+])
+def test_load_labelled_names_file_and_line(tmp_path, bad_line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n\n" + bad_line + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=message) as info:
+        list(load_labelled(path))
+    assert info.value.location == f"{path}:3"
+
+
+def test_load_labelled_rejects_an_empty_file(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no labelled pages") as info:
+        list(load_labelled(path))
+    assert str(path) in str(info.value)
+    with pytest.raises(InputError, match="cannot open"):
+        list(load_labelled(tmp_path / "missing.jsonl"))
+
+
+def test_load_labelled_reads_pages(tmp_path):
+    path = tmp_path / "ok.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
+    (page,) = load_labelled(path)
+    assert (page.id, page.host, page.texts, page.labels) == (
+        "p", "example.com", ["Home", "Body text."], ["boilerplate", "content"])
+
+
+# -- the metric -------------------------------------------------------------------------------
+
+def test_content_scores_on_a_hand_computed_example():
+    # words: 4 content, 2 boilerplate, 3 duplicate, 6 content, 1 boilerplate
+    page = LabelledPage("t", "", "", ["a b c d", "e f", "a b c", "g h i j k l", "m"],
+                        ["content", "boilerplate", "duplicate", "content", "boilerplate"])
+    keep = [True, True, True, False, False]
+    s = content_scores([page], [keep])
+    # kept words 4 + 2 + 3 = 9, of which content 4; content words 4 + 6 = 10
+    assert s["word_precision"] == pytest.approx(4 / 9)
+    assert s["word_recall"] == pytest.approx(4 / 10)
+    assert s["word_f1"] == pytest.approx(2 * (4 / 9) * 0.4 / (4 / 9 + 0.4))
+    # stripped blocks 3 and 4: one of them is not content; not-content blocks: 1, 2, 4
+    assert s["strip_precision"] == pytest.approx(1 / 2)
+    assert s["strip_recall"] == pytest.approx(1 / 3)
+    # leaving block 1 out of the count: kept 7 words, 4 of them content
+    ignored = content_scores([(page.texts, page.labels)], [keep],
+                             [[False, True, False, False, False]])
+    assert ignored["word_precision"] == pytest.approx(4 / 7)
+    assert ignored["strip_recall"] == pytest.approx(1 / 2)
+
+
+def test_content_scores_edge_cases():
+    page = (["x y"], ["content"])
+    assert content_scores([page], [[False]])["word_precision"] == 1.0  # nothing kept
+    assert content_scores([page], [[False]])["word_f1"] == 0.0
+    with pytest.raises(ValueError):
+        content_scores([page], [[True, False]])
+
+
+def test_caveat_and_duplicate_masks():
+    page = LabelledPage("t", "", "", [
+        "Log In", "Big Headline Here", "By Jane Doe", "Body one is here and long.",
+        "Share this article", "Body two.", "Footer"],
+        ["boilerplate", "boilerplate", "boilerplate", "content", "boilerplate", "content",
+         "boilerplate"])
+    assert caveat_mask(page, before=2).tolist() == [False, True, True, False, False, False,
+                                                    False]
+    texts = ["one two three four five", "One two  three four five", "a b", "a b"]
+    assert duplicate_strip_mask(texts).tolist() == [False, True, False, False]

@@ -175,3 +175,17 @@ def test_train_and_eval_reject_bad_labelled_files(tmp_path):
             assert result.returncode == 2, (name, args[0], err)
             assert str(path) in err and "Traceback" not in err, (name, err)
     assert not (tmp_path / "m.json").exists()
+
+
+def test_html_page_from_clean_and_from_view(tmp_path):
+    page = tmp_path / "page.html"
+    result = run_dedupe("clean", "seeds", "--dry-run", "--html", page, "-q")
+    assert result.returncode == 0, result.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "near-duplicate" in html and "Rowling wrote:" in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert not list(tmp_path.glob("*.report.jsonl"))  # the intermediate report is cleaned up
+    report = tmp_path / "r.jsonl"
+    run_dedupe("clean", "seeds", "--dry-run", "--report", report, "-q")
+    result = run_dedupe("view", report, "-o", tmp_path / "view.html")
+    assert result.returncode == 0 and "5 of 5 documents" in result.stderr.decode()
+    assert run_dedupe("view", tmp_path / "missing.jsonl", "-o", tmp_path / "x.html").returncode == 2

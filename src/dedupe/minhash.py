@@ -59,18 +59,19 @@ class MinHasher:
         Permutations (signature length).
     seed : int, default 1
         Seed of the permutations (datasketch's default is 1).
-    chunk_rows : int, default 16384
-        Shingles permuted per numpy step; bounds the temporary (chunk_rows x num_perm x 4 bytes).
+    chunk_rows : int, default 8192
+        Shingles permuted per numpy step; bounds the temporary (num_perm x chunk_rows x 4
+        bytes, 4 MiB by default: it stays in cache).
     """
 
-    def __init__(self, num_perm: int = 128, seed: int = 1, chunk_rows: int = 16384):
+    def __init__(self, num_perm: int = 128, seed: int = 1, chunk_rows: int = 8192):
         self.num_perm = num_perm
         self.seed = seed
         self.chunk_rows = chunk_rows
         reference = MinHash(num_perm=num_perm, seed=seed, scheme="affine32")
         a, b = reference.permutations
-        self._a = np.asarray(a, dtype=np.uint32)
-        self._b = np.asarray(b, dtype=np.uint32)
+        self._a = np.asarray(a, dtype=np.uint32)[:, None]
+        self._b = np.asarray(b, dtype=np.uint32)[:, None]
 
     def signatures(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Signatures of blocks whose shingle hashes are ``hashes[offsets[i]:offsets[i+1]]``.
@@ -79,19 +80,24 @@ class MinHasher:
         have at least one shingle.
         """
         n_blocks = len(offsets) - 1
-        sig = np.full((n_blocks, self.num_perm), _MAX32, dtype=np.uint32)
+        # Permutations along the rows, shingles along the columns: the per-block minima are
+        # then a reduceat over contiguous memory, an order of magnitude faster than down columns.
+        sig = np.full((self.num_perm, n_blocks), _MAX32, dtype=np.uint32)
         if n_blocks == 0:
-            return sig
+            return sig.T
         owner = np.repeat(np.arange(n_blocks), np.diff(offsets))
         mixed = fmix32(hashes)
+        buffer = np.empty((self.num_perm, min(self.chunk_rows, len(mixed))), dtype=np.uint32)
         for lo in range(0, len(mixed), self.chunk_rows):
             hi = min(lo + self.chunk_rows, len(mixed))
-            permuted = mixed[lo:hi, None] * self._a + self._b
+            permuted = buffer[:, : hi - lo]
+            np.multiply(self._a, mixed[None, lo:hi], out=permuted)
+            np.add(permuted, self._b, out=permuted)
             rows = owner[lo:hi]
             cuts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
             blocks = rows[cuts]
-            sig[blocks] = np.minimum(sig[blocks], np.minimum.reduceat(permuted, cuts, axis=0))
-        return sig
+            sig[:, blocks] = np.minimum(sig[:, blocks], np.minimum.reduceat(permuted, cuts, axis=1))
+        return np.ascontiguousarray(sig.T)
 
 
 def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

@@ -25,13 +25,12 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from .normalising import normalise
+from .normalising import fold_spelling, normalised_words
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -77,10 +76,12 @@ class ShingleBatch:
 
 
 class _WordHashes(dict):
-    """word -> CRC-32, filled on first sight (``map(cache.__getitem__, words)`` stays in C)."""
+    """word (normalised UTF-8 bytes) -> CRC-32 of its spelling-folded form, filled on first
+    sight, so ``map(cache.__getitem__, words)`` stays in C for every word seen before."""
 
-    def __missing__(self, word: str) -> int:
-        value = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+    def __missing__(self, word: bytes) -> int:
+        folded = fold_spelling(word.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+        value = zlib.crc32(folded)
         self[word] = value
         return value
 
@@ -103,23 +104,21 @@ class Shingler:
         self._cache = _WordHashes()
 
     def words(self, text: str) -> list[str]:
-        """Normalised words; a symbol-only block ("•") is represented by its raw text."""
-        words = normalise(text).split()
-        if words:
-            return words
-        raw = text.strip()
-        return [raw] if raw else [""]
+        """Normalised words of one text, as the shingles see them."""
+        return [w.decode("utf-8", "surrogatepass") for w in self._words([text])[0]]
+
+    def _words(self, texts: list[str]) -> list[list[bytes]]:
+        per_block = normalised_words(texts)
+        for i, words in enumerate(per_block):
+            if not words:  # a symbol-only block ("•") is represented by its raw text
+                per_block[i] = [texts[i].strip().encode("utf-8", "surrogatepass") or b"_"]
+        return per_block
 
     def shingle(self, texts: list[str]) -> ShingleBatch:
-        """Shingle a batch of block texts (each must be non-empty after stripping)."""
+        """Shingle a batch of block texts."""
         n = self.shingle_size
-        per_block = [self.words(t) for t in texts]
+        per_block = self._words(texts)
         counts = np.fromiter(map(len, per_block), dtype=np.int64, count=len(per_block))
-        exact = np.fromiter(
-            (int.from_bytes(hashlib.blake2b(" ".join(w).encode("utf-8", "surrogatepass"),
-                                            digest_size=8).digest(), "little") for w in per_block),
-            dtype=np.uint64, count=len(per_block),
-        )
         if len(self._cache) > self.cache_size:
             self._cache.clear()
         flat = [w for words in per_block for w in words]
@@ -127,23 +126,38 @@ class Shingler:
         starts = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
 
-        # Long blocks: every window of n words that stays inside its block.
         n_shingles = np.where(counts >= n, counts - n + 1, 1)
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(n_shingles, out=offsets[1:])
         hashes = np.empty(offsets[-1], dtype=np.uint32)
+        # Long blocks: every window of n words that stays inside its block.
         long_blocks = np.flatnonzero(counts >= n)
         if long_blocks.size:
-            m = n_shingles[long_blocks]
-            # window start positions in `word_hashes`, and where each lands in `hashes`
-            first = np.repeat(starts[long_blocks] - offsets[long_blocks], m)
-            dest = _ranges(offsets[long_blocks], m)
-            windows = (dest + first)[:, None] + np.arange(n)
-            hashes[dest] = _fold(word_hashes[windows])
+            dest = _ranges(offsets[long_blocks], n_shingles[long_blocks])
+            first = np.repeat(starts[long_blocks] - offsets[long_blocks], n_shingles[long_blocks])
+            hashes[dest] = _fold(word_hashes[(dest + first)[:, None] + np.arange(n)])
         # Short blocks: one shingle of all their words.
         for b in np.flatnonzero(counts < n):
             hashes[offsets[b]] = _fold(word_hashes[None, starts[b]:starts[b + 1]])[0]
-        return ShingleBatch(hashes=hashes, offsets=offsets, exact=exact, words=counts)
+        return ShingleBatch(hashes=hashes, offsets=offsets, exact=_exact(word_hashes, starts), words=counts)
+
+
+def _exact(word_hashes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """64-bit hash of each block's whole word sequence: sum of word hash x K^position (mod 2^64),
+    so equal values mean identical normalised texts (up to 2^-64 collisions)."""
+    n_blocks = len(starts) - 1
+    if len(word_hashes) == 0:
+        return np.zeros(n_blocks, dtype=np.uint64)
+    position = np.arange(len(word_hashes)) - np.repeat(starts[:-1], np.diff(starts))
+    mixed = (word_hashes + np.uint64(0x9E3779B97F4A7C15)) * _POWERS[np.minimum(position, len(_POWERS) - 1)]
+    mixed ^= mixed >> np.uint64(29)
+    out = np.add.reduceat(mixed, starts[:-1]) if n_blocks else np.zeros(0, dtype=np.uint64)
+    return out ^ (np.diff(starts).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
+
+
+# K^0, K^1, ... (mod 2^64; array arithmetic wraps silently)
+_POWERS = np.concatenate((np.ones(1, dtype=np.uint64),
+                          np.multiply.accumulate(np.full((1 << 16) - 1, 0x100000001B3, dtype=np.uint64))))
 
 
 def _ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:

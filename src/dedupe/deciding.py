@@ -75,16 +75,17 @@ def find_copies(batch: ShingleBatch, signatures: np.ndarray, cross: Sequence[Opt
     sims = similarity_matrix(signatures)
     use_cross = config.cross_doc != "keep"
 
+    first_seen: dict[int, int] = {}
+    exact_of = [first_seen.setdefault(h, i) for i, h in enumerate(batch.exact.tolist())]
+    scores = _in_document_scores(sims, sizes, short, config)
+    best_j = scores.argmax(axis=1)
+    best_score = scores[np.arange(k), best_j]
     for i in range(k):
-        best: tuple | None = None  # (exact, score, -order) to maximise
-        for j in np.flatnonzero(batch.exact[:i] == batch.exact[i]):
-            best = (True, 1.0, int(j))
-            break
-        if best is None and not short[i] and i:
-            candidates = _in_document_scores(i, sims[i, :i], sizes, short[:i], config)
-            j = int(np.argmax(candidates))
-            if candidates[j] > 0:
-                best = (False, float(candidates[j]), j)
+        best: tuple | None = None  # (exact, score, earlier block)
+        if exact_of[i] != i:
+            best = (True, 1.0, exact_of[i])
+        elif best_score[i] > 0:
+            best = (False, float(best_score[i]), int(best_j[i]))
         match = cross[i] if use_cross else None
         if match is not None and (not short[i] or match.exact):
             if best is None or (match.exact, match.score) > (best[0], best[1]):
@@ -99,17 +100,20 @@ def find_copies(batch: ShingleBatch, signatures: np.ndarray, cross: Sequence[Opt
     return verdicts
 
 
-def _in_document_scores(i: int, sims: np.ndarray, sizes: np.ndarray, short: np.ndarray,
+def _in_document_scores(sims: np.ndarray, sizes: np.ndarray, short: np.ndarray,
                         config: CleanerConfig) -> np.ndarray:
-    """Scores of block ``i`` against each earlier block; 0 where it is not a copy."""
+    """scores[i, j]: how much block ``i`` copies the earlier block ``j`` (0 where it does not,
+    and for j >= i)."""
+    later, earlier = sizes[:, None], sizes[None, :]
     scores = np.where(sims >= config.doc_threshold, sims, 0.0)
-    earlier = sizes[:i]
-    contained = sims * (sizes[i] + earlier) / ((1.0 + sims) * earlier)
-    addition = sizes[i] - earlier
+    contained = sims * (later + earlier) / ((1.0 + sims) * earlier)
+    addition = later - earlier
     short_addition = (addition > 0) & (addition <= np.maximum(4.0, 0.6 * earlier))
     by_containment = short_addition & (contained >= config.containment)
     scores = np.where(by_containment, np.maximum(scores, np.minimum(contained, 1.0)), scores)
-    return np.where(short, 0.0, scores)
+    scores[short, :] = 0.0
+    scores[:, short] = 0.0
+    return np.tril(scores, k=-1)
 
 
 def _extend_runs(verdicts: list[Verdict], sims: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:

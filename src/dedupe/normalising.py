@@ -38,9 +38,9 @@ _SEPARATORS = (
     "\u2026\u2022\u00b7\u2027\u00a1\u00bf\u00a7\u00b6\u2020\u2021\u00a9\u00ae\u2122\u00b0"
     "\u3001\u3002\uff0c\uff01\uff1f\u060c\u061f\u00a6"
 )
-# Multi-byte UTF-8 sequences to fold before the byte-wise table applies.
-_REPLACEMENTS = [(c.encode("utf-8"), b"") for c in _APOSTROPHES if ord(c) > 127] + \
-                [(c.encode("utf-8"), b" ") for c in _SEPARATORS]
+# Typographic characters, folded in one regex pass before the byte-wise table applies.
+_FOLDS = {**{c: "" for c in _APOSTROPHES if ord(c) > 127}, **{c: " " for c in _SEPARATORS}}
+_TYPOGRAPHIC = re.compile("[" + re.escape("".join(_FOLDS)) + "]")
 _ASCII_PUNCT = (string.punctuation.replace("'", "")).encode("ascii")
 _TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
 
@@ -57,21 +57,22 @@ def fold_spelling(word: str) -> str:
     return f"{match.group(3)}or{match.group(4) or ''}"
 
 
+def _fold_typographic(match: re.Match) -> str:
+    return _FOLDS[match.group(0)]
+
+
 def normalised_words(texts: list[str]) -> list[list[bytes]]:
     """Words of each text (UTF-8 bytes) after steps 1-3; spelling is folded per word later.
 
     Texts must not contain line breaks (blocks never do).
     """
     joined = "\n".join(texts)
-    ascii_only = joined.isascii()
-    if not ascii_only:
-        joined = unicodedata.normalize("NFKC", joined)
-    data = joined.casefold().encode("utf-8", "surrogatepass")
-    if not ascii_only:
-        for old, new in _REPLACEMENTS:
-            if old in data:
-                data = data.replace(old, new)
-    data = data.translate(_TABLE, b"'")
+    if not joined.isascii():
+        joined = _TYPOGRAPHIC.sub(_fold_typographic, joined)
+        if not unicodedata.is_normalized("NFKC", joined):
+            joined = unicodedata.normalize("NFKC", joined)
+            joined = _TYPOGRAPHIC.sub(_fold_typographic, joined)
+    data = joined.casefold().encode("utf-8", "surrogatepass").translate(_TABLE, b"'")
     lines = data.split(b"\n")
     if len(lines) != len(texts):  # a text held a line break after all: do them one by one
         return [normalised_words([t.replace("\n", " ").replace("\r", " ")])[0] for t in texts]

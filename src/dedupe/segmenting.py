@@ -36,6 +36,8 @@ class Block(NamedTuple):
 
 def segment(text: str) -> list[Block]:
     """The non-empty lines of ``text`` as blocks, in order."""
+    if "\r" not in text:
+        return _segment_lf(text)
     blocks: list[Block] = []
     for match in _LINE.finditer(text):
         start, line_end = match.span()
@@ -58,3 +60,15 @@ def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:
             cursor = block.line_end
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+def _segment_lf(text: str) -> list[Block]:
+    """:func:`segment` for text whose lines all end in ``\\n`` (the common case), via str.split."""
+    blocks: list[Block] = []
+    start = 0
+    for line in text.split("\n"):
+        end = start + len(line)
+        if line and not line.isspace():
+            blocks.append(Block(len(blocks), start, end, line, min(end + 1, len(text))))
+        start = end + 1
+    return blocks

@@ -248,3 +248,31 @@ def test_bad_signatures_and_keys_raise_config_error():
     assert len(index) == 3
     with pytest.raises(ConfigError, match="threshold"):
         optimal_bands(1.2, 128)
+
+
+def test_compact_mode_4_bit_signatures_and_32_bit_keys():
+    """The cleaner's compact setting: candidates include every 64-bit-key candidate, and the
+    4-bit similarity estimate stays close to the 8-bit one."""
+    from datasketch import MinHash
+
+    rng = np.random.default_rng(7)
+    base = [f"w{i}" for i in rng.integers(0, 10**6, 400)]
+    sets = [base[i:i + 80] for i in range(0, 300, 3)]
+    sigs = []
+    for s in sets:
+        m = MinHash(num_perm=128)
+        m.update_batch([w.encode() for w in s])
+        sigs.append(m.hashvalues.astype(np.uint32))
+    sigs = np.array(sigs)
+    keys = np.arange(len(sigs))
+    wide = MinHashLSHIndex(128, 0.7, bands=18, rows=7)
+    compact = MinHashLSHIndex(128, 0.7, bands=18, rows=7, signature_bits=4, key_bits=32)
+    wide.add(sigs, keys)
+    compact.add(sigs, keys)
+    for got, want in zip(compact.query(sigs), wide.query(sigs)):
+        assert set(want) <= set(got)
+    for i in range(0, len(sigs), 7):
+        cand = wide.query(sigs[i:i + 1])[0]
+        assert np.abs(compact.similarity(sigs[i], cand) - wide.similarity(sigs[i], cand)).max() < 0.12
+        assert compact.similarity(sigs[i], np.array([i]))[0] == 1.0
+    assert compact.nbytes < wide.nbytes

@@ -176,3 +176,65 @@ def test_bad_documents_raise_input_error(fitted, document):
         fitted.flags(document)
     with pytest.raises(InputError):
         OffTopicDetector().partial_fit([document])
+
+
+def _equivalence_documents() -> list[list[str]]:
+    seeds = [_seed(p)[1] for p in ("000", "001", "002", "003", "004")]
+    navigation = ["Home", "News", "Sport", "Log in"]
+    return [
+        *seeds,
+        [],
+        [""],
+        ["Iran and Russia sign a deal on attack drones"],
+        ARTICLE + PASTED,
+        [],
+        ARTICLE[:5] + PASTED[:1] + ARTICLE[5:],
+        ARTICLE + PASTED[:2] + ["Sport"] + PASTED[2:],
+        navigation + ARTICLE + PASTED,
+        ARTICLE[:1] + ["", "  "] + PASTED,
+        seeds[4] + seeds[1],
+        PASTED + ARTICLE,
+        ARTICLE[:2],
+    ]
+
+
+@pytest.mark.parametrize("fit", [True, False], ids=["fitted", "background-only"])
+def test_analyse_many_equals_analyse_per_document(fitted, fit):
+    detector = fitted if fit else OffTopicDetector()
+    documents = _equivalence_documents()
+    one_by_one = [detector.analyse(document) for document in documents]
+    assert any(flags.any() for _, flags in one_by_one)  # the chunk exercises the run search
+    for chunk in (documents, documents[::-1], documents[3:], [documents[0]], []):
+        many = detector.analyse_many(chunk)
+        expected = one_by_one if chunk is documents else [detector.analyse(d) for d in chunk]
+        assert len(many) == len(chunk)
+        for (score, flags), (want_score, want_flags) in zip(many, expected):
+            np.testing.assert_array_equal(score, want_score)  # bit for bit, not approximately
+            np.testing.assert_array_equal(flags, want_flags)
+            assert score.dtype == np.float64 and flags.dtype == bool
+    with pytest.raises(InputError):
+        detector.analyse_many([ARTICLE, "not a list"])
+
+
+def test_chunk_gram_matrices_equal_scipys_product(fitted):
+    from dedupe.offtopic import _block_grams
+
+    documents = _equivalence_documents()
+    x, _ = fitted._vectors([block for document in documents for block in document])
+    starts = np.concatenate(([0], np.cumsum([len(d) for d in documents])))
+    chosen = np.array([k for k, d in enumerate(documents) if d])
+    for k, gram in zip(chosen, _block_grams(x, starts, chosen)):
+        rows = x[starts[k]:starts[k + 1]]
+        np.testing.assert_array_equal(gram, (rows @ rows.T).toarray())
+
+
+def test_partial_fit_transforms_a_chunk_once(monkeypatch):
+    detector = OffTopicDetector()
+    calls = []
+    transform = detector._vectorizer.transform
+    monkeypatch.setattr(detector._vectorizer, "transform", lambda blocks: calls.append(1) or transform(blocks))
+    detector.partial_fit([ARTICLE, PASTED, [], ARTICLE] * 16)
+    assert len(calls) == 1
+    calls.clear()
+    detector.analyse_many([ARTICLE, PASTED, [], ARTICLE + PASTED] * 16)
+    assert len(calls) == 1

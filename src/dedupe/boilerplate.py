@@ -42,8 +42,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter
 from datetime import datetime, timezone
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
@@ -155,14 +157,59 @@ def block_features(blocks: Sequence[str]) -> np.ndarray:
 
 def _block_features(blocks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(features, word counts) of one document's blocks; word count = len(text.split())."""
-    blocks = [b.strip() for b in blocks]
-    n = len(blocks)
+    feats, words, _ = _features_many([blocks])
+    return feats, words
+
+
+# A match of _VOCAB can only start where this (zero-width) guard holds: at a word start (every
+# \b-anchored alternative, \d included, and `^by\s`), at \n . @ # ©, or at the start of one of the
+# alternatives that are not anchored at a word start. Checking it first skips the ~80% of positions
+# that lie inside words without trying every alternative there; the matches are the same.
+_VOCAB_GUARD = (r"(?=\b\w|[\n.@\#©]|http|www\.|cookie|privacy|terms\ |contact\ us|about\ us"
+                r"|all\ rights|rights\ reserved|copyright|disclaimer|accessibility|sitemap"
+                r"|site\ map|careers)")
+_VOCAB_SCAN = re.compile(_VOCAB_GUARD + "(?:" + _VOCAB.pattern + ")", _VOCAB.flags)
+_GROUP_INDEX = {g: k for k, g in enumerate(_GROUPS)}
+_DATE = _GROUP_INDEX["date"]
+
+
+class _StopCache(dict):
+    """token -> t.strip(_STRIP_CHARS) in STOP_WORDS, memoised (a pure function: the cache only
+    saves time); ``map(cache.__getitem__, tokens)`` then runs in C for every known token."""
+
+    def __init__(self, limit: int = 1 << 20):
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, token: str) -> bool:
+        value = token.strip(_STRIP_CHARS) in STOP_WORDS
+        if len(self) < self.limit:
+            self[token] = value
+        return value
+
+
+def _vocab_hits(lower: str, offset: int) -> list[tuple[int, int]]:
+    return [(offset + m.start(), _GROUP_INDEX[m.lastgroup]) for m in _VOCAB_SCAN.finditer(lower)]
+
+
+def _features_many(documents: Sequence[Sequence[str]], stop_cache: dict | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage-1 features and word counts of all blocks of all documents, stacked in order, and
+    ``sizes`` (blocks per document). Every feature is the one document-by-document computation
+    would give: per-document quantities (longest blocks, repeats, vocabulary matching) are
+    computed per segment of the stacked blocks."""
+    docs = [d if isinstance(d, list) else list(d) for d in documents]
+    sizes = np.fromiter(map(len, docs), np.int64, len(docs))
+    flat = list(map(str.strip, chain.from_iterable(docs)))
+    n = len(flat)
     if n == 0:
-        return np.zeros((0, len(BLOCK_FEATURES))), np.zeros(0)
-    lengths = np.fromiter((len(b) for b in blocks), np.int64, n)
+        return np.zeros((0, len(BLOCK_FEATURES))), np.zeros(0), sizes
+    seg = np.repeat(np.arange(len(docs)), sizes)  # document of each block
+    doc_first = np.concatenate(([0], np.cumsum(sizes)[:-1]))  # first block of each document
+    lengths = np.fromiter(map(len, flat), np.int64, n)
     starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
     ends = starts + lengths
-    joined = "\n".join(blocks)
+    joined = "\n".join(flat)
     cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
     flags = _char_table()[np.minimum(cps, 0xFFFF)]
 
@@ -193,77 +240,141 @@ def _block_features(blocks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     ends_colon = (last & _COLON) != 0
     starts_lower = ((first & _ALPHA) != 0) & ((first & _UPPER) == 0)
 
-    # Stop words: str.split tokens in document order, assigned to blocks by their word counts.
-    tokens = joined.lower().split()
-    is_stop = np.fromiter((t.strip(_STRIP_CHARS) in STOP_WORDS for t in tokens), bool,
-                          len(tokens))
+    # Stop words: str.split tokens in order, assigned to blocks by their word counts (tokens never
+    # span the \n between blocks, so this is the same per document or for the whole chunk).
+    lower = joined.lower()
+    tokens = lower.split()
+    cache = _StopCache() if stop_cache is None else stop_cache
+    is_stop = np.fromiter(map(cache.__getitem__, tokens), bool, len(tokens))
     owner = np.repeat(np.arange(n), words.astype(np.int64))
     if len(owner) != len(tokens):  # lower() can, very rarely, change the split; fall back
-        owner = np.repeat(np.arange(n), [len(b.lower().split()) for b in blocks])
+        owner = np.repeat(np.arange(n), [len(b.lower().split()) for b in flat])
     stop = np.bincount(owner, weights=is_stop, minlength=n)
 
-    vocab = np.zeros((len(_GROUPS), n))
-    at_start = np.zeros(n)
-    group_index = {g: k for k, g in enumerate(_GROUPS)}
-    lower = joined.lower()
-    if len(lower) == len(joined):
-        hits = [(m.start(), group_index[m.lastgroup]) for m in _VOCAB.finditer(lower)]
-    else:  # lower() changed offsets (e.g. 'İ'): match block by block instead
-        hits = []
-        for b, (s, text) in enumerate(zip(starts, blocks)):
-            hits += [(s + m.start(), group_index[m.lastgroup])
-                     for m in _VOCAB.finditer(text.lower())]
+    # Vocabulary: one regex pass per document (its ^ and \n anchors must not see the other
+    # documents), over slices of the chunk's lower-cased text when lower() kept the offsets.
+    hits: list[tuple[int, int]] = []
+    doc_last = doc_first + sizes - 1
+    same_offsets = len(lower) == len(joined)
+    for d in np.flatnonzero(sizes).tolist():
+        ds, de = int(starts[doc_first[d]]), int(ends[doc_last[d]])
+        if same_offsets:
+            hits += _vocab_hits(lower[ds:de], ds)
+            continue
+        doc_lower = joined[ds:de].lower()
+        if len(doc_lower) == de - ds:
+            hits += _vocab_hits(doc_lower, ds)
+        else:  # lower() changed offsets (e.g. 'İ'): match block by block instead
+            for b in range(doc_first[d], doc_last[d] + 1):
+                hits += _vocab_hits(flat[b].lower(), int(starts[b]))
+    n_groups = len(_GROUPS)
     if hits:
         pos, grp = np.array(hits, dtype=np.int64).T
         owner_hit = np.searchsorted(starts, pos, side="right") - 1
-        np.add.at(vocab, (grp, owner_hit), 1)
+        vocab = np.bincount(grp * n + owner_hit, minlength=n_groups * n).reshape(n_groups, n)
         # A promo/social word opening the block ("Read More: ...", "Share this") is stronger
         # evidence than one inside a sentence.
-        lead = (pos - starts[owner_hit] <= 1) & (grp != group_index["date"])
-        np.add.at(at_start, owner_hit[lead], 1)
+        lead = (pos - starts[owner_hit] <= 1) & (grp != _DATE)
+        at_start = np.bincount(owner_hit[lead], minlength=n).astype(float)
+        vocab = vocab.astype(float)
+    else:
+        vocab, at_start = np.zeros((n_groups, n)), np.zeros(n)
 
-    counts: dict[str, int] = {}
-    keys = [" ".join(b.lower().split()) for b in blocks]
-    for k in keys:
-        counts[k] = counts.get(k, 0) + 1
-    repeats = np.fromiter((counts[k] - 1 for k in keys), float, n)
+    # Repeats within the document: count (document, normalised text) pairs.
+    keys = list(zip(seg.tolist(), map(" ".join, map(str.split, map(str.lower, flat)))))
+    counts = Counter(keys)
+    repeats = np.fromiter(map(counts.__getitem__, keys), float, n) - 1
 
-    top = np.sort(words)[::-1]
-    max_words = max(top[0], 1)
-    top3 = max(top[:3].mean(), 1)
+    # Longest block and mean of the three longest, per (non-empty) document.
+    nz = sizes > 0
+    max_words = np.ones(len(docs))
+    max_words[nz] = np.maximum(np.maximum.reduceat(words, doc_first[nz]), 1)
+    order = np.lexsort((-words, seg))
+    rank = np.arange(n) - doc_first[seg]  # seg[order] == seg: lexsort keeps documents in order
+    top = rank < 3
+    top_sum = np.bincount(seg[top], weights=words[order][top], minlength=len(docs))
+    top_cnt = np.bincount(seg[top], minlength=len(docs))
+    top3 = np.maximum(top_sum / np.maximum(top_cnt, 1), 1)
 
     columns = [
         np.log1p(chars), np.log1p(words), nonspace / safe_words, stop / safe_words,
         upper_start / safe_words, alpha / safe_chars, digit / safe_chars, punct / safe_chars,
         np.log1p(sep), ends_sentence, ends_colon, starts_lower, alpha + digit == 0,
         *np.log1p(vocab), np.minimum(at_start, 1), np.log1p(repeats),
-        words / max_words, np.minimum(words / top3, 3.0),
+        words / max_words[seg], np.minimum(words / top3[seg], 3.0),
     ]
-    return np.column_stack(columns).astype(float), words
+    return np.column_stack(columns).astype(float), words, sizes
 
 
-def _window_mean(values: np.ndarray, weights: np.ndarray, radius: int, pad: float) -> np.ndarray:
-    """sum_{0<|j-i|<=radius} w_j v_j / sum w_j; a position beyond the edges has v=pad, w=1."""
-    n = len(values)
-    v = np.concatenate((np.full(radius, pad), values * weights, np.full(radius, pad)))
-    w = np.concatenate((np.ones(radius), weights, np.ones(radius)))
-    cv, cw = np.concatenate(([0], np.cumsum(v))), np.concatenate(([0], np.cumsum(w)))
-    idx = np.arange(n)
-    num = cv[idx + 2 * radius + 1] - cv[idx] - values * weights
-    den = cw[idx + 2 * radius + 1] - cw[idx] - weights
-    return num / np.maximum(den, 1e-9)
+def _segment_sum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``x[segment].sum()`` of each consecutive segment (``sizes`` > 0), bit for bit: numpy sums
+    pairwise (eight running sums over blocks of eight, combined as a tree, then the remainder one
+    by one; halves above 128 elements), which is replayed here for all segments at once.
+    """
+    sizes = np.asarray(sizes, np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    out = np.zeros(len(sizes))
+    m = sizes
+    long = np.flatnonzero(m > 128)  # numpy splits these in halves: rare, sum them one by one
+    for d in long.tolist():
+        out[d] = x[starts[d]:starts[d] + sizes[d]].sum()
+    rows = np.flatnonzero((m > 0) & (m <= 128))
+    if len(rows) == 0:
+        return out
+    m_r, first = m[rows], starts[rows]
+    bulk = np.where(m_r >= 8, m_r - m_r % 8, 0)
+    width = int(m_r.max())
+    col = np.arange(width)
+    take = col < m_r[:, None]
+    grid = np.zeros((len(rows), width))
+    grid[take] = x[(first[:, None] + col)[take]]
+    in_bulk = col < bulk[:, None]
+    blocks = np.where(in_bulk, grid, 0.0)[:, : width - width % 8 or 0]
+    if blocks.shape[1]:
+        blocks = blocks.reshape(len(rows), -1, 8)
+        r = blocks[:, 0].copy()
+        for b in range(1, blocks.shape[1]):
+            r += blocks[:, b]
+        res = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+    else:
+        res = np.zeros(len(rows))
+    # the remainder (all the elements when there are fewer than 8), one by one
+    row = np.arange(len(rows))
+    for t in range(8):
+        c = bulk + t
+        sel = c < m_r
+        if not sel.any():
+            break
+        res = np.where(sel, res + grid[row, np.minimum(c, width - 1)], res)
+    out[rows] = res
+    return out
 
 
-def _nearest_long(s: np.ndarray, is_long: np.ndarray, reverse: bool, pad: float) -> np.ndarray:
-    """Score of the nearest long block strictly before each block (after, if ``reverse``)."""
-    n = len(s)
-    idx = np.where(is_long, np.arange(n), -1) if not reverse else \
-        np.where(is_long[::-1], np.arange(n), -1)
-    last = np.maximum.accumulate(idx)  # index (in scan order) of the latest long block so far
-    last = np.concatenate(([-1], last[:-1]))  # strictly before
-    vals = s if not reverse else s[::-1]
-    out = np.where(last >= 0, vals[np.maximum(last, 0)], pad)
-    return out if not reverse else out[::-1]
+def _segment_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """np.cumsum of each consecutive segment of ``x`` (``sizes`` > 0), bit for bit: the segments
+    become the rows of 2-D arrays (segments of similar size together, so padding stays < 2x) and
+    the rows are summed one element after another, as np.cumsum does for one segment."""
+    out = np.empty(len(x))
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    size_class = np.ceil(np.log2(sizes)).astype(np.int64)
+    for c in np.unique(size_class):
+        rows = np.flatnonzero(size_class == c)
+        row_sizes = sizes[rows]
+        col = np.arange(row_sizes.max())
+        mask = col < row_sizes[:, None]
+        idx = (starts[rows][:, None] + col)[mask]
+        grid = np.zeros(mask.shape)
+        grid[mask] = x[idx]
+        out[idx] = np.cumsum(grid, axis=1)[mask]
+    return out
+
+
+def _padded(values: np.ndarray, sizes: np.ndarray, radius: int, pad: np.ndarray) -> np.ndarray:
+    """Each segment of ``values`` with ``radius`` copies of its ``pad`` value on either side."""
+    seg = np.repeat(np.arange(len(sizes)), sizes)
+    out = np.repeat(pad, sizes + 2 * radius)
+    out[np.arange(len(values)) + radius * (2 * seg + 1)] = values
+    return out
 
 
 def context_features(scores: np.ndarray, words: np.ndarray) -> np.ndarray:
@@ -277,34 +388,88 @@ def context_features(scores: np.ndarray, words: np.ndarray) -> np.ndarray:
     document's likely-content words (sum of w_j (1 - s_j)) before / after block i; their minimum
     (``content_sandwich``) is high only inside the article.
     """
+    return _context_many(np.asarray(scores), np.asarray(words), np.array([len(scores)]))
+
+
+_WINDOWS = ((2, False), (4, False), (8, False), (3, True), (8, True))  # (radius, log-word weights)
+
+
+def _context_many(scores: np.ndarray, words: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """:func:`context_features` of consecutive documents of ``sizes`` blocks, stacked."""
+    sizes = np.asarray(sizes, np.int64)
+    sizes = sizes[sizes > 0]
     n = len(scores)
     if n == 0:
         return np.zeros((0, len(CONTEXT_FEATURES)))
     s = scores.astype(float)
     w = words.astype(float)
-    ones = np.ones(n)
+    n_docs = len(sizes)
+    seg = np.repeat(np.arange(n_docs), sizes)
+    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    last = first + sizes - 1
+    # Per-document sums with the same summation as ndarray.sum() on the document alone.
+    w_sum = _segment_sum(w, sizes)
+    sw_sum = _segment_sum(s * w, sizes)
+    s_mean = _segment_sum(s, sizes) / sizes
+    s_wmean = sw_sum / np.maximum(w_sum, 1e-9)
     # Beyond the edges: the document's average score, i.e. no evidence either way.
-    edge = (s * w).sum() / max(w.sum(), 1e-9) if w.sum() > 0 else s.mean()
-    pad_s = np.concatenate(([edge], s, [edge]))
-    pad_w = np.concatenate(([0.0], w, [0.0]))
+    edge = np.where(w_sum > 0, s_wmean, s_mean)
+    edge_b = edge[seg]
+    s_prev, s_next = np.empty(n), np.empty(n)
+    s_prev[1:], s_next[:-1] = s[:-1], s[1:]
+    s_prev[first], s_next[last] = edge, edge
+    w_prev, w_next = np.empty(n), np.empty(n)
+    w_prev[1:], w_next[:-1] = w[:-1], w[1:]
+    w_prev[first], w_next[last] = 0.0, 0.0
     mass = w * (1 - s)
-    total = max(mass.sum(), 1e-9)
-    before = (np.cumsum(mass) - mass) / total
-    after = np.maximum(1 - before - mass / total, 0.0)
+    total = np.maximum(_segment_sum(mass, sizes), 1e-9)[seg]
+
+    # Nearest long block strictly before / after each block, within its document.
     is_long = w >= LONG_BLOCK_WORDS
-    prev_long = _nearest_long(s, is_long, False, edge)
-    next_long = _nearest_long(s, is_long, True, edge)
+    idx = np.arange(n)
+    latest = np.maximum.accumulate(np.where(is_long, idx, -1))
+    before_idx = np.concatenate(([-1], latest[:-1]))
+    prev_long = np.where(before_idx >= first[seg], s[np.maximum(before_idx, 0)], edge_b)
+    soonest = np.minimum.accumulate(np.where(is_long, idx, n)[::-1])[::-1]
+    after_idx = np.concatenate((soonest[1:], [n]))
+    next_long = np.where(after_idx <= last[seg], s[np.minimum(after_idx, n - 1)], edge_b)
+
+    # Every running sum (content mass; the padded score / weight sequences of the window means)
+    # in one segmented cumsum.
     lw = np.log1p(w)
-    r3 = np.lib.stride_tricks.sliding_window_view(np.concatenate(([0] * 3, lw, [0] * 3)), 7)
+    ones = np.ones(n)
+    parts, part_sizes = [mass], [sizes]
+    for radius, weighted in _WINDOWS:
+        weights = lw if weighted else ones
+        parts += [_padded(s * weights, sizes, radius, edge),
+                  _padded(weights, sizes, radius, np.ones(n_docs))]
+        part_sizes += [sizes + 2 * radius] * 2
+    cums = np.split(_segment_cumsum(np.concatenate(parts), np.concatenate(part_sizes)),
+                    np.cumsum([len(p) for p in parts])[:-1])
+    before = (cums[0] - mass) / total
+    after = np.maximum(1 - before - mass / total, 0.0)
+    means = []
+    for k, (radius, weighted) in enumerate(_WINDOWS):
+        weights = lw if weighted else ones
+        cv, cw = cums[1 + 2 * k], cums[2 + 2 * k]
+        # window of block i: padded positions p-radius .. p+radius, p = i + radius (2 seg + 1)
+        p = idx + radius * (2 * seg + 1)
+        lo = p - radius - 1  # cumsum index just before the window (-1 at a segment's start)
+        lo_val = np.where(idx - first[seg] > 0, cv[np.maximum(lo, 0)], 0.0)
+        lo_w = np.where(idx - first[seg] > 0, cw[np.maximum(lo, 0)], 0.0)
+        num = cv[p + radius] - lo_val - s * weights
+        den = cw[p + radius] - lo_w - weights
+        means.append(num / np.maximum(den, 1e-9))
+    # Largest log word count within 3 blocks either side (0 beyond the edges).
+    lw_pad = _padded(lw, sizes, 3, np.zeros(n_docs))
+    r3 = np.lib.stride_tricks.sliding_window_view(lw_pad, 7)[idx + 6 * seg].max(axis=1)
     columns = [
-        s, pad_s[:-2], pad_s[2:], np.maximum(pad_s[:-2], pad_s[2:]),
+        s, s_prev, s_next, np.maximum(s_prev, s_next),
         prev_long, next_long, np.maximum(prev_long, next_long),
-        _window_mean(s, ones, 2, edge), _window_mean(s, ones, 4, edge),
-        _window_mean(s, ones, 8, edge), _window_mean(s, lw, 3, edge),
-        _window_mean(s, lw, 8, edge),
+        *means,
         before, after, np.minimum(before, after),
-        np.log1p(pad_w[:-2]), np.log1p(pad_w[2:]), r3.max(axis=1),
-        np.full(n, s.mean()), np.full(n, (s * w).sum() / max(w.sum(), 1e-9)),
+        np.log1p(w_prev), np.log1p(w_next), r3,
+        s_mean[seg], s_wmean[seg],
     ]
     return np.column_stack(columns)
 
@@ -387,6 +552,7 @@ class BoilerplateClassifier:
         self.stage1: _Logistic | None = None
         self.stage2: _Logistic | None = None
         self.metadata: dict = {}
+        self._stop_cache = _StopCache()  # memo of a pure function: speed only
 
     def _validate(self) -> None:
         if not (isinstance(self.C, (int, float)) and self.C > 0):
@@ -471,17 +637,23 @@ class BoilerplateClassifier:
     # -- scoring ----------------------------------------------------------------------------
     def predict_proba(self, blocks: list[str]) -> np.ndarray:
         """P(boilerplate) of each block of ONE document (its blocks in order)."""
+        return self.predict_proba_many([blocks])[0]
+
+    def predict_proba_many(self, documents: list[list[str]]) -> list[np.ndarray]:
+        """P(boilerplate) of each block of each document: the same numbers as
+        :meth:`predict_proba` on each document, computed in one vectorised pass over all their
+        blocks (give it chunks of ~64-256 documents)."""
         if self.stage1 is None or self.stage2 is None:
             raise ConfigError("the classifier is not trained: call fit() or load() first")
-        feats, words = _block_features(blocks)
+        feats, words, sizes = _features_many(documents, self._stop_cache)
         if len(feats) == 0:
-            return np.zeros(0)
+            return [np.zeros(0) for _ in range(len(sizes))]
         s = self.stage1.predict(feats)
-        p = self.stage2.predict(np.hstack([feats, context_features(s, words)]))
+        p = self.stage2.predict(np.hstack([feats, _context_many(s, words, sizes)]))
         # A block without one letter or digit ("•", "|", "***") has no text to keep, whatever
         # its neighbours say; the context pass would otherwise keep stray bullets in articles.
         p[feats[:, _NO_LETTERS] > 0] = 1.0
-        return p
+        return np.split(p, np.cumsum(sizes)[:-1])
 
     def strip_mask(self, blocks: list[str]) -> np.ndarray:
         """True for the blocks to strip: P(boilerplate) >= threshold."""

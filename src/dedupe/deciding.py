@@ -36,7 +36,16 @@ import numpy as np
 
 from .config import CleanerConfig
 from .indexing import Match
-from .shingling import ShingleBatch
+
+
+class Sketch(NamedTuple):
+    """A document's blocks as the copy finder sees them: word counts, shingle counts, 64-bit
+    hashes of the normalised texts, and MinHash signatures (one row per block)."""
+
+    words: np.ndarray
+    sizes: np.ndarray
+    exact: np.ndarray
+    signatures: np.ndarray
 
 
 @dataclass
@@ -63,20 +72,20 @@ def similarity_matrix(signatures: np.ndarray, chunk: int = 64) -> np.ndarray:
     return sims
 
 
-def find_copies(batch: ShingleBatch, signatures: np.ndarray, cross: Sequence[Optional[Match]],
-                config: CleanerConfig) -> list[Verdict]:
+def find_copies(sketch: Sketch, cross: Sequence[Optional[Match]], config: CleanerConfig) -> list[Verdict]:
     """Rules 1-4 of the module docstring for one document's blocks."""
+    signatures = sketch.signatures
     k = len(signatures)
     verdicts = [Verdict() for _ in range(k)]
     if k == 0:
         return verdicts
-    short = batch.words < config.shingle_size
-    sizes = batch.sizes.astype(np.float64)
+    short = sketch.words < config.shingle_size
+    sizes = sketch.sizes.astype(np.float64)
     sims = similarity_matrix(signatures)
     use_cross = config.cross_doc != "keep"
 
     first_seen: dict[int, int] = {}
-    exact_of = [first_seen.setdefault(h, i) for i, h in enumerate(batch.exact.tolist())]
+    exact_of = [first_seen.setdefault(h, i) for i, h in enumerate(sketch.exact.tolist())]
     scores = _in_document_scores(sims, sizes, short, config)
     best_j = scores.argmax(axis=1)
     best_score = scores[np.arange(k), best_j]

@@ -121,12 +121,16 @@ def _check_positive_int(name: str, value) -> None:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _resolve_params(num_perm, threshold, bands, rows, signature_bits) -> tuple[int, int]:
+def _resolve_params(num_perm, threshold, bands, rows, signature_bits, key_bits=64) -> tuple[int, int]:
     """Validate the index parameters in one place; return (bands, rows)."""
     _check_positive_int("num_perm", num_perm)
     _check_threshold(threshold)
-    if signature_bits not in (8, 16) or isinstance(signature_bits, bool):
-        raise ConfigError(f"signature_bits must be 8 or 16, got {signature_bits!r}")
+    if signature_bits not in (4, 8, 16) or isinstance(signature_bits, bool):
+        raise ConfigError(f"signature_bits must be 4, 8 or 16, got {signature_bits!r}")
+    if key_bits not in (32, 64) or isinstance(key_bits, bool):
+        raise ConfigError(f"key_bits must be 32 or 64, got {key_bits!r}")
+    if signature_bits == 4 and num_perm % 2:
+        raise ConfigError("4-bit signatures pack two values a byte: num_perm must be even")
     if (bands is None) != (rows is None):
         raise ConfigError("give both bands and rows, or neither (they are then derived from the threshold)")
     if bands is None:
@@ -176,7 +180,7 @@ class _Run:
     def __init__(self, keys: np.ndarray, vals: np.ndarray):
         self.keys, self.vals = keys, vals
         bits = max(1, len(keys).bit_length() - 2)
-        self.shift = _U64(64 - bits)
+        self.shift = keys.dtype.type(keys.dtype.itemsize * 8 - bits)
         counts = np.bincount((keys >> self.shift).astype(np.intp), minlength=1 << bits)
         self.start = np.zeros((1 << bits) + 1, dtype=np.uint32 if len(keys) < 2**32 else np.int64)
         np.cumsum(counts, out=self.start[1:])
@@ -195,7 +199,7 @@ def _merge(big: _Run | None, keys: np.ndarray, vals: np.ndarray) -> tuple[np.nda
         return keys, vals
     m, n = len(keys), len(big)
     ins = np.searchsorted(big.keys, keys, side="right") + np.arange(m)
-    out_k = np.empty(n + m, dtype=_U64)
+    out_k = np.empty(n + m, dtype=keys.dtype)
     out_v = np.empty(n + m, dtype=np.uint32)
     keep = np.ones(n + m, dtype=bool)
     keep[ins] = False
@@ -250,7 +254,7 @@ class _SortedMultimap:
             return np.empty(0, np.intp), np.empty(0, np.uint32)
         los, cnts = [], []
         for run in runs:
-            bucket = (q >> run.shift).view(np.int64)  # shift >= 1, so it fits: no copy
+            bucket = (q >> run.shift).astype(np.intp)
             lo = run.start[bucket]
             los.append(lo)
             cnts.append(run.start[1:][bucket] - lo)
@@ -335,14 +339,18 @@ class MinHashLSHIndex:
     """
 
     def __init__(self, num_perm: int = 128, threshold: float = 0.8, bands: int | None = None,
-                 rows: int | None = None, signature_bits: int = 8):
-        self.bands, self.rows = _resolve_params(num_perm, threshold, bands, rows, signature_bits)
+                 rows: int | None = None, signature_bits: int = 8, key_bits: int = 64):
+        self.bands, self.rows = _resolve_params(num_perm, threshold, bands, rows, signature_bits, key_bits)
         self.num_perm, self.threshold = int(num_perm), float(threshold)
         self.signature_bits = signature_bits
-        self._low_dtype = np.uint8 if signature_bits == 8 else np.uint16
+        # 32-bit band keys halve the table; their collisions only add candidates that the
+        # signature check then rejects (a band key collides with ~n / 2**32 stored keys).
+        self.key_bits = key_bits
+        self._low_dtype = np.uint16 if signature_bits == 16 else np.uint8
         self._consts = _band_constants(self.bands, self.rows)
         self._table = _SortedMultimap()
-        self._sigs = _RowStore(self.num_perm, self._low_dtype)
+        # 4-bit values are packed two a byte
+        self._sigs = _RowStore(self.num_perm // 2 if signature_bits == 4 else self.num_perm, self._low_dtype)
         self._keys = np.empty(0, dtype=np.int64)  # caller key by entry position (with slack)
         self._n = 0
         # While keys arrive in increasing order, _keys[:n] is sorted and searchsorted maps key ->
@@ -388,7 +396,8 @@ class MinHashLSHIndex:
         sig = self._check_signatures(signatures)
         used = sig[:, : self.bands * self.rows].reshape(len(sig), self.bands, self.rows)
         # (n, bands, 1, rows) @ (bands, rows, 1): uint64 products and sums wrap modulo 2**64.
-        return np.matmul(used.astype(_U64)[:, :, None, :], self._consts[:, :, None])[:, :, 0, 0]
+        keys = np.matmul(used.astype(_U64)[:, :, None, :], self._consts[:, :, None])[:, :, 0, 0]
+        return (keys >> _U64(32)).astype(np.uint32) if self.key_bits == 32 else keys
 
     def add(self, signatures: np.ndarray, keys: np.ndarray) -> None:
         """Index ``signatures[i]`` under ``keys[i]``; keys must be new and distinct."""
@@ -403,8 +412,7 @@ class MinHashLSHIndex:
         bk = self.band_keys(sig).ravel()
         pos = np.arange(self._n, self._n + n, dtype=np.uint32)
         self._table.add(bk, np.repeat(pos, self.bands))
-        mask = (1 << self.signature_bits) - 1
-        self._sigs.append((sig & np.uint32(mask)).astype(self._low_dtype))
+        self._sigs.append(self._low_bits(sig))
         self._n += n
 
     def _register_keys(self, k: np.ndarray) -> None:
@@ -449,6 +457,13 @@ class MinHashLSHIndex:
         bounds = [0, *np.searchsorted(row, np.arange(1, n)).tolist(), len(keys)]
         return [keys[a:b] for a, b in zip(bounds, bounds[1:])]
 
+    def _low_bits(self, sig: np.ndarray) -> np.ndarray:
+        """The stored form of signatures: their low ``signature_bits``, 4-bit values packed."""
+        low = (sig & np.uint32((1 << self.signature_bits) - 1)).astype(self._low_dtype)
+        if self.signature_bits == 4:
+            return low[:, 0::2] | (low[:, 1::2] << np.uint8(4))
+        return low
+
     def _positions(self, keys: np.ndarray) -> np.ndarray:
         k = self._check_keys(keys)
         if self._key_table is None:
@@ -477,7 +492,13 @@ class MinHashLSHIndex:
         pos = self._positions(keys)
         if len(pos) == 0:
             return np.empty(0, np.float64)
-        low = (sig & np.uint32((1 << self.signature_bits) - 1)).astype(self._low_dtype)
-        p = np.count_nonzero(self._sigs.take(pos) == low, axis=1) / self.num_perm
+        stored = self._sigs.take(pos)
+        low = self._low_bits(sig[None, :])
+        if self.signature_bits == 4:  # compare both nibbles of every byte
+            diff = stored ^ low
+            p = (np.count_nonzero(diff & np.uint8(0x0F), axis=1) + np.count_nonzero(diff & np.uint8(0xF0), axis=1))
+            p = 1.0 - p / self.num_perm
+        else:
+            p = np.count_nonzero(stored == low, axis=1) / self.num_perm
         e = 2.0 ** -self.signature_bits
         return np.clip((p - e) / (1.0 - e), 0.0, 1.0)

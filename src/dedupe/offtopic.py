@@ -237,20 +237,45 @@ class OffTopicDetector:
 
     def analyse(self, blocks: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(score, flags)`` in one pass, for callers that need both."""
-        blocks = _checked(blocks)
-        n = len(blocks)
-        score = np.zeros(n)
-        flagged = np.zeros(n, dtype=bool)
-        if n == 0:
-            return score, flagged
+        return self.analyse_many([blocks])[0]
+
+    def analyse_many(self, documents: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(score, flags)`` of each document (a list of block texts), exactly as :meth:`analyse`
+        gives them, for a chunk of documents at once (64-256 is a good size): every block is
+        vectorised in one pass, the no-title and too-few-blocks exits are taken for the whole
+        chunk together, and only the documents left get a Gram matrix and a run search."""
+        documents = [_checked(document) for document in documents]
+        sizes = np.array([len(document) for document in documents], dtype=np.int64)
+        results = [(np.zeros(n), np.zeros(n, dtype=bool)) for n in sizes]
+        blocks = [block for document in documents for block in document]
+        if not blocks:
+            return results
         x, words = self._vectors(blocks)
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        doc_of = np.repeat(np.arange(len(documents)), sizes)
         substantive = words >= self.short_words
-        lead = np.cumsum(words) - words < self.lead_words  # blocks that start before the limit
+        before = np.cumsum(words) - words          # words are whole numbers: the sums are exact
+        lead = before - before[starts[doc_of]] < self.lead_words   # blocks that start before the limit
         candidate = substantive & ~lead
-        titled = substantive[0] and 2 * substantive[lead].sum() >= lead.sum()
-        if not titled or candidate.sum() < self.window or candidate.sum() > MAX_BLOCKS:
-            return score, flagged
-        gram = (x @ x.T).toarray()
+        n_docs = len(documents)
+        n_lead = np.bincount(doc_of, weights=lead, minlength=n_docs)
+        n_lead_sub = np.bincount(doc_of, weights=lead & substantive, minlength=n_docs)
+        n_candidates = np.bincount(doc_of, weights=candidate, minlength=n_docs)
+        first_substantive = np.zeros(n_docs, dtype=bool)
+        first_substantive[sizes > 0] = substantive[starts[:-1][sizes > 0]]
+        # No title, no topic; and fewer candidates than a run needs: nothing can be flagged and
+        # every score stays 0, so these documents skip the Gram matrix and the run search.
+        titled = first_substantive & (2 * n_lead_sub >= n_lead)
+        searched = np.flatnonzero(titled & (n_candidates >= self.window) & (n_candidates <= MAX_BLOCKS))
+        grams = _block_grams(x, starts, searched)
+        for k, gram in zip(searched, grams):
+            a, b = starts[k], starts[k + 1]
+            score, flagged = results[k]
+            self._search(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], score, flagged)
+        return results
+
+    def _search(self, gram, words, substantive, lead, candidate, score, flagged) -> None:
+        """Flags runs of one document, largest first, and fills ``score``, in place."""
         weight = np.where(lead, self.lead_weight, 1.0) * substantive
         runs = 0
         while True:
@@ -264,10 +289,10 @@ class OffTopicDetector:
             weight[run] = 0.0  # a flagged run no longer vouches for the rest
             runs += 1
         _spread_to_short_blocks(score, flagged, substantive)
-        return score, flagged
 
     def _vectors(self, blocks: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
-        """Row-normalised TF-IDF matrix of the blocks, and each block's content-word count."""
+        """Row-normalised TF-IDF matrix of the blocks, and each block's content-word count.
+        Every step works row by row, so stacking documents changes no value."""
         x = self._vectorizer.transform(blocks)
         words = np.asarray(x.sum(axis=1)).ravel()
         x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
@@ -331,6 +356,40 @@ def _edges_belong(g, rr, qq, to_total) -> np.ndarray:
         cos_rest = (to_t[e] - to_run) / np.sqrt(np.maximum(qq[:m], 1e-12))
         ok[:m] &= cos_run >= cos_rest
     return ok
+
+
+def _block_grams(x: sp.csr_matrix, starts: np.ndarray, docs: np.ndarray) -> list[np.ndarray]:
+    """Dense Gram matrix ``x_d @ x_d.T`` of each document ``d`` in ``docs`` (rows
+    ``starts[d]:starts[d+1]`` of ``x``), bit for bit what scipy's sparse product gives: the entry
+    (i, j) adds the products x_if * x_jf one by one, from 0, in the stored order of row i."""
+    if docs.size == 0:
+        return []
+    n = starts[docs + 1] - starts[docs]
+    lo, hi = x.indptr[starts[docs]], x.indptr[starts[docs + 1]]
+    # The stored entries of the chosen documents, in stored order.
+    counts = hi - lo
+    entry = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(counts.sum())
+    doc = np.repeat(np.arange(docs.size), counts)
+    row = np.searchsorted(x.indptr, entry, side="right") - 1 - np.repeat(starts[docs], counts)
+    feature = x.indices[entry].astype(np.int64)
+    value = x.data[entry]
+    # Entries sharing a document and a feature form a group; every pair in a group is a product.
+    order = np.argsort(doc * x.shape[1] + feature, kind="stable")
+    key = (doc * x.shape[1] + feature)[order]
+    new_group = np.concatenate(([True], key[1:] != key[:-1]))
+    group_start = np.flatnonzero(new_group)
+    group_size = np.diff(np.concatenate((group_start, [key.size])))
+    group = np.empty(key.size, dtype=np.int64)
+    group[order] = np.cumsum(new_group) - 1
+    size = group_size[group]
+    i = np.repeat(np.arange(key.size), size)              # entry (i, f), in stored order
+    offset = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
+    j = order[np.repeat(group_start[group], size) + offset]  # entry (j, f), same document
+    cells = n * n
+    base = np.concatenate(([0], np.cumsum(cells)))
+    flat = np.bincount(base[doc[i]] + row[i] * n[doc[i]] + row[j], weights=value[i] * value[j],
+                       minlength=base[-1])
+    return [flat[base[k]:base[k + 1]].reshape(n[k], n[k]).copy() for k in range(docs.size)]
 
 
 def _spread_to_short_blocks(score: np.ndarray, flagged: np.ndarray, substantive: np.ndarray) -> None:

@@ -25,9 +25,9 @@ Example
 
 from __future__ import annotations
 
-import os
 import pickle
 import tempfile
+from collections import deque
 from dataclasses import dataclass
 from itertools import islice
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
@@ -35,13 +35,12 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import Copy, Findings, combine, find_copies
-from .errors import InputError
+from .deciding import Copy, Findings, Sketch, combine, find_copies
+from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
-from .minhash import MinHasher
+from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
 from .reading import Document
-from .segmenting import Block, segment, strip_blocks
-from .shingling import ShingleBatch, Shingler
+from .segmenting import Block, strip_blocks
 
 
 @dataclass
@@ -88,6 +87,7 @@ class _Located(NamedTuple):
     doc: Document
     blocks: list[Block]
     copies: list[Copy]
+    scores: Optional[tuple]  # (boilerplate, offtopic, offtopic_flags) when already computed
 
 
 class Cleaner:
@@ -96,28 +96,36 @@ class Cleaner:
     Parameters
     ----------
     config : CleanerConfig, optional
-        All parameters (see :class:`dedupe.config.CleanerConfig`); keyword arguments override
-        single fields, e.g. ``Cleaner(cross_doc="flag")``.
+        All decision parameters (see :class:`dedupe.config.CleanerConfig`); keyword arguments
+        override single fields, e.g. ``Cleaner(cross_doc="flag")``.
     index : Index, optional
         Where kept blocks are remembered; a fresh in-memory :class:`BlockIndex` by default.
     boilerplate : BoilerplateClassifier, optional
         The block classifier; the model shipped with the package by default.
     offtopic : OffTopicDetector, optional
         The off-topic detector; a default one, fitted on the documents being cleaned.
+    workers : int
+        Processes that segment, sketch and score documents (1: all in this process). The
+        index and the decisions stay in this process, so the output does not depend on it.
     chunk_size : int
-        Documents sketched together (numpy works best on a few thousand blocks at a time).
+        Documents handled together (numpy works best on a few thousand blocks at a time).
     """
 
     def __init__(self, config: CleanerConfig | None = None, *, index: Index | None = None,
-                 boilerplate=None, offtopic=None, chunk_size: int = 64, **params):
+                 boilerplate=None, offtopic=None, workers: int = 1, chunk_size: int = 64, **params):
         config = config or CleanerConfig()
         self.config = config.with_(**params) if params else config
-        self._given_index = index
-        self.shingler = Shingler(self.config.shingle_size)
-        self.minhasher = MinHasher(self.config.num_perm, self.config.seed)
+        if not (isinstance(workers, int) and workers >= 1):
+            raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
+        if not (isinstance(chunk_size, int) and chunk_size >= 1):
+            raise ConfigError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
+        self.workers = workers
         self.chunk_size = chunk_size
+        self._given_index = index
+        self._sketcher = Sketcher(self.config.shingle_size, self.config.num_perm, self.config.seed)
         self.boilerplate = boilerplate
         self.offtopic = offtopic
+        self._own_offtopic = False
         self._load_detectors()
         self._reset()
 
@@ -131,10 +139,11 @@ class Cleaner:
         """First pass: find copies and count their spread; keeps compact per-block arrays."""
         self._reset()
         stats = _Spread()
-        for located in self._locate(documents):
-            stats.record(located, self.config)
+        for chunk in _chunked(self._locate(documents, ChunkWork(self._sketcher)), self.chunk_size):
+            for located in chunk:
+                stats.record(located)
             if self.offtopic is not None:
-                self.offtopic.partial_fit([[b.text for b in located.blocks]])
+                self.offtopic.partial_fit([[b.text for b in located.blocks] for located in chunk])
         self._spread = stats
         return self
 
@@ -143,10 +152,9 @@ class Cleaner:
         if self._spread is None:
             raise InputError("call fit() on the documents before transform(), or use clean()")
         stats = self._spread
-        for number, item in enumerate(documents, start=1):
-            doc = _as_document(item, number)
-            blocks = segment(doc.text)
-            yield self._decide(doc, blocks, stats.copies(number - 1, doc, len(blocks)))
+        work = ChunkWork(scorer=self._scorer())
+        for number, (doc, (blocks, _, scores)) in enumerate(self._run(documents, work)):
+            yield self._decide(doc, blocks, stats.copies(number, doc, len(blocks)), scores)
         if stats.replayed != stats.documents:
             raise InputError(f"transform() got {stats.replayed} documents but fit() saw {stats.documents}")
 
@@ -154,7 +162,7 @@ class Cleaner:
         """Clean documents in order, yielding each cleaned document with its decisions."""
         if not self.two_pass:
             self._reset()
-            for located in self._locate(documents):
+            for located in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
                 yield self._decide(*located)
             return
         with _Replay(documents) as replay:
@@ -172,55 +180,50 @@ class Cleaner:
 
             self.boilerplate = BoilerplateClassifier.load()
         if "off-topic" in detect and self.offtopic is None:
-            from .offtopic import OffTopicDetector
-
-            kwargs = {} if self.config.offtopic_threshold is None else {"threshold": self.config.offtopic_threshold}
-            self._offtopic_kwargs = kwargs
-            self.offtopic = OffTopicDetector(**kwargs)
+            self._own_offtopic = True
 
     def _reset(self) -> None:
         c = self.config
         self.index = self._given_index if self._given_index is not None else BlockIndex(
             num_perm=c.num_perm, threshold=c.threshold, bands=c.lsh_bands, rows=c.lsh_rows)
         self._spread: _Spread | None = None
-        if self.offtopic is not None and hasattr(self, "_offtopic_kwargs"):
+        if self._own_offtopic:  # a fresh detector learns the vocabulary of the documents at hand
             from .offtopic import OffTopicDetector
 
-            self.offtopic = OffTopicDetector(**self._offtopic_kwargs)
+            threshold = self.config.offtopic_threshold
+            self.offtopic = OffTopicDetector() if threshold is None else OffTopicDetector(threshold=threshold)
 
-    def _locate(self, documents: Iterable[DocumentLike]) -> Iterator[_Located]:
-        """Segment, sketch and look up every block; register the first occurrences."""
-        stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
-        while True:
-            chunk = list(islice(stream, self.chunk_size))
-            if not chunk:
-                return
-            segmented = [segment(doc.text) for doc in chunk]
-            for doc, blocks, (batch, sigs) in zip(chunk, segmented, self._sketch(segmented)):
-                yield _Located(doc, blocks, self._copies(doc, batch, sigs))
+    def _scorer(self) -> Scorer:
+        return Scorer(self.boilerplate if "boilerplate" in self.config.detect else None,
+                      self.offtopic if "off-topic" in self.config.detect else None)
 
-    def _sketch(self, segmented: list[list[Block]]) -> list[tuple[ShingleBatch, np.ndarray]]:
-        """Shingle and MinHash all blocks of a chunk at once, then split per document."""
-        texts = [b.text for blocks in segmented for b in blocks]
-        batch = self.shingler.shingle(texts)
-        sigs = self.minhasher.signatures(batch.hashes, batch.offsets)
-        out, lo = [], 0
-        for blocks in segmented:
-            hi = lo + len(blocks)
-            offsets = batch.offsets[lo:hi + 1]
-            part = ShingleBatch(batch.hashes[offsets[0]:offsets[-1]], offsets - offsets[0],
-                                batch.exact[lo:hi], batch.words[lo:hi])
-            out.append((part, sigs[lo:hi]))
-            lo = hi
-        return out
+    def _run(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[tuple]:
+        """``(document, work result)`` in input order; the work runs on the worker processes."""
+        held: deque = deque()
 
-    def _copies(self, doc: Document, batch: ShingleBatch, sigs: np.ndarray) -> list[Copy]:
-        if len(sigs) == 0:
+        def texts() -> Iterator[list[str]]:
+            stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
+            for chunk in _chunked(stream, self.chunk_size):
+                held.append(chunk)
+                yield [doc.text for doc in chunk]
+
+        with OrderedPool(work, self.workers) as pool:
+            for results in pool.map(texts()):
+                yield from zip(held.popleft(), results)
+
+    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[_Located]:
+        """Sketch and look up every block; register the first occurrences."""
+        for doc, (blocks, sketch, scores) in self._run(documents, work):
+            yield _Located(doc, blocks, self._copies(doc, sketch), scores)
+
+    def _copies(self, doc: Document, sketch: Sketch) -> list[Copy]:
+        if len(sketch.signatures) == 0:
             return []
-        cross = self.index.lookup(sigs, batch.exact)
-        verdicts = find_copies(batch, sigs, cross, self.config)
+        cross = self.index.lookup(sketch.signatures, sketch.exact)
+        verdicts = find_copies(sketch, cross, self.config)
         new = [i for i, v in enumerate(verdicts) if not v.is_copy]
-        entry_of = dict(zip(new, self.index.add(sigs[new], batch.exact[new], doc.id, new).tolist()))
+        entries = self.index.add(sketch.signatures[new], sketch.exact[new], doc.id, new)
+        entry_of = dict(zip(new, entries.tolist()))
         copies = []
         for i, v in enumerate(verdicts):
             # follow in-document pointers to the copy that was kept
@@ -234,16 +237,14 @@ class Cleaner:
                 copies.append(Copy(None, None, -1, kept, False))
         return copies
 
-    def _decide(self, doc: Document, blocks: list[Block], copies: Sequence[Copy]) -> CleanedDocument:
-        texts = [b.text for b in blocks]
+    def _decide(self, doc: Document, blocks: list[Block], copies: Sequence[Copy],
+                scores: Optional[tuple]) -> CleanedDocument:
         findings = Findings(copies=copies)
-        if texts:
+        if blocks:
             if self._spread is not None:
-                findings.template = self._spread.template_scores(copies, texts, self.config)
-            if self.boilerplate is not None:
-                findings.boilerplate = self.boilerplate.predict_proba(texts)
-            if self.offtopic is not None:
-                findings.offtopic, findings.offtopic_flags = self.offtopic.analyse(texts)
+                findings.template = self._spread.template_scores(copies, [b.text for b in blocks], self.config)
+            if scores is not None:
+                findings.boilerplate, findings.offtopic, findings.offtopic_flags = scores
         threshold = self.config.boilerplate_threshold
         if threshold is None and self.boilerplate is not None:
             threshold = self.boilerplate.threshold
@@ -259,6 +260,15 @@ class Cleaner:
             ))
         text = strip_blocks(doc.text, blocks, [d.action == "strip" for d in decisions])
         return CleanedDocument(doc, text, decisions)
+
+
+def _chunked(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while True:
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            return
+        yield chunk
 
 
 _REASON_CODES = {None: 0, "duplicate": 1, "near-duplicate": 2}
@@ -285,7 +295,7 @@ class _Spread:
         self.replayed = 0
         self._cursor = 0
 
-    def record(self, located: _Located, config: CleanerConfig) -> None:
+    def record(self, located: _Located) -> None:
         doc_number = self.documents
         self.documents += 1
         source = self.sources.setdefault(located.doc.source, len(self.sources))

@@ -1,0 +1,162 @@
+"""Running the per-document stages on several cores, in order, with bounded memory.
+
+Two kinds of work are free of shared state and go to worker processes: sketching (segment,
+normalise, shingle, MinHash: a pure function of the text) and scoring blocks with the fitted
+detectors (boilerplate, off-topic: a pure function of the document's blocks and the fitted
+models). The index, the copy decisions and the writing stay in the main process, which receives
+results in input order, so any number of workers gives output identical to one.
+
+:class:`OrderedPool` keeps at most ``2 x workers`` chunks in flight, so a dump is never read
+ahead into memory; with ``workers=1`` it runs everything inline.
+
+Example
+-------
+>>> with OrderedPool(lambda x: x * 2, workers=1) as pool:
+...     list(pool.map([1, 2, 3]))
+[2, 4, 6]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .deciding import Sketch
+from .minhash import MinHasher
+from .segmenting import segment
+from .shingling import Shingler
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the default number of workers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_worker_state: dict = {}  # per worker process: the objects its initializer received
+
+
+def _init_worker(state: dict) -> None:
+    _worker_state.clear()
+    _worker_state.update(state)
+
+
+def _call(name: str, payload):
+    return _worker_state[name](payload)
+
+
+class OrderedPool:
+    """Apply a function to a stream of items on ``workers`` processes, yielding results in
+    input order with at most ``2 x workers`` items in flight.
+
+    ``function`` must be picklable by reference (a module-level function or a bound method of a
+    picklable object); it is sent once to each worker, not with every item.
+    """
+
+    def __init__(self, function: Callable, workers: int = 1):
+        self.function = function
+        self.workers = max(1, int(workers))
+        self._pool = None
+
+    def __enter__(self):
+        if self.workers > 1:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=({"f": self.function},))
+        return self
+
+    def map(self, items: Iterable) -> Iterator:
+        if self._pool is None:
+            yield from map(self.function, items)
+            return
+        pending: deque = deque()
+        for item in items:
+            pending.append(self._pool.apply_async(_call, ("f", item)))
+            if len(pending) >= 2 * self.workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._pool is not None:
+            if exc_type is None:
+                self._pool.close()
+            else:
+                self._pool.terminate()
+            self._pool.join()
+        return False
+
+
+class ChunkWork:
+    """What a worker does with the texts of a chunk of documents: segment them, and sketch
+    and/or score their blocks. Returns per document ``(blocks, sketch or None, scores or None)``.
+    """
+
+    def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None):
+        self.sketcher, self.scorer = sketcher, scorer
+
+    def __call__(self, texts: list[str]) -> list[tuple]:
+        segmented = [segment(text) for text in texts]
+        sketches = self.sketcher(segmented) if self.sketcher is not None else [None] * len(texts)
+        scores = self.scorer([[b.text for b in blocks] for blocks in segmented]) \
+            if self.scorer is not None else [None] * len(texts)
+        return list(zip(segmented, sketches, scores))
+
+
+class Sketcher:
+    """Shingle and MinHash the blocks of a chunk of documents.
+
+    Returns, per document, ``(words, sizes, exact, signatures)`` as compact arrays.
+    """
+
+    def __init__(self, shingle_size: int, num_perm: int, seed: int):
+        self.shingle_size, self.num_perm, self.seed = shingle_size, num_perm, seed
+        self._shingler: Shingler | None = None
+        self._minhasher: MinHasher | None = None
+
+    def __getstate__(self):
+        return {"shingle_size": self.shingle_size, "num_perm": self.num_perm, "seed": self.seed,
+                "_shingler": None, "_minhasher": None}
+
+    def __call__(self, segmented: list[list]) -> list[tuple]:
+        if self._shingler is None:
+            self._shingler = Shingler(self.shingle_size)
+            self._minhasher = MinHasher(self.num_perm, self.seed)
+        flat = [b.text for blocks in segmented for b in blocks]
+        batch = self._shingler.shingle(flat)
+        sigs = self._minhasher.signatures(batch.hashes, batch.offsets)
+        sizes = np.diff(batch.offsets)
+        out, lo = [], 0
+        for blocks in segmented:
+            hi = lo + len(blocks)
+            out.append(Sketch(batch.words[lo:hi], sizes[lo:hi], batch.exact[lo:hi], sigs[lo:hi]))
+            lo = hi
+        return out
+
+
+class Scorer:
+    """The single-block detectors over a chunk of documents (what workers run in pass 2).
+
+    Returns, per document, ``(boilerplate, offtopic, offtopic_flags)``, each an array or None.
+    """
+
+    def __init__(self, boilerplate=None, offtopic=None):
+        self.boilerplate, self.offtopic = boilerplate, offtopic
+
+    def __call__(self, documents: list[list[str]]) -> list[tuple]:
+        n = len(documents)
+        bp = [None] * n
+        ot = [(None, None)] * n
+        if self.boilerplate is not None:
+            many = getattr(self.boilerplate, "predict_proba_many", None)
+            bp = many(documents) if many else [self.boilerplate.predict_proba(d) for d in documents]
+        if self.offtopic is not None:
+            many = getattr(self.offtopic, "analyse_many", None)
+            ot = many(documents) if many else [self.offtopic.analyse(d) for d in documents]
+        return [(b, s, f) for b, (s, f) in zip(bp, ot)]

@@ -258,3 +258,85 @@ def test_caveat_and_duplicate_masks():
                                                     False]
     texts = ["one two three four five", "One two  three four five", "a b", "a b"]
     assert duplicate_strip_mask(texts).tolist() == [False, True, False, False]
+
+
+# -- batched scoring ----------------------------------------------------------------------------
+
+def _reference_context(s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The per-document context features written out directly (the pre-batching code)."""
+    n = len(s)
+    edge = (s * w).sum() / max(w.sum(), 1e-9) if w.sum() > 0 else s.mean()
+    pad_s = np.concatenate(([edge], s, [edge]))
+    pad_w = np.concatenate(([0.0], w, [0.0]))
+    mass = w * (1 - s)
+    total = max(mass.sum(), 1e-9)
+    before = (np.cumsum(mass) - mass) / total
+    after = np.maximum(1 - before - mass / total, 0.0)
+    is_long = w >= 20
+
+    def nearest(order):
+        out, last = np.full(n, edge), None
+        for i in order:
+            if last is not None:
+                out[i] = s[last]
+            if is_long[i]:
+                last = i
+        return out
+
+    def window(v, wt, r):
+        vp = np.concatenate((np.full(r, edge), v * wt, np.full(r, edge)))
+        wp = np.concatenate((np.ones(r), wt, np.ones(r)))
+        cv, cw = np.concatenate(([0], np.cumsum(vp))), np.concatenate(([0], np.cumsum(wp)))
+        i = np.arange(n)
+        return (cv[i + 2 * r + 1] - cv[i] - v * wt) / np.maximum(
+            cw[i + 2 * r + 1] - cw[i] - wt, 1e-9)
+
+    prev_long, next_long = nearest(range(n)), nearest(range(n - 1, -1, -1))
+    lw, ones = np.log1p(w), np.ones(n)
+    r3 = [np.concatenate(([0] * 3, lw, [0] * 3))[i:i + 7].max() for i in range(n)]
+    return np.column_stack([
+        s, pad_s[:-2], pad_s[2:], np.maximum(pad_s[:-2], pad_s[2:]), prev_long, next_long,
+        np.maximum(prev_long, next_long), window(s, ones, 2), window(s, ones, 4),
+        window(s, ones, 8), window(s, lw, 3), window(s, lw, 8), before, after,
+        np.minimum(before, after), np.log1p(pad_w[:-2]), np.log1p(pad_w[2:]), r3,
+        np.full(n, s.mean()), np.full(n, (s * w).sum() / max(w.sum(), 1e-9))])
+
+
+def _synthetic_documents(seed_texts: list[list[str]]) -> list[list[str]]:
+    rng = np.random.default_rng(7)
+    pool = [b for doc in seed_texts for b in doc] + [
+        "", "•", "|", "***", "By Jane Doe", "by", "Share this", "Read More:", "İstanbul",
+        "Updated: Oct 2, 2022, 9:05 AM", "12/3/2020", "www.example.com @me #tag", "© 2020"]
+    docs = [[], ["Log In"], ["•"], ["", "   "], ["By"], ["By Reuters", "By"], ["İİ by x", "By x"]]
+    for _ in range(60):
+        size = int(rng.integers(0, 40))
+        docs.append([pool[int(rng.integers(len(pool)))][: int(rng.integers(0, 400))]
+                     for _ in range(size)])
+    return docs
+
+
+def test_predict_proba_many_equals_one_document_at_a_time(shipped, seeds):
+    raw = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
+    seed_docs = [[ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+                 for p in raw]
+    docs = seed_docs + _synthetic_documents(seed_docs) + [[], ["x"]] + seed_docs[:2]
+    single = [shipped.predict_proba(d) for d in docs]
+    assert [len(p) for p in single] == [len(d) for d in docs]
+    for chunk in (1, 3, 16, len(docs)):
+        many = [p for i in range(0, len(docs), chunk)
+                for p in shipped.predict_proba_many(docs[i:i + chunk])]
+        assert len(many) == len(docs)
+        for a, b in zip(single, many):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=0)
+    assert shipped.predict_proba_many([]) == []
+    assert [p.shape for p in shipped.predict_proba_many([[], []])] == [(0,), (0,)]
+
+
+def test_context_features_match_the_direct_per_document_formulas():
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 8, 9, 17, 40, 130, 300):
+        s = rng.random(n)
+        w = rng.integers(0, 60, n).astype(float) * (rng.random(n) < 0.8)
+        np.testing.assert_allclose(context_features(s, w), _reference_context(s, w),
+                                   rtol=1e-12, atol=1e-15)

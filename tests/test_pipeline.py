@@ -100,3 +100,34 @@ def test_bad_parameters_say_what_to_change():
         Cleaner(cross_doc="drop")
     with pytest.raises(ConfigError, match="unknown parameter"):
         _Cleaner(treshold=0.5)
+
+
+def _recombined_seed_documents(n: int = 40) -> list[Document]:
+    """Documents made of seed paragraphs: many copies within and across documents."""
+    import random
+    from pathlib import Path
+
+    paragraphs = [line for p in sorted(Path("seeds").iterdir()) for line in p.read_text().split("\n") if line.strip()]
+    rng = random.Random(5)
+    docs = []
+    for i in range(n):
+        picked = rng.sample(paragraphs, 12)
+        if i % 3 == 0:  # a light edit, so near-duplicates occur too
+            picked[0] = picked[0].replace(" the ", " a ", 1)
+        docs.append(Document(f"doc-{i}", "\n".join(picked)))
+    return docs
+
+
+def test_decisions_do_not_depend_on_chunking_or_workers():
+    docs = _recombined_seed_documents()
+
+    def run(**kw):
+        return [(c.text, [(d.action, d.reason, d.score, d.duplicate_of, d.cluster) for d in c.decisions])
+                for c in _Cleaner(**kw).clean(docs)]
+
+    reference = run(chunk_size=1)
+    assert sum(r[1] == "near-duplicate" for _, ds in reference for r in ds) > 0
+    assert sum(r[1] == "duplicate" for _, ds in reference for r in ds) > 50
+    assert run(chunk_size=5) == reference
+    assert run(chunk_size=64) == reference
+    assert run(chunk_size=5, workers=2) == reference

@@ -67,6 +67,10 @@ def clean(
     strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated); other "
                                                      "findings are only flagged in the report. E.g. "
                                                      "duplicate,near-duplicate."),
+    detect: str = typer.Option("all", "--detect", help="Detectors that run at all (comma separated reasons); "
+                                                       "e.g. duplicate,near-duplicate for a fast dedup-only pass."),
+    workers: int = typer.Option(0, "--workers", help="Processes that sketch and score documents "
+                                                     "(0: one per available core). The output does not depend on it."),
     threshold: float = typer.Option(CleanerConfig.threshold, help="Similarity (Jaccard) from which a block is a "
                                                                   "near-duplicate of an earlier document's block."),
     doc_threshold: float = typer.Option(CleanerConfig.doc_threshold, help="The same inside one document."),
@@ -102,7 +106,7 @@ def clean(
         config = CleanerConfig(threshold=threshold, doc_threshold=doc_threshold, shingle_size=shingle_size,
                                num_perm=num_perm, seed=seed, cross_doc=cross_doc.value,
                                template_min_docs=template_min_docs,
-                               strip=parse_reasons(strip))
+                               strip=parse_reasons(strip), detect=parse_reasons(detect))
         out = output
         if out is None and not dry_run:
             if input != "-":
@@ -112,7 +116,7 @@ def clean(
         if html is not None and report is None:
             report_path = str(Path(html).with_name(Path(html).name + ".report.jsonl"))
         summary = clean_path(
-            input, None if dry_run else out, _cleaner(config, model), report_path=report_path,
+            input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
             rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
             overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
         )
@@ -227,13 +231,17 @@ def train(
     _guarded(run)
 
 
-def _cleaner(config: CleanerConfig, model: Optional[str]) -> Cleaner:
+def _cleaner(config: CleanerConfig, model: Optional[str], workers: int = 1) -> Cleaner:
     boilerplate = None
     if model is not None and "boilerplate" in config.detect:
         from .boilerplate import BoilerplateClassifier
 
         boilerplate = BoilerplateClassifier.load(model)
-    return Cleaner(config, boilerplate=boilerplate)
+    if workers == 0:
+        from .parallel import available_cores
+
+        workers = available_cores()
+    return Cleaner(config, boilerplate=boilerplate, workers=workers)
 
 
 def _usage(message: str) -> DedupeError:

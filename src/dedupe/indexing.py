@@ -2,13 +2,17 @@
 
 :class:`BlockIndex` is the small interface the cleaner needs from an index; the in-memory one
 here is built on :class:`dedupe.lsh.MinHashLSHIndex`, and a persistent store (SQLite, Redis) can
-implement the same three methods:
+implement the same methods:
 
 - ``lookup(signatures, exact)``: for each new block, the best *verified* earlier kept block:
   an identical one (same normalised text) first, otherwise the most similar one whose estimated
   Jaccard similarity reaches the threshold;
 - ``add(signatures, exact, doc_id, blocks)``: register kept blocks, returning their entry
   numbers (entry numbers are cluster ids);
+- ``chunk(signatures, exact)``: the same lookups for a whole chunk of documents in one batch
+  (:class:`ChunkLookup`), which is how the cleaner calls it;
+- ``flush()``: make the blocks added so far part of the main tables (the cleaner calls it after
+  each chunk of documents; a persistent store would commit there);
 - ``ref(entry)``: the ``(doc_id, block)`` an entry points back to.
 
 LSH only proposes candidates (blocks sharing a band); a candidate counts when its stored b-bit
@@ -57,7 +61,9 @@ class Match(NamedTuple):
 
 class Index(Protocol):
     def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]: ...
+    def chunk(self, signatures: np.ndarray, exact: np.ndarray) -> "ChunkLookup": ...
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray: ...
+    def flush(self) -> None: ...
     def ref(self, entry: int) -> BlockRef: ...
 
 
@@ -82,6 +88,14 @@ class GrowableArray:
         return self.data[: self.size]
 
 
+def _better(a: Optional[Match], b: Optional[Match]) -> Optional[Match]:
+    """The match one lookup over both candidate sets would pick: identical text first, then the
+    highest score, then the earliest entry."""
+    if a is None or b is None:
+        return a or b
+    return min((a, b), key=lambda m: (not m.exact, -m.score, m.entry))
+
+
 class BlockIndex:
     """In-memory index of kept blocks (see the module docstring).
 
@@ -103,6 +117,10 @@ class BlockIndex:
         self._doc_of = GrowableArray(np.int32)
         self._block_of = GrowableArray(np.int32)
         self._exact = GrowableArray(np.uint64)
+        # blocks added since the last flush (entries, signatures), inserted in one batch
+        self._pending_entries: list[np.ndarray] = []
+        self._pending_sigs: list[np.ndarray] = []
+        self._lsh_size = 0
 
     def __len__(self) -> int:
         return self._exact.size
@@ -121,7 +139,18 @@ class BlockIndex:
         return self._lsh.rows
 
     def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
-        if len(self) == 0:
+        """The best verified earlier block for each row, among every block added so far."""
+        self.flush()
+        return self._lookup_flushed(signatures, exact)
+
+    def chunk(self, signatures: np.ndarray, exact: np.ndarray) -> "ChunkLookup":
+        """Lookups for the blocks of a chunk of documents, searched in one batch; see
+        :class:`ChunkLookup`."""
+        self.flush()
+        return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact))
+
+    def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
+        if self._lsh_size == 0:
             return [None] * len(signatures)
         matches: list[Optional[Match]] = []
         stored_exact = self._exact.view()
@@ -142,6 +171,9 @@ class BlockIndex:
         return matches
 
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray:
+        """Register kept blocks. They go into the LSH tables in one batch at the next
+        :meth:`flush` (much cheaper than many small inserts); :meth:`lookup` flushes first, and a
+        :class:`ChunkLookup` finds the blocks added during its chunk by itself."""
         if len(blocks) == 0:
             return np.empty(0, dtype=np.int64)
         entries = np.arange(len(self), len(self) + len(blocks), dtype=np.int64)
@@ -150,8 +182,82 @@ class BlockIndex:
         self._doc_of.extend(np.full(len(blocks), len(self._doc_ids) - 1))
         self._block_of.extend(blocks)
         self._exact.extend(exact)
-        self._lsh.add(signatures, entries)
+        self._pending_entries.append(entries)
+        self._pending_sigs.append(signatures)
         return entries
+
+    def flush(self) -> None:
+        """Move the pending blocks into the LSH tables."""
+        if self._pending_entries:
+            entries = np.concatenate(self._pending_entries)
+            self._lsh.add(np.concatenate(self._pending_sigs), entries)
+            self._lsh_size += len(entries)
+        self._pending_entries.clear()
+        self._pending_sigs.clear()
 
     def ref(self, entry: int) -> BlockRef:
         return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))
+
+
+class ChunkLookup:
+    """Index lookups for the blocks of one chunk of documents, done as one batch.
+
+    The chunk's blocks (rows of ``signatures``, in input order) are looked up in the LSH tables
+    at once, and the pairs of chunk blocks that share a band are found at once by sorting their
+    band keys. :meth:`lookup` then answers for a document's rows exactly what a lookup right
+    before that document would have: the best of the tables' match and of the chunk blocks
+    already :meth:`added` (same candidates, same stored bits, same estimate, same tie-breaks).
+    """
+
+    def __init__(self, index: BlockIndex, signatures: np.ndarray, exact: np.ndarray,
+                 flushed: list[Optional[Match]]):
+        self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
+        self._entry_of: dict[int, int] = {}
+        self._earlier: dict[int, list[int]] = {}
+        n = len(signatures)
+        if n < 2:
+            return
+        keys = index._lsh.band_keys(signatures).ravel()
+        rows = np.repeat(np.arange(n), index.bands)
+        order = np.argsort(keys, kind="stable")
+        keys, rows = keys[order], rows[order]
+        shared = np.flatnonzero(keys[1:] == keys[:-1])
+        if len(shared) == 0:
+            return
+        # runs of equal keys: every later row of a run pairs with every earlier row of it
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            if b - a < 2:
+                continue
+            members = sorted(set(rows[a:b].tolist()))
+            for i, later in enumerate(members[1:], start=1):
+                self._earlier.setdefault(later, []).extend(members[:i])
+
+    def added(self, rows: list[int], entries: np.ndarray) -> None:
+        """Rows of the chunk that were registered in the index, with their entries."""
+        self._entry_of.update(zip(rows, entries.tolist()))
+
+    def lookup(self, rows: range) -> list[Optional[Match]]:
+        out = []
+        bits = self.index._lsh.signature_bits
+        mask, e = np.uint32((1 << bits) - 1), 2.0 ** -bits
+        for row in rows:
+            match = self.flushed[row]
+            earlier = [a for a in set(self._earlier.get(row, ())) if a in self._entry_of]
+            if earlier:
+                earlier.sort(key=self._entry_of.__getitem__)
+                entries = [self._entry_of[a] for a in earlier]
+                same = [i for i, a in enumerate(earlier) if self.exact[a] == self.exact[row]]
+                if same:
+                    found = Match(entries[same[0]], 1.0, True)
+                else:
+                    stored = self.signatures[earlier] & mask
+                    p = np.count_nonzero(stored == (self.signatures[row] & mask), axis=1) / stored.shape[1]
+                    scores = np.clip((p - e) / (1.0 - e), 0.0, 1.0)
+                    best = int(np.argmax(scores))
+                    found = Match(entries[best], float(scores[best]), False) \
+                        if scores[best] >= self.index.threshold else None
+                match = _better(match, found)
+            out.append(match)
+        return out

@@ -212,17 +212,31 @@ class Cleaner:
                 yield from zip(held.popleft(), results)
 
     def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[_Located]:
-        """Sketch and look up every block; register the first occurrences."""
-        for doc, (blocks, sketch, scores) in self._run(documents, work):
-            yield _Located(doc, blocks, self._copies(doc, sketch), scores)
+        """Sketch and look up every block; register the first occurrences.
 
-    def _copies(self, doc: Document, sketch: Sketch) -> list[Copy]:
+        The index is searched for a whole chunk at once; blocks registered inside the chunk are
+        found through the index's pending list, so the result is the same as one document at a
+        time.
+        """
+        for chunk in _chunked(self._run(documents, work), self.chunk_size):
+            sketches = [sketch for _, (_, sketch, _) in chunk]
+            lookup = self.index.chunk(np.concatenate([s.signatures for s in sketches]),
+                                      np.concatenate([s.exact for s in sketches]))
+            lo = 0
+            for (doc, (blocks, sketch, scores)) in chunk:
+                rows = range(lo, lo + len(blocks))
+                yield _Located(doc, blocks, self._copies(doc, sketch, lookup, rows), scores)
+                lo = rows.stop
+            self.index.flush()
+
+    def _copies(self, doc: Document, sketch: Sketch, lookup, rows: range) -> list[Copy]:
         if len(sketch.signatures) == 0:
             return []
-        cross = self.index.lookup(sketch.signatures, sketch.exact)
+        cross = lookup.lookup(rows)
         verdicts = find_copies(sketch, cross, self.config)
         new = [i for i, v in enumerate(verdicts) if not v.is_copy]
         entries = self.index.add(sketch.signatures[new], sketch.exact[new], doc.id, new)
+        lookup.added([rows[i] for i in new], entries)
         entry_of = dict(zip(new, entries.tolist()))
         copies = []
         for i, v in enumerate(verdicts):

@@ -227,9 +227,8 @@ class ChunkLookup:
         # runs of equal keys: every later row of a run pairs with every earlier row of it
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         ends = np.r_[starts[1:], len(keys)]
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            if b - a < 2:
-                continue
+        several = ends - starts >= 2
+        for a, b in zip(starts[several].tolist(), ends[several].tolist()):
             members = sorted(set(rows[a:b].tolist()))
             for i, later in enumerate(members[1:], start=1):
                 self._earlier.setdefault(later, []).extend(members[:i])

@@ -200,15 +200,26 @@ class OffTopicDetector:
     def partial_fit(self, documents: Iterable[list[str]]) -> "OffTopicDetector":
         """Adds the block frequencies of ``documents`` (each a list of block texts) to the IDF."""
         for batch in _batches(documents, 256):
-            blocks = [block for document in batch for block in _checked(document)]
-            if not blocks:
-                continue
-            # The hasher's output is canonical (one entry per block and feature), so counting
-            # stored entries per column counts blocks.
-            counts = self._vectorizer.transform(blocks)
-            self._df += np.bincount(counts.indices, minlength=self.n_features)
-            self._n_blocks += len(blocks)
-        self._idf = None
+            self.add_frequencies(*self.block_frequencies(batch))
+        return self
+
+    def block_frequencies(self, documents: list[list[str]]) -> tuple[np.ndarray, int]:
+        """The hashed features present in each block of ``documents`` (one entry per block and
+        feature, concatenated) and the number of blocks: what :meth:`add_frequencies` needs.
+        Depends only on the settings, so worker processes can compute it."""
+        blocks = [block for document in documents for block in _checked(document)]
+        if not blocks:
+            return np.zeros(0, dtype=np.int32), 0
+        # The hasher's output is canonical (one entry per block and feature), so its stored
+        # column indices count blocks per feature.
+        return self._vectorizer.transform(blocks).indices, len(blocks)
+
+    def add_frequencies(self, features: np.ndarray, n_blocks: int) -> "OffTopicDetector":
+        """Adds block frequencies computed by :meth:`block_frequencies`."""
+        if n_blocks:
+            self._df += np.bincount(features, minlength=self.n_features)
+            self._n_blocks += n_blocks
+            self._idf = None
         return self
 
     def fit(self, documents: Iterable[list[str]]) -> "OffTopicDetector":

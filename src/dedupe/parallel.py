@@ -94,19 +94,24 @@ class OrderedPool:
 
 
 class ChunkWork:
-    """What a worker does with the texts of a chunk of documents: segment them, and sketch
-    and/or score their blocks. Returns per document ``(blocks, sketch or None, scores or None)``.
+    """What a worker does with the texts of a chunk of documents: segment them, sketch and/or
+    score their blocks, and count the chunk's vocabulary for a detector being fitted.
+
+    Returns ``(per-document results, vocabulary)``: per document ``(blocks, sketch or None,
+    scores or None)``; the vocabulary is ``vocabulary(blocks of the chunk)`` or None.
     """
 
-    def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None):
-        self.sketcher, self.scorer = sketcher, scorer
+    def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
+                 vocabulary: Callable | None = None):
+        self.sketcher, self.scorer, self.vocabulary = sketcher, scorer, vocabulary
 
-    def __call__(self, texts: list[str]) -> list[tuple]:
+    def __call__(self, texts: list[str]) -> tuple[list[tuple], object]:
         segmented = [segment(text) for text in texts]
+        block_texts = [[b.text for b in blocks] for blocks in segmented]
         sketches = self.sketcher(segmented) if self.sketcher is not None else [None] * len(texts)
-        scores = self.scorer([[b.text for b in blocks] for blocks in segmented]) \
-            if self.scorer is not None else [None] * len(texts)
-        return list(zip(segmented, sketches, scores))
+        scores = self.scorer(block_texts) if self.scorer is not None else [None] * len(texts)
+        vocabulary = self.vocabulary(block_texts) if self.vocabulary is not None else None
+        return list(zip(segmented, sketches, scores)), vocabulary
 
 
 class Sketcher:

@@ -139,11 +139,9 @@ class Cleaner:
         """First pass: find copies and count their spread; keeps compact per-block arrays."""
         self._reset()
         stats = _Spread()
-        for chunk in _chunked(self._locate(documents, ChunkWork(self._sketcher)), self.chunk_size):
-            for located in chunk:
-                stats.record(located)
-            if self.offtopic is not None:
-                self.offtopic.partial_fit([[b.text for b in located.blocks] for located in chunk])
+        vocabulary = self.offtopic.block_frequencies if self.offtopic is not None else None
+        for located in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary)):
+            stats.record(located)
         self._spread = stats
         return self
 
@@ -152,9 +150,11 @@ class Cleaner:
         if self._spread is None:
             raise InputError("call fit() on the documents before transform(), or use clean()")
         stats = self._spread
-        work = ChunkWork(scorer=self._scorer())
-        for number, (doc, (blocks, _, scores)) in enumerate(self._run(documents, work)):
-            yield self._decide(doc, blocks, stats.copies(number, doc, len(blocks)), scores)
+        number = 0
+        for docs, results, _ in self._run(documents, ChunkWork(scorer=self._scorer())):
+            for doc, (blocks, _, scores) in zip(docs, results):
+                yield self._decide(doc, blocks, stats.copies(number, doc, len(blocks)), scores)
+                number += 1
         if stats.replayed != stats.documents:
             raise InputError(f"transform() got {stats.replayed} documents but fit() saw {stats.documents}")
 
@@ -198,7 +198,8 @@ class Cleaner:
                       self.offtopic if "off-topic" in self.config.detect else None)
 
     def _run(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[tuple]:
-        """``(document, work result)`` in input order; the work runs on the worker processes."""
+        """``(documents, per-document results, vocabulary)`` per chunk, in input order; the work
+        runs on the worker processes."""
         held: deque = deque()
 
         def texts() -> Iterator[list[str]]:
@@ -208,22 +209,24 @@ class Cleaner:
                 yield [doc.text for doc in chunk]
 
         with OrderedPool(work, self.workers) as pool:
-            for results in pool.map(texts()):
-                yield from zip(held.popleft(), results)
+            for results, vocabulary in pool.map(texts()):
+                yield held.popleft(), results, vocabulary
 
     def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[_Located]:
         """Sketch and look up every block; register the first occurrences.
 
         The index is searched for a whole chunk at once; blocks registered inside the chunk are
-        found through the index's pending list, so the result is the same as one document at a
-        time.
+        found through :class:`~dedupe.indexing.ChunkLookup`, so the result is the same as one
+        document at a time.
         """
-        for chunk in _chunked(self._run(documents, work), self.chunk_size):
-            sketches = [sketch for _, (_, sketch, _) in chunk]
+        for docs, results, vocabulary in self._run(documents, work):
+            if vocabulary is not None:
+                self.offtopic.add_frequencies(*vocabulary)
+            sketches = [sketch for _, sketch, _ in results]
             lookup = self.index.chunk(np.concatenate([s.signatures for s in sketches]),
                                       np.concatenate([s.exact for s in sketches]))
             lo = 0
-            for (doc, (blocks, sketch, scores)) in chunk:
+            for doc, (blocks, sketch, scores) in zip(docs, results):
                 rows = range(lo, lo + len(blocks))
                 yield _Located(doc, blocks, self._copies(doc, sketch, lookup, rows), scores)
                 lo = rows.stop

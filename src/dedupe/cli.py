@@ -51,7 +51,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 @app.command()
 def clean(
-    input: str = typer.Argument(..., help="A folder of .txt files (one document each, searched recursively), "
+    input: str = typer.Argument(..., metavar="INPUT", help="A folder of .txt files (one document each, searched recursively), "
                                           "a .jsonl or .jsonl.gz file, or - for JSONL on stdin."),
     output: Optional[str] = typer.Option(None, "-o", "--output",
                                          help="Where the cleaned documents go: a folder for .txt input, a JSONL "
@@ -96,7 +96,7 @@ def clean(
                                                        "when stdout carries the documents)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
 ) -> None:
-    """Clean a dump: strip repeated blocks and say why in a report.
+    """Clean a dump: strip repeated, template, boilerplate and off-topic blocks, and say why.
 
     Example: dedupe clean seeds -o out/seeds --report out/report.jsonl
     """
@@ -137,7 +137,7 @@ def clean(
 
 @app.command()
 def view(
-    report: str = typer.Argument(..., help="A report written by `dedupe clean --report` (.jsonl or .jsonl.gz)."),
+    report: str = typer.Argument(..., metavar="REPORT", help="A report written by `dedupe clean --report` (.jsonl or .jsonl.gz)."),
     output: str = typer.Option(..., "-o", "--output", help="The HTML page to write."),
     max_documents: int = typer.Option(200, help="Documents shown in full: those with the most stripped text, "
                                                 "then a reproducible random sample."),
@@ -160,7 +160,7 @@ def view(
 
 @app.command("eval")
 def eval_(
-    labelled: str = typer.Argument(..., help="Labelled pages (JSONL: paragraphs with content / boilerplate / "
+    labelled: str = typer.Argument(..., metavar="LABELLED", help="Labelled pages (JSONL: paragraphs with content / boilerplate / "
                                              "duplicate labels, see shared/eval/README)."),
     held_out: int = typer.Option(0, "--held-out", help="Hold out by site: split pages by host into this many "
                                                         "folds and score each with a boilerplate model trained on "
@@ -212,7 +212,7 @@ def _eval_table(figures: dict) -> str:
 
 @app.command()
 def train(
-    labelled: list[str] = typer.Argument(..., help="Labelled pages to learn from (JSONL, as for `dedupe eval`)."),
+    labelled: list[str] = typer.Argument(..., metavar="LABELLED...", help="Labelled pages to learn from (JSONL, as for `dedupe eval`)."),
     output: str = typer.Option(..., "-o", "--output", help="Where to write the model (a small JSON file)."),
     folds: int = typer.Option(5, help="Cross-validation folds, grouped by site (0 to skip)."),
 ) -> None:

@@ -946,10 +946,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        corpus = load_corpus(args.eval, args.seeds)
+        # parameters are checked before the (slow) corpus is read
         if args.measure_similarity is not None:
             if args.measure_similarity < 2:
                 raise ConfigError("--measure-similarity needs at least 2 paragraphs")
+            corpus = load_corpus(args.eval, args.seeds)
             print(json.dumps(measure_similarity(corpus, args.measure_similarity, args.seed),
                              indent=2))
             return 0
@@ -957,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("pass --docs N and --out DIR (or --measure-similarity N)")
         cfg = DumpConfig(docs=args.docs, seed=args.seed, exact_rate=args.exact_rate,
                          near_rate=args.near_rate, syndicated_rate=args.syndicated_rate)
+        cfg.validate()
+        corpus = load_corpus(args.eval, args.seeds)
         t0 = time.monotonic()
         meta = DumpWriter(cfg, corpus).write(args.out, progress=sys.stderr.isatty())
         print(f"wrote {meta['documents']:,} documents, {meta['blocks']:,} blocks, "

@@ -189,3 +189,14 @@ def test_html_page_from_clean_and_from_view(tmp_path):
     result = run_dedupe("view", report, "-o", tmp_path / "view.html")
     assert result.returncode == 0 and "5 of 5 documents" in result.stderr.decode()
     assert run_dedupe("view", tmp_path / "missing.jsonl", "-o", tmp_path / "x.html").returncode == 2
+
+
+def test_report_names_the_site_when_the_input_knows_it(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(json.dumps({"id": "a", "url": "https://www.example.com/x", "text": "One line here."}) + "\n"
+                    + json.dumps({"id": "b", "site": "other.org", "text": "Another line."}) + "\n", encoding="utf-8")
+    assert run_dedupe("clean", dump, "--dry-run", "--report", tmp_path / "r.jsonl", "-q").returncode == 0
+    assert [r.get("source") for r in read_report(tmp_path / "r.jsonl")] == ["www.example.com", None]
+    assert run_dedupe("clean", dump, "--dry-run", "--report", tmp_path / "s.jsonl", "-q",
+                      "--source-field", "site").returncode == 0
+    assert [r.get("source") for r in read_report(tmp_path / "s.jsonl")] == [None, "other.org"]

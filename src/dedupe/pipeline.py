@@ -57,9 +57,10 @@ class BlockDecision:
     score: Optional[float] = None
     duplicate_of: Optional[BlockRef] = None
     cluster: Optional[int] = None
+    source: Optional[str] = None  # the document's site, when known (reported only then)
 
     def to_record(self) -> dict:
-        return {
+        record = {
             "doc_id": self.doc_id, "block": self.block, "start": self.start, "end": self.end,
             "text": self.text, "action": self.action, "reason": self.reason,
             "score": None if self.score is None else round(float(self.score), 4),
@@ -67,6 +68,9 @@ class BlockDecision:
             else {"doc_id": self.duplicate_of.doc_id, "block": self.duplicate_of.block},
             "cluster": self.cluster,
         }
+        if self.source is not None:
+            record["source"] = self.source
+        return record
 
 
 @dataclass
@@ -273,7 +277,7 @@ class Cleaner:
                 doc_id=doc.id, block=block.index, start=block.start, end=block.end, text=block.text,
                 action=action, reason=reason, score=score,
                 duplicate_of=self.index.ref(copy.of) if points else None,
-                cluster=copy.cluster if copy.cluster >= 0 else None,
+                cluster=copy.cluster if copy.cluster >= 0 else None, source=doc.source,
             ))
         text = strip_blocks(doc.text, blocks, [d.action == "strip" for d in decisions])
         return CleanedDocument(doc, text, decisions)

@@ -8,7 +8,9 @@ One report line per block, in input order::
 
 ``start``/``end`` are Python string offsets into the original document text (``text ==
 original[start:end]``); ``reason`` is null for blocks kept without remark; ``cluster`` numbers
-the group of copies a block belongs to (the index entry of the kept copy).
+the group of copies a block belongs to (the index entry of the kept copy). When the document's
+site is known (a ``url`` field, or ``--source-field``) a ``source`` field names it; the HTML page
+breaks the figures down by it.
 """
 
 from __future__ import annotations

@@ -131,3 +131,26 @@ def test_decisions_do_not_depend_on_chunking_or_workers():
     assert run(chunk_size=5) == reference
     assert run(chunk_size=64) == reference
     assert run(chunk_size=5, workers=2) == reference
+
+
+def _story(i: int) -> str:
+    import random
+
+    rng = random.Random(i)
+    words = "council river budget school storm police market court health water energy road".split()
+    return " ".join(rng.choice(words) + str(rng.randrange(1000)) for _ in range(30)) + "."
+
+
+def test_a_short_line_recurring_alone_is_indexed_once_and_becomes_a_template():
+    docs = [Document(f"d{i}", "\n".join([_story(3 * i), "Advertisement", _story(3 * i + 1), _story(3 * i + 2)]))
+            for i in range(6)]
+    copies_only = _Cleaner(detect=COPIES)
+    out = list(copies_only.clean(docs))
+    assert all(c.decisions[1].action == "keep" for c in out)      # a lone heading stays
+    assert len({c.decisions[1].cluster for c in out}) == 1          # ... as one group of copies
+    assert len(copies_only.index) == 6 * 3 + 1                      # ... indexed once
+    templates = list(_Cleaner(detect=frozenset({"template"})).clean(docs))
+    assert [c.decisions[1].reason for c in templates] == ["template"] * 6   # first copy included
+    assert all(c.decisions[1].action == "strip" and c.decisions[0].action == "keep" for c in templates)
+    few = list(_Cleaner(detect=frozenset({"template"})).clean(docs[:4]))  # in fewer than 5 documents
+    assert all(c.decisions[1].action == "keep" for c in few)

@@ -51,12 +51,15 @@ class Sketch(NamedTuple):
 @dataclass
 class Verdict:
     """What happened to one block. ``local`` is the index of the in-document block it copies,
-    ``entry`` the index entry of an earlier document's block it copies (at most one is set)."""
+    ``entry`` the index entry of an earlier document's block it copies (at most one is set);
+    ``stays`` marks a copy that is kept all the same (a short block outside a repeated run): it
+    belongs to the group of its original but is not indexed again."""
 
     reason: Optional[str] = None
     score: Optional[float] = None
     local: Optional[int] = None
     entry: Optional[int] = None
+    stays: bool = False
 
     @property
     def is_copy(self) -> bool:
@@ -162,7 +165,7 @@ def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
                     break
     for i in pending:
         if i not in confirmed:
-            verdicts[i] = Verdict()
+            verdicts[i].stays = True
 
 
 class Copy(NamedTuple):

@@ -252,7 +252,7 @@ class Cleaner:
             while root.local is not None:
                 target, root = root.local, verdicts[root.local]
             kept = root.entry if root.entry is not None else entry_of[target]
-            if v.is_copy:
+            if v.is_copy and not v.stays:
                 copies.append(Copy(v.reason, v.score, kept, kept, root.entry is not None))
             else:
                 copies.append(Copy(None, None, -1, kept, False))

@@ -98,8 +98,3 @@ class MinHasher:
             blocks = rows[cuts]
             sig[:, blocks] = np.minimum(sig[:, blocks], np.minimum.reduceat(permuted, cuts, axis=1))
         return np.ascontiguousarray(sig.T)
-
-
-def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard similarity: the share of equal coordinates (broadcasts over rows)."""
-    return (sig_a == sig_b).mean(axis=-1)

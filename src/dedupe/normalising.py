@@ -83,16 +83,3 @@ def normalise(text: str) -> str:
     """The comparison form of ``text`` (see the module docstring)."""
     words = normalised_words([text.replace("\n", " ").replace("\r", " ")])[0]
     return " ".join(fold_spelling(w.decode("utf-8", "surrogatepass")) for w in words)
-
-
-def tokens(text: str) -> list[str]:
-    """Words of ``text`` after normalising.
-
-    A block made only of punctuation or symbols (a stray bullet "•") has no words; it is then
-    represented by its stripped raw text, so two identical symbol lines are still seen as copies.
-    """
-    words = normalise(text).split()
-    if words:
-        return words
-    raw = text.strip()
-    return [raw] if raw else []

@@ -103,10 +103,6 @@ class Shingler:
         self.cache_size = cache_size
         self._cache = _WordHashes()
 
-    def words(self, text: str) -> list[str]:
-        """Normalised words of one text, as the shingles see them."""
-        return [w.decode("utf-8", "surrogatepass") for w in self._words([text])[0]]
-
     def _words(self, texts: list[str]) -> list[list[bytes]]:
         per_block = normalised_words(texts)
         for i, words in enumerate(per_block):

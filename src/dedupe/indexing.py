@@ -155,20 +155,24 @@ class BlockIndex:
         matches: list[Optional[Match]] = []
         stored_exact = self._exact.view()
         for sig, text_hash, candidates in zip(signatures, exact, self._lsh.query(signatures)):
-            if len(candidates) == 0:
-                matches.append(None)
-                continue
-            same = np.flatnonzero(stored_exact[candidates] == text_hash)
-            if len(same):
-                matches.append(Match(int(candidates[same[0]]), 1.0, True))
-                continue
-            scores = self._lsh.similarity(sig, candidates)
-            best = int(np.argmax(scores))  # first maximum: the earliest entry wins ties
-            if scores[best] >= self.threshold:
-                matches.append(Match(int(candidates[best]), float(scores[best]), False))
-            else:
-                matches.append(None)
+            matches.append(self._pick(candidates, stored_exact[candidates] == text_hash,
+                                      lambda: self._lsh.similarity(sig, candidates)))
         return matches
+
+    def _pick(self, entries, same: np.ndarray, scores) -> Optional[Match]:
+        """The one match a lookup returns among candidate ``entries`` (in entry order): the first
+        with identical text, else the most similar (the earliest on ties) if it reaches the
+        threshold. ``scores()`` is only called when no candidate is identical."""
+        if len(entries) == 0:
+            return None
+        identical = np.flatnonzero(same)
+        if len(identical):
+            return Match(int(entries[identical[0]]), 1.0, True)
+        similarity = scores()
+        best = int(np.argmax(similarity))
+        if similarity[best] >= self.threshold:
+            return Match(int(entries[best]), float(similarity[best]), False)
+        return None
 
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray:
         """Register kept blocks. They go into the LSH tables in one batch at the next
@@ -239,24 +243,14 @@ class ChunkLookup:
 
     def lookup(self, rows: range) -> list[Optional[Match]]:
         out = []
-        bits = self.index._lsh.signature_bits
-        mask, e = np.uint32((1 << bits) - 1), 2.0 ** -bits
         for row in rows:
             match = self.flushed[row]
             earlier = [a for a in set(self._earlier.get(row, ())) if a in self._entry_of]
             if earlier:
                 earlier.sort(key=self._entry_of.__getitem__)
-                entries = [self._entry_of[a] for a in earlier]
-                same = [i for i, a in enumerate(earlier) if self.exact[a] == self.exact[row]]
-                if same:
-                    found = Match(entries[same[0]], 1.0, True)
-                else:
-                    stored = self.signatures[earlier] & mask
-                    p = np.count_nonzero(stored == (self.signatures[row] & mask), axis=1) / stored.shape[1]
-                    scores = np.clip((p - e) / (1.0 - e), 0.0, 1.0)
-                    best = int(np.argmax(scores))
-                    found = Match(entries[best], float(scores[best]), False) \
-                        if scores[best] >= self.index.threshold else None
+                found = self.index._pick(
+                    [self._entry_of[a] for a in earlier], self.exact[earlier] == self.exact[row],
+                    lambda: self.index._lsh.similarity_to(self.signatures[row], self.signatures[earlier]))
                 match = _better(match, found)
             out.append(match)
         return out

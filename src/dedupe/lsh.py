@@ -492,7 +492,15 @@ class MinHashLSHIndex:
         pos = self._positions(keys)
         if len(pos) == 0:
             return np.empty(0, np.float64)
-        stored = self._sigs.take(pos)
+        return self._estimate(self._sigs.take(pos), sig)
+
+    def similarity_to(self, signature: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """The estimate :meth:`similarity` gives once ``others`` (full signatures, not yet
+        added) are stored: the same bits and the same formula."""
+        sig = self._check_signatures(signature, ndim=1)
+        return self._estimate(self._low_bits(self._check_signatures(others)), sig)
+
+    def _estimate(self, stored: np.ndarray, sig: np.ndarray) -> np.ndarray:
         low = self._low_bits(sig[None, :])
         if self.signature_bits == 4:  # compare both nibbles of every byte
             diff = stored ^ low

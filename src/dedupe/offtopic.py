@@ -68,6 +68,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 
 from .errors import ConfigError, DedupeError, InputError
+from .reading import chunked
 
 DEFAULT_BACKGROUND = "default"
 BACKGROUND_FILE = "background-idf-v1.json"
@@ -199,7 +200,7 @@ class OffTopicDetector:
     # ------------------------------------------------------------------ fitting
     def partial_fit(self, documents: Iterable[list[str]]) -> "OffTopicDetector":
         """Adds the block frequencies of ``documents`` (each a list of block texts) to the IDF."""
-        for batch in _batches(documents, 256):
+        for batch in chunked(documents, 256):
             self.add_frequencies(*self.block_frequencies(batch))
         return self
 
@@ -429,17 +430,6 @@ def _checked(blocks) -> list[str]:
     if not all(isinstance(b, str) for b in blocks):
         raise InputError("every block of a document must be a string")
     return list(blocks)
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # ---------------------------------------------------------------------- background table

@@ -29,7 +29,6 @@ import pickle
 import tempfile
 from collections import deque
 from dataclasses import dataclass
-from itertools import islice
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
@@ -39,7 +38,7 @@ from .deciding import Copy, Findings, Sketch, combine, find_copies
 from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
-from .reading import Document
+from .reading import Document, chunked
 from .segmenting import Block, strip_blocks
 
 
@@ -208,7 +207,7 @@ class Cleaner:
 
         def texts() -> Iterator[list[str]]:
             stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
-            for chunk in _chunked(stream, self.chunk_size):
+            for chunk in chunked(stream, self.chunk_size):
                 held.append(chunk)
                 yield [doc.text for doc in chunk]
 
@@ -281,15 +280,6 @@ class Cleaner:
             ))
         text = strip_blocks(doc.text, blocks, [d.action == "strip" for d in decisions])
         return CleanedDocument(doc, text, decisions)
-
-
-def _chunked(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while True:
-        chunk = list(islice(iterator, size))
-        if not chunk:
-            return
-        yield chunk
 
 
 _REASON_CODES = {None: 0, "duplicate": 1, "near-duplicate": 2}

@@ -26,7 +26,8 @@ import zlib
 from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from itertools import islice
+from typing import Callable, Iterable, Iterator, Optional
 
 from .errors import InputError
 
@@ -61,6 +62,16 @@ class ReadOptions:
     id_field: str = "id"
     on_error: str = "fail"  # "fail" | "skip"
     source_field: Optional[str] = None  # default: the host of a "url" field, when there is one
+
+
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` consecutive items (the last one shorter), read lazily."""
+    iterator = iter(items)
+    while True:
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            return
+        yield chunk
 
 
 def input_kind(path: str) -> str:

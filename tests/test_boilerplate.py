@@ -340,3 +340,21 @@ def test_context_features_match_the_direct_per_document_formulas():
         w = rng.integers(0, 60, n).astype(float) * (rng.random(n) < 0.8)
         np.testing.assert_allclose(context_features(s, w), _reference_context(s, w),
                                    rtol=1e-12, atol=1e-15)
+
+
+def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
+    """The scan adds a guard and first-character look-aheads for speed; the matches (start and
+    group) must be those of the plain vocabulary pattern."""
+    import random
+
+    from dedupe.boilerplate import _VOCAB, _VOCAB_SCAN
+
+    rnd = random.Random(0)
+    words = ["share", "read more", "by ", "\nby ", "www.", ".com", "@x", "#", "©", "cookies", "terms of",
+             "jan 3", "12:30", "2022", "3 days ago", "1/2/2023", "photo", "staff writer", " ", "-", "a", "9",
+             "sign up", "e-mail", "email", "\n", "privacy", "reuters", "x.co.uk", "http://", "menu", "z"]
+    texts = ["\n".join(page.texts).lower() for page in seeds.values()]
+    texts += ["".join(rnd.choice(words) for _ in range(rnd.randint(1, 40))) for _ in range(2000)]
+    for text in texts:
+        plain = [(m.start(), m.lastgroup) for m in _VOCAB.finditer(text)]
+        assert [(m.start(), m.lastgroup) for m in _VOCAB_SCAN.finditer(text)] == plain

@@ -238,3 +238,27 @@ def test_partial_fit_transforms_a_chunk_once(monkeypatch):
     calls.clear()
     detector.analyse_many([ARTICLE, PASTED, [], ARTICLE + PASTED] * 16)
     assert len(calls) == 1
+
+
+def test_term_counts_equal_the_hashing_vectorizer():
+    """The fast tokeniser must give scikit-learn's matrix exactly (features, counts, layout),
+    on news text and on random strings of the characters that make tokenising hard."""
+    import random
+
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from dedupe.offtopic import TermCounts, _analyzer_settings
+
+    rnd = random.Random(0)
+    alphabet = "aB1_ ’'-.é\u0130ΣΟς\u2028\n\t,ﬁ\ud800"
+    chunks = [ARTICLE + PASTED + ["Russia’s drones", "Fiancée's café — naïve", "", "x", "__ a_b"]]
+    chunks += [["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30)))
+                for _ in range(rnd.randint(1, 6))] for _ in range(300)]
+    for n_features in (2**10, 2**18):
+        ours = TermCounts(n_features)
+        theirs = HashingVectorizer(n_features=n_features, **_analyzer_settings())
+        for blocks in chunks:
+            a, b = theirs.transform(blocks), ours.transform(blocks)
+            np.testing.assert_array_equal(a.indptr, b.indptr)
+            np.testing.assert_array_equal(a.indices, b.indices)
+            np.testing.assert_array_equal(a.data, b.data)

@@ -150,13 +150,27 @@ class BlockIndex:
         return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact))
 
     def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
+        """:meth:`_pick` for every row at once: the candidates of all rows are one flat array."""
+        matches: list[Optional[Match]] = [None] * len(signatures)
         if self._lsh_size == 0:
-            return [None] * len(signatures)
-        matches: list[Optional[Match]] = []
-        stored_exact = self._exact.view()
-        for sig, text_hash, candidates in zip(signatures, exact, self._lsh.query(signatures)):
-            matches.append(self._pick(candidates, stored_exact[candidates] == text_hash,
-                                      lambda: self._lsh.similarity(sig, candidates)))
+            return matches
+        rows, entries = self._lsh.query_pairs(signatures)
+        same = self._exact.view()[entries] == exact[rows]
+        # rows with an identical candidate: the first one (pairs are in entry order)
+        identical_rows, first = np.unique(rows[same], return_index=True)
+        for row, entry in zip(identical_rows.tolist(), entries[same][first].tolist()):
+            matches[row] = Match(entry, 1.0, True)
+        # the others: the most similar candidate, the earliest on ties, if it reaches the threshold
+        rest = ~np.isin(rows, identical_rows)
+        rows, entries = rows[rest], entries[rest]
+        similarity = self._lsh.similarity_pairs(signatures, rows, entries)
+        order = np.lexsort((entries, -similarity, rows))
+        best_rows, best = np.unique(rows[order], return_index=True)
+        best = order[best]
+        good = similarity[best] >= self.threshold
+        for row, entry, score in zip(best_rows[good].tolist(), entries[best[good]].tolist(),
+                                     similarity[best[good]].tolist()):
+            matches[row] = Match(entry, score, False)
         return matches
 
     def _pick(self, entries, same: np.ndarray, scores) -> Optional[Match]:

@@ -438,24 +438,36 @@ class MinHashLSHIndex:
 
     def query(self, signatures: np.ndarray) -> list[np.ndarray]:
         """For each row, the sorted unique int64 keys of entries sharing at least one band with it."""
+        n = len(self._check_signatures(signatures))
+        row, keys = self.query_pairs(signatures)
+        bounds = [0, *np.searchsorted(row, np.arange(1, n)).tolist(), len(keys)] if n else []
+        return [keys[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def query_pairs(self, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`query` flattened: ``(row, key)`` pairs ordered by row, then key."""
         sig = self._check_signatures(signatures)
-        n = len(sig)
-        if n == 0:
-            return []
-        if self._n == 0:
-            return [np.empty(0, np.int64) for _ in range(n)]
+        nothing = np.empty(0, np.intp), np.empty(0, np.int64)
+        if len(sig) == 0 or self._n == 0:
+            return nothing
         qi, pos = self._table.lookup(self.band_keys(sig).ravel())
         if len(qi) == 0:
-            return [np.empty(0, np.int64) for _ in range(n)]
+            return nothing
         # One sort dedupes (signature, entry) pairs from several bands and groups them by row.
         pair = np.unique((qi // self.bands).astype(_U64) << _U64(32) | pos.astype(_U64))
         row = (pair >> _U64(32)).astype(np.intp)
         keys = self._keys[(pair & _U64(0xFFFFFFFF)).astype(np.intp)]
         if self._key_table is not None:  # positions no longer sort keys: sort within each row
             order = np.lexsort((keys, row))
-            keys = keys[order]
-        bounds = [0, *np.searchsorted(row, np.arange(1, n)).tolist(), len(keys)]
-        return [keys[a:b] for a, b in zip(bounds, bounds[1:])]
+            row, keys = row[order], keys[order]
+        return row, keys
+
+    def similarity_pairs(self, signatures: np.ndarray, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """``similarity(signatures[r], [k])`` for every pair ``(r, k)``, in one pass."""
+        sig = self._check_signatures(signatures)
+        pos = self._positions(keys)
+        if len(pos) == 0:
+            return np.empty(0, np.float64)
+        return self._estimate(self._sigs.take(pos), self._low_bits(sig)[rows], packed=True)
 
     def _low_bits(self, sig: np.ndarray) -> np.ndarray:
         """The stored form of signatures: their low ``signature_bits``, 4-bit values packed."""
@@ -500,8 +512,10 @@ class MinHashLSHIndex:
         sig = self._check_signatures(signature, ndim=1)
         return self._estimate(self._low_bits(self._check_signatures(others)), sig)
 
-    def _estimate(self, stored: np.ndarray, sig: np.ndarray) -> np.ndarray:
-        low = self._low_bits(sig[None, :])
+    def _estimate(self, stored: np.ndarray, sig: np.ndarray, packed: bool = False) -> np.ndarray:
+        """The b-bit estimate of ``stored`` rows against one full signature ``sig`` or, with
+        ``packed``, against rows of stored-form bits, pair by pair."""
+        low = sig if packed else self._low_bits(sig[None, :])
         if self.signature_bits == 4:  # compare both nibbles of every byte
             diff = stored ^ low
             p = (np.count_nonzero(diff & np.uint8(0x0F), axis=1) + np.count_nonzero(diff & np.uint8(0xF0), axis=1))

@@ -58,14 +58,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 from .errors import ConfigError, DedupeError, InputError
 from .reading import chunked
@@ -83,6 +86,97 @@ MAX_BLOCKS = 2000
 def _analyzer_settings() -> dict:
     return dict(lowercase=True, token_pattern=TOKEN_PATTERN, stop_words=sorted(ENGLISH_STOP_WORDS),
                 alternate_sign=False, norm=None, dtype=np.float64)
+
+
+# TOKEN_PATTERN's terms are the runs of word characters of length >= 2. Every ASCII character
+# that is not a word character separates runs, so the UTF-8 bytes of a chunk are cut at them with
+# one bytes.translate and split; a piece holding non-ASCII bytes (a curly apostrophe, an accented
+# letter) is cut by the regex itself, once per distinct piece.
+_ASCII_SEPARATORS = bytes(c for c in range(128) if not re.match(r"\w", chr(c)) and c != 0x0A)
+_SEPARATE = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
+_WORD_RUNS = re.compile(r"\w+")
+_NOT_A_TERM, _SEVERAL_TERMS = -1, -2
+
+
+class TermCounts:
+    """Hashed term counts of blocks: the matrix ``HashingVectorizer(**_analyzer_settings())``
+    gives, value for value and in the same canonical (sorted, summed) layout.
+
+    It does per chunk what the vectorizer does per block: one ``lower``, one ``translate`` and
+    one split over the joined blocks, and a dictionary from piece to feature (negative codes for
+    stop words, one-letter runs and pieces that hold several terms), so a known piece costs one
+    C-level lookup. A new term is hashed as scikit-learn's hasher does (signed MurmurHash3 of
+    its UTF-8 bytes, seed 0, ``|h| mod n_features``); a test holds the two equal.
+
+    >>> counts = TermCounts(2**10).transform(["Iran drones", "the drones, the drones"])
+    >>> counts.toarray().sum(axis=1).tolist()   # "the" is a stop word
+    [2.0, 2.0]
+    """
+
+    def __init__(self, n_features: int, cache_limit: int = 1 << 20):
+        self.n_features = n_features
+        self.cache_limit = cache_limit
+        self._codes = _PieceCodes(self)
+        self._several: dict[bytes, list[int]] = {}
+
+    def __getstate__(self):  # workers rebuild the cache rather than receive it
+        return {"n_features": self.n_features, "cache_limit": self.cache_limit}
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def transform(self, blocks: list[str]) -> sp.csr_matrix:
+        n = len(blocks)
+        data = "\n".join(blocks).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE)
+        lines = data.split(b"\n")
+        if len(lines) != n:  # a block held a newline, which separates runs like a space
+            return self.transform([b.replace("\n", " ") for b in blocks])
+        if len(self._codes) > self.cache_limit:  # bounded memory: start afresh
+            self._codes.clear()
+            self._several.clear()
+        pieces = [line.split() for line in lines]
+        flat = list(chain.from_iterable(pieces))
+        codes = np.fromiter(map(self._codes.__getitem__, flat), np.int64, len(flat))
+        row = np.repeat(np.arange(n), np.fromiter(map(len, pieces), np.int64, n))
+        several = np.flatnonzero(codes == _SEVERAL_TERMS)
+        if several.size:
+            parts = [self._several[flat[i]] for i in several.tolist()]
+            codes = np.concatenate((codes, np.fromiter(chain.from_iterable(parts), np.int64)))
+            row = np.concatenate((row, np.repeat(row[several], [len(p) for p in parts])))
+        keep = codes >= 0
+        key, count = np.unique(row[keep] * self.n_features + codes[keep], return_counts=True)
+        indptr = np.searchsorted(key, np.arange(n + 1) * self.n_features)
+        return sp.csr_matrix((count.astype(np.float64), (key % self.n_features).astype(np.int32), indptr),
+                             shape=(n, self.n_features))
+
+    def feature(self, term: str) -> int:
+        """The hashed feature of one term (``FeatureHasher``'s index, int32 minimum included)."""
+        h = murmurhash3_32(term, seed=0)
+        if h == -2147483648:
+            return (2147483647 - (self.n_features - 1)) % self.n_features
+        return abs(h) % self.n_features
+
+
+class _PieceCodes(dict):
+    """piece (lower-cased UTF-8 bytes between ASCII separators) -> its feature, or a negative
+    code; filled on first sight."""
+
+    def __init__(self, owner: TermCounts):
+        super().__init__()
+        self.owner = owner
+
+    def __missing__(self, piece: bytes) -> int:
+        text = piece.decode("utf-8", "surrogatepass")
+        terms = [t for t in _WORD_RUNS.findall(text) if len(t) > 1 and t not in ENGLISH_STOP_WORDS]
+        if not terms:
+            code = _NOT_A_TERM
+        elif len(terms) == 1 and terms[0] == text:
+            code = self.owner.feature(text)
+        else:
+            code = _SEVERAL_TERMS
+            self.owner._several[piece] = [self.owner.feature(t) for t in terms]
+        self[piece] = code
+        return code
 
 
 class OffTopicDetector:
@@ -133,7 +227,7 @@ class OffTopicDetector:
         self.background_weight = background_weight
         self._validate()
 
-        self._vectorizer = HashingVectorizer(n_features=n_features, **_analyzer_settings())
+        self._vectorizer = TermCounts(n_features)
         self._df = np.zeros(n_features, dtype=np.int64)  # blocks of the fitted dump holding a feature
         self._n_blocks = 0
         self._bg_df, self._bg_n = self._load_background()

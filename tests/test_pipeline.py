@@ -154,3 +154,46 @@ def test_a_short_line_recurring_alone_is_indexed_once_and_becomes_a_template():
     assert all(c.decisions[1].action == "strip" and c.decisions[0].action == "keep" for c in templates)
     few = list(_Cleaner(detect=frozenset({"template"})).clean(docs[:4]))  # in fewer than 5 documents
     assert all(c.decisions[1].action == "keep" for c in few)
+
+
+def test_in_document_copies_of_a_chunk_equal_the_per_document_matrix_rule():
+    """local_copies scores the block pairs of many documents at once (in worker processes);
+    it must pick what rule 1 picks on each document's full similarity matrix."""
+    import numpy as np
+
+    from dedupe.deciding import Sketch, local_copies
+    from dedupe.parallel import Sketcher
+    from dedupe.segmenting import segment
+
+    config = CleanerConfig()
+    repeated = Document("d", f"{LONG}\nA short line\n{SHARED}\n{LONG} Officials said so.\n{SHARED}")
+    docs = _recombined_seed_documents(24) + [A, B, Document("c", ""), repeated]
+    sketcher = Sketcher(config)
+    sketches = sketcher([segment(d.text) for d in docs])
+    # small pair batches exercise the batching too
+    for batched in (sketches, local_copies([s._replace(earlier=None) for s in sketches], config, max_pairs=50)):
+        for s in batched:
+            k = len(s.signatures)
+            sims = (s.signatures[:, None, :] == s.signatures[None, :, :]).mean(axis=-1).astype(np.float32)
+            later, before = s.sizes[:, None].astype(float), s.sizes[None, :].astype(float)
+            scores = np.where(sims >= config.doc_threshold, sims, 0.0)
+            contained = sims * (later + before) / ((1.0 + sims) * before)
+            addition = later - before
+            by_containment = (addition > 0) & (addition <= np.maximum(4.0, 0.6 * before)) & (contained >= config.containment)
+            scores = np.where(by_containment, np.maximum(scores, np.minimum(contained, 1.0)), scores)
+            short = s.words < config.shingle_size
+            scores[short, :] = 0.0
+            scores[:, short] = 0.0
+            scores = np.tril(scores, k=-1)
+            first_same = {}
+            for i in range(k):
+                j = first_same.setdefault(int(s.exact[i]), i)
+                if j != i:
+                    expected = (j, 1.0)
+                elif k and scores[i].max() > 0:
+                    expected = (int(scores[i].argmax()), float(scores[i].max()))
+                else:
+                    expected = (-1, 0.0)
+                assert (int(s.earlier[i]), float(s.earlier_score[i])) == expected
+    assert any((s.earlier >= 0).any() for s in sketches)  # the seeds repeat passages
+    assert isinstance(sketches[0], Sketch)

@@ -40,12 +40,15 @@ from .indexing import Match
 
 class Sketch(NamedTuple):
     """A document's blocks as the copy finder sees them: word counts, shingle counts, 64-bit
-    hashes of the normalised texts, and MinHash signatures (one row per block)."""
+    hashes of the normalised texts, MinHash signatures (one row per block) and, per block, the
+    earlier block of the same document it copies (rule 1; -1 for none) with its score."""
 
     words: np.ndarray
     sizes: np.ndarray
     exact: np.ndarray
     signatures: np.ndarray
+    earlier: Optional[np.ndarray] = None
+    earlier_score: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -66,69 +69,119 @@ class Verdict:
         return self.local is not None or self.entry is not None
 
 
-def similarity_matrix(signatures: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Estimated Jaccard similarity of every pair of rows (k x k, float32)."""
-    k = len(signatures)
-    sims = np.empty((k, k), dtype=np.float32)
-    for lo in range(0, k, chunk):
-        sims[lo:lo + chunk] = (signatures[lo:lo + chunk, None, :] == signatures[None, :, :]).mean(axis=-1)
-    return sims
+def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
+    """Estimated Jaccard similarity of rows ``a`` and ``b`` (pairwise, float32)."""
+    return (signatures[a] == signatures[b]).mean(axis=-1).astype(np.float32)
+
+
+def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 17) -> list[Sketch]:
+    """Rule 1 for the blocks of several documents at once: each sketch comes back with
+    ``earlier`` and ``earlier_score`` filled in.
+
+    Every pair (later block ``i``, earlier block ``j``) of a document is scored as in the module
+    docstring; ``i`` copies the first identical block if there is one (score 1), else its
+    best-scoring ``j`` (the earliest on ties) when the score is above 0. A pure function of the
+    sketches, so worker processes compute it; pairs are scored ``max_pairs`` at a time.
+    """
+    sizes_per_doc = np.array([len(s.signatures) for s in sketches], dtype=np.int64)
+    n = int(sizes_per_doc.sum())
+    earlier = np.full(n, -1, dtype=np.int64)
+    score = np.zeros(n)
+    if n:
+        sig = np.concatenate([s.signatures for s in sketches])
+        exact = np.concatenate([s.exact for s in sketches])
+        sizes = np.concatenate([s.sizes for s in sketches]).astype(np.float64)
+        short = np.concatenate([s.words for s in sketches]) < config.shingle_size
+        first = np.concatenate(([0], np.cumsum(sizes_per_doc)[:-1]))
+        # pairs (i, j), j < i, document by document, in row-major order of i then j
+        batch: list[tuple[np.ndarray, np.ndarray]] = []
+        pending = 0
+        for lo, k in zip(first.tolist(), sizes_per_doc.tolist()):
+            if k < 2:
+                continue
+            i, j = np.tril_indices(k, -1)
+            batch.append((i + lo, j + lo))
+            pending += len(i)
+            if pending >= max_pairs:
+                _score_pairs(batch, sig, sizes, short, config, earlier, score)
+                batch, pending = [], 0
+        _score_pairs(batch, sig, sizes, short, config, earlier, score)
+        # identical normalised text beats any similarity: the first identical block is copied
+        doc = np.repeat(np.arange(len(sketches)), sizes_per_doc)
+        order = np.lexsort((np.arange(n), exact, doc))
+        run_start = np.r_[True, (exact[order][1:] != exact[order][:-1]) | (doc[order][1:] != doc[order][:-1])]
+        first_same = order[np.flatnonzero(run_start)[np.cumsum(run_start) - 1]]
+        repeated = order[first_same != order]
+        earlier[repeated] = first_same[first_same != order]
+        score[repeated] = 1.0
+    out, lo = [], 0
+    for s, k in zip(sketches, sizes_per_doc.tolist()):
+        mine = earlier[lo:lo + k]
+        out.append(s._replace(earlier=np.where(mine >= 0, mine - lo, -1), earlier_score=score[lo:lo + k]))
+        lo += k
+    return out
+
+
+def _score_pairs(batch, sig, sizes, short, config, earlier, score) -> None:
+    """Scores a batch of pairs (see :func:`local_copies`) and keeps each later block's best."""
+    if not batch:
+        return
+    i = np.concatenate([b[0] for b in batch])
+    j = np.concatenate([b[1] for b in batch])
+    sims = similarity(sig, i, j)
+    later, before = sizes[i], sizes[j]
+    s = np.where(sims >= config.doc_threshold, sims, 0.0)
+    contained = sims * (later + before) / ((1.0 + sims) * before)
+    addition = later - before
+    short_addition = (addition > 0) & (addition <= np.maximum(4.0, 0.6 * before))
+    by_containment = short_addition & (contained >= config.containment)
+    s = np.where(by_containment, np.maximum(s, np.minimum(contained, 1.0)), s)
+    s[short[i] | short[j]] = 0.0
+    hit = s > 0
+    if not hit.any():
+        return
+    i, j, s = i[hit], j[hit], s[hit]
+    order = np.lexsort((j, -s, i))  # per later block: highest score, then earliest block
+    rows, best = np.unique(i[order], return_index=True)
+    earlier[rows] = j[order][best]
+    score[rows] = s[order][best]
 
 
 def find_copies(sketch: Sketch, cross: Sequence[Optional[Match]], config: CleanerConfig) -> list[Verdict]:
     """Rules 1-4 of the module docstring for one document's blocks."""
+    if sketch.earlier is None:
+        sketch = local_copies([sketch], config)[0]
     signatures = sketch.signatures
     k = len(signatures)
     verdicts = [Verdict() for _ in range(k)]
     if k == 0:
         return verdicts
     short = sketch.words < config.shingle_size
-    sizes = sketch.sizes.astype(np.float64)
-    sims = similarity_matrix(signatures)
     use_cross = config.cross_doc != "keep"
-
-    first_seen: dict[int, int] = {}
-    exact_of = [first_seen.setdefault(h, i) for i, h in enumerate(sketch.exact.tolist())]
-    scores = _in_document_scores(sims, sizes, short, config)
-    best_j = scores.argmax(axis=1)
-    best_score = scores[np.arange(k), best_j]
+    earlier, earlier_score, exact = sketch.earlier.tolist(), sketch.earlier_score.tolist(), sketch.exact
     for i in range(k):
-        best: tuple | None = None  # (exact, score, earlier block)
-        if exact_of[i] != i:
-            best = (True, 1.0, exact_of[i])
-        elif best_score[i] > 0:
-            best = (False, float(best_score[i]), int(best_j[i]))
         match = cross[i] if use_cross else None
+        j = earlier[i]
+        if j < 0 and match is None:
+            continue
+        best: tuple | None = None  # (exact, score, earlier block)
+        if j >= 0:
+            best = (bool(exact[j] == exact[i]), earlier_score[i], j)
         if match is not None and (not short[i] or match.exact):
             if best is None or (match.exact, match.score) > (best[0], best[1]):
                 verdicts[i] = Verdict("duplicate" if match.exact else "near-duplicate", match.score, entry=match.entry)
                 continue
         if best is not None:
-            exact, score, j = best
-            verdicts[i] = Verdict("duplicate" if exact else "near-duplicate", score, local=j)
+            same, score, j = best
+            verdicts[i] = Verdict("duplicate" if same else "near-duplicate", score, local=j)
 
-    _extend_runs(verdicts, sims, short, config)
+    if any(v.local is not None for v in verdicts):
+        _extend_runs(verdicts, signatures, short, config)
     _keep_lone_short_blocks(verdicts, short)
     return verdicts
 
 
-def _in_document_scores(sims: np.ndarray, sizes: np.ndarray, short: np.ndarray,
-                        config: CleanerConfig) -> np.ndarray:
-    """scores[i, j]: how much block ``i`` copies the earlier block ``j`` (0 where it does not,
-    and for j >= i)."""
-    later, earlier = sizes[:, None], sizes[None, :]
-    scores = np.where(sims >= config.doc_threshold, sims, 0.0)
-    contained = sims * (later + earlier) / ((1.0 + sims) * earlier)
-    addition = later - earlier
-    short_addition = (addition > 0) & (addition <= np.maximum(4.0, 0.6 * earlier))
-    by_containment = short_addition & (contained >= config.containment)
-    scores = np.where(by_containment, np.maximum(scores, np.minimum(contained, 1.0)), scores)
-    scores[short, :] = 0.0
-    scores[:, short] = 0.0
-    return np.tril(scores, k=-1)
-
-
-def _extend_runs(verdicts: list[Verdict], sims: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:
+def _extend_runs(verdicts: list[Verdict], signatures: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:
     k = len(verdicts)
     changed = True
     while changed:
@@ -143,14 +196,17 @@ def _extend_runs(verdicts: list[Verdict], sims: np.ndarray, short: np.ndarray, c
                     continue
                 if verdicts[a].is_copy or verdicts[t].is_copy or short[a] != short[t]:
                     continue
-                if sims[a, t] >= config.run_threshold:
-                    verdicts[a] = Verdict("near-duplicate", float(sims[a, t]), local=t)
+                sim = similarity(signatures, a, t)
+                if sim >= config.run_threshold:
+                    verdicts[a] = Verdict("near-duplicate", float(sim), local=t)
                     changed = True
 
 
 def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
     """Short copies stay unless a neighbour is a copy too (iterated, for runs of short blocks)."""
     pending = [i for i, v in enumerate(verdicts) if short[i] and v.is_copy]
+    if not pending:
+        return
     confirmed: set[int] = set()
     grew = True
     while grew:

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .deciding import Sketch
+from .deciding import Sketch, local_copies
 from .minhash import MinHasher
 from .segmenting import segment
 from .shingling import Shingler
@@ -115,24 +115,24 @@ class ChunkWork:
 
 
 class Sketcher:
-    """Shingle and MinHash the blocks of a chunk of documents.
+    """Shingle and MinHash the blocks of a chunk of documents, and find the copies inside each
+    document (:func:`dedupe.deciding.local_copies`): a pure function of the texts.
 
-    Returns, per document, ``(words, sizes, exact, signatures)`` as compact arrays.
+    Returns one :class:`~dedupe.deciding.Sketch` per document.
     """
 
-    def __init__(self, shingle_size: int, num_perm: int, seed: int):
-        self.shingle_size, self.num_perm, self.seed = shingle_size, num_perm, seed
+    def __init__(self, config):
+        self.config = config
         self._shingler: Shingler | None = None
         self._minhasher: MinHasher | None = None
 
     def __getstate__(self):
-        return {"shingle_size": self.shingle_size, "num_perm": self.num_perm, "seed": self.seed,
-                "_shingler": None, "_minhasher": None}
+        return {"config": self.config, "_shingler": None, "_minhasher": None}
 
-    def __call__(self, segmented: list[list]) -> list[tuple]:
+    def __call__(self, segmented: list[list]) -> list[Sketch]:
         if self._shingler is None:
-            self._shingler = Shingler(self.shingle_size)
-            self._minhasher = MinHasher(self.num_perm, self.seed)
+            self._shingler = Shingler(self.config.shingle_size)
+            self._minhasher = MinHasher(self.config.num_perm, self.config.seed)
         flat = [b.text for blocks in segmented for b in blocks]
         batch = self._shingler.shingle(flat)
         sigs = self._minhasher.signatures(batch.hashes, batch.offsets)
@@ -142,7 +142,7 @@ class Sketcher:
             hi = lo + len(blocks)
             out.append(Sketch(batch.words[lo:hi], sizes[lo:hi], batch.exact[lo:hi], sigs[lo:hi]))
             lo = hi
-        return out
+        return local_copies(out, self.config)
 
 
 class Scorer:

@@ -125,7 +125,7 @@ class Cleaner:
         self.workers = workers
         self.chunk_size = chunk_size
         self._given_index = index
-        self._sketcher = Sketcher(self.config.shingle_size, self.config.num_perm, self.config.seed)
+        self._sketcher = Sketcher(self.config)
         self.boilerplate = boilerplate
         self.offtopic = offtopic
         self._own_offtopic = False

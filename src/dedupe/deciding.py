@@ -224,56 +224,88 @@ def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
             verdicts[i].stays = True
 
 
-class Copy(NamedTuple):
-    """A block's copy finding after the index has registered the kept blocks: ``of`` is the
-    index entry of the kept copy (-1 for a first occurrence), ``cluster`` the entry of the group
-    of copies it belongs to, ``cross`` whether the kept copy is in another document."""
+COPY_REASONS = (None, "duplicate", "near-duplicate")  # reason codes of Copies.reason
 
-    reason: Optional[str]
-    score: Optional[float]
-    of: int
-    cluster: int
-    cross: bool
+
+@dataclass
+class Copies:
+    """The copy findings of a document's blocks after the index registered the kept ones, one
+    array entry per block: ``reason`` (a code into :data:`COPY_REASONS`), ``score`` (NaN when
+    none), ``of`` the index entry of the kept copy (-1 for a first occurrence), ``cluster`` the
+    entry of the group of copies it belongs to, ``cross`` whether the kept copy is in another
+    document."""
+
+    reason: np.ndarray
+    score: np.ndarray
+    of: np.ndarray
+    cluster: np.ndarray
+    cross: np.ndarray
+
+    @classmethod
+    def fresh(cls, clusters: np.ndarray) -> "Copies":
+        """Blocks that copy nothing, each the first of its own group."""
+        n = len(clusters)
+        return cls(np.zeros(n, np.int8), np.full(n, np.nan), np.full(n, -1, np.int64),
+                   np.asarray(clusters, np.int64), np.zeros(n, bool))
+
+    def __len__(self) -> int:
+        return len(self.reason)
 
 
 @dataclass
 class Findings:
     """Everything known about one document's blocks; any detector may be absent (None)."""
 
-    copies: Sequence[Copy]
+    copies: Copies
     template: Optional[np.ndarray] = None       # share of the source's documents holding the block, 0 = none
     boilerplate: Optional[np.ndarray] = None    # P(boilerplate)
     offtopic: Optional[np.ndarray] = None       # off-topic run score
     offtopic_flags: Optional[np.ndarray] = None
 
 
-def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float) -> list[tuple]:
-    """``(action, reason, score)`` per block.
+# Reason codes of combine's output, in the order findings rank.
+REASONS = (None, "template", "duplicate", "near-duplicate", "boilerplate", "off-topic")
+
+
+def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(strip, reason, score)`` per block: whether it goes, a code into :data:`REASONS` (0:
+    nothing found) and the finding's score (NaN when none).
 
     Findings are ranked template > duplicate > near-duplicate > boilerplate > off-topic: a
     template goes everywhere, first copy included; a copy names the kept block; a promo line
     inside a pasted run is reported as the boilerplate it is. The first block of a document (its
-    headline) is boilerplate only from ``config.title_threshold``. The first finding whose reason is in ``config.strip`` strips the
-    block; otherwise the first finding is reported on a kept block (flagged).
+    headline) is boilerplate only from ``config.title_threshold``. The first finding whose
+    reason is in ``config.strip`` strips the block; otherwise the first finding is reported on
+    a kept block (flagged).
     """
-    detect, strip = config.detect, config.strip
-    out = []
-    for i, copy in enumerate(findings.copies):
-        found: list[tuple[str, float, bool]] = []  # (reason, score, may strip)
-        if "template" in detect and findings.template is not None and findings.template[i] > 0:
-            found.append(("template", float(findings.template[i]), True))
-        if copy.reason is not None and copy.reason in detect:
-            found.append((copy.reason, copy.score, not copy.cross or config.cross_doc == "strip"))
-        if "boilerplate" in detect and findings.boilerplate is not None and \
-                findings.boilerplate[i] >= (config.title_threshold if i == 0 else boilerplate_threshold):
-            found.append(("boilerplate", float(findings.boilerplate[i]), True))
-        if "off-topic" in detect and findings.offtopic_flags is not None and findings.offtopic_flags[i]:
-            found.append(("off-topic", float(findings.offtopic[i]), True))
-        acting = [f for f in found if f[2] and f[0] in strip]
-        if acting:
-            out.append(("strip", acting[0][0], acting[0][1]))
-        elif found:
-            out.append(("keep", found[0][0], found[0][1]))
-        else:
-            out.append(("keep", None, None))
-    return out
+    detect, strip_reasons = config.detect, config.strip
+    copies = findings.copies
+    n = len(copies)
+    no = np.zeros(n, bool)
+    found = []  # (reason code per block, present, score, may strip), in rank order
+    if "template" in detect and findings.template is not None:
+        found.append((1, findings.template > 0, findings.template, "template" in strip_reasons))
+    copy_code = copies.reason.astype(np.int64) + 1  # duplicate 2, near-duplicate 3
+    detected = [REASONS.index(r) for r in COPY_REASONS[1:] if r in detect]
+    stripped = [REASONS.index(r) for r in COPY_REASONS[1:] if r in strip_reasons]
+    may_strip_copy = (~copies.cross | (config.cross_doc == "strip")) & np.isin(copy_code, stripped)
+    found.append((copy_code, np.isin(copy_code, detected), copies.score, may_strip_copy))
+    if "boilerplate" in detect and findings.boilerplate is not None:
+        limit = np.full(n, boilerplate_threshold)
+        limit[:1] = config.title_threshold
+        found.append((4, findings.boilerplate >= limit, findings.boilerplate, "boilerplate" in strip_reasons))
+    if "off-topic" in detect and findings.offtopic_flags is not None:
+        found.append((5, np.asarray(findings.offtopic_flags, bool), findings.offtopic, "off-topic" in strip_reasons))
+    strip, reason, score = no.copy(), np.zeros(n, np.int64), np.full(n, np.nan)
+    acted, reported = no.copy(), no.copy()
+    for code, present, value, may_strip in found:
+        acts = present & may_strip & ~acted
+        first = present & ~reported
+        take = acts | (first & ~acted)
+        reason = np.where(take, code, reason)
+        score = np.where(take, value, score)
+        strip |= acts
+        acted |= acts
+        reported |= present
+    return strip, reason, score

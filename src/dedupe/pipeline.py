@@ -34,7 +34,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import Copy, Findings, Sketch, combine, find_copies
+from .deciding import COPY_REASONS, REASONS, Copies, Findings, Sketch, combine, find_copies
 from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
@@ -89,7 +89,7 @@ DocumentLike = Union[Document, str, dict]
 class _Located(NamedTuple):
     doc: Document
     blocks: list[Block]
-    copies: list[Copy]
+    copies: Copies
     scores: Optional[tuple]  # (boilerplate, offtopic, offtopic_flags) when already computed
 
 
@@ -235,55 +235,61 @@ class Cleaner:
                 lo = rows.stop
             self.index.flush()
 
-    def _copies(self, doc: Document, sketch: Sketch, lookup, rows: range) -> list[Copy]:
-        if len(sketch.signatures) == 0:
-            return []
+    def _copies(self, doc: Document, sketch: Sketch, lookup, rows: range) -> Copies:
+        k = len(sketch.signatures)
+        if k == 0:
+            return Copies.fresh(np.empty(0, np.int64))
         cross = lookup.lookup(rows)
+        if (sketch.earlier < 0).all() and all(m is None for m in cross):  # nothing copied: all new
+            entries = self.index.add(sketch.signatures, sketch.exact, doc.id, list(range(k)))
+            lookup.added(list(rows), entries)
+            return Copies.fresh(entries)
         verdicts = find_copies(sketch, cross, self.config)
         new = [i for i, v in enumerate(verdicts) if not v.is_copy]
         entries = self.index.add(sketch.signatures[new], sketch.exact[new], doc.id, new)
         lookup.added([rows[i] for i in new], entries)
         entry_of = dict(zip(new, entries.tolist()))
-        copies = []
+        copies = Copies.fresh(np.zeros(k, np.int64))
         for i, v in enumerate(verdicts):
             # follow in-document pointers to the copy that was kept
             target, root = i, v
             while root.local is not None:
                 target, root = root.local, verdicts[root.local]
             kept = root.entry if root.entry is not None else entry_of[target]
+            copies.cluster[i] = kept
             if v.is_copy and not v.stays:
-                copies.append(Copy(v.reason, v.score, kept, kept, root.entry is not None))
-            else:
-                copies.append(Copy(None, None, -1, kept, False))
+                copies.reason[i] = COPY_REASONS.index(v.reason)
+                copies.score[i] = v.score
+                copies.of[i] = kept
+                copies.cross[i] = root.entry is not None
         return copies
 
-    def _decide(self, doc: Document, blocks: list[Block], copies: Sequence[Copy],
+    def _decide(self, doc: Document, blocks: list[Block], copies: Copies,
                 scores: Optional[tuple]) -> CleanedDocument:
         findings = Findings(copies=copies)
         if blocks:
             if self._spread is not None:
-                findings.template = self._spread.template_scores(copies, [b.text for b in blocks], self.config)
+                findings.template = self._spread.template_scores(copies, blocks, self.config)
             if scores is not None:
                 findings.boilerplate, findings.offtopic, findings.offtopic_flags = scores
         threshold = self.config.boilerplate_threshold
         if threshold is None and self.boilerplate is not None:
             threshold = self.boilerplate.threshold
-        outcomes = combine(findings, self.config, threshold or 0.5)
-        decisions = []
-        for block, copy, (action, reason, score) in zip(blocks, copies, outcomes):
-            points = reason in ("duplicate", "near-duplicate") and copy.of >= 0
-            decisions.append(BlockDecision(
-                doc_id=doc.id, block=block.index, start=block.start, end=block.end, text=block.text,
-                action=action, reason=reason, score=score,
-                duplicate_of=self.index.ref(copy.of) if points else None,
-                cluster=copy.cluster if copy.cluster >= 0 else None, source=doc.source,
-            ))
-        text = strip_blocks(doc.text, blocks, [d.action == "strip" for d in decisions])
+        strip, reason, score = combine(findings, self.config, threshold or 0.5)
+        points = (copies.of >= 0) & ((reason == 2) | (reason == 3))  # duplicates name the kept copy
+        refs = {i: self.index.ref(int(copies.of[i])) for i in np.flatnonzero(points).tolist()}
+        actions = np.where(strip, "strip", "keep").tolist()
+        reasons = [REASONS[r] for r in reason.tolist()]
+        scores_ = [None if s != s else s for s in score.tolist()]  # NaN: no finding
+        clusters = [c if c >= 0 else None for c in copies.cluster.tolist()]
+        decisions = [
+            BlockDecision(doc_id=doc.id, block=block.index, start=block.start, end=block.end, text=block.text,
+                          action=actions[i], reason=reasons[i], score=scores_[i], duplicate_of=refs.get(i),
+                          cluster=clusters[i], source=doc.source)
+            for i, block in enumerate(blocks)
+        ]
+        text = strip_blocks(doc.text, blocks, strip.tolist())
         return CleanedDocument(doc, text, decisions)
-
-
-_REASON_CODES = {None: 0, "duplicate": 1, "near-duplicate": 2}
-_REASON_NAMES = {code: name for name, code in _REASON_CODES.items()}
 
 
 class _Spread:
@@ -315,14 +321,14 @@ class _Spread:
         self.docs_per_source[source] += 1
         copies = located.copies
         self.blocks_per_doc.extend([len(copies)])
-        if not copies:
+        if not len(copies):
             return
-        self.reason.extend([_REASON_CODES[c.reason] for c in copies])
-        self.score.extend([np.nan if c.score is None else c.score for c in copies])
-        self.of.extend([c.of for c in copies])
-        clusters = np.array([c.cluster for c in copies], dtype=np.int64)
-        self.cluster.extend(clusters)
-        self.cross.extend([c.cross for c in copies])
+        self.reason.extend(copies.reason)
+        self.score.extend(copies.score)
+        self.of.extend(copies.of)
+        self.cluster.extend(copies.cluster)
+        self.cross.extend(copies.cross)
+        clusters = copies.cluster
         new_clusters = clusters[clusters >= self.docs_with.size]
         if new_clusters.size:
             grow = int(new_clusters.max()) + 1 - self.docs_with.size
@@ -334,27 +340,25 @@ class _Spread:
         self.docs_with.view()[fresh] += 1
         self.last_doc.view()[fresh] = doc_number
 
-    def copies(self, doc_number: int, doc: Document, n_blocks: int) -> list[Copy]:
+    def copies(self, doc_number: int, doc: Document, n_blocks: int) -> Copies:
         if doc_number >= self.documents or self.blocks_per_doc.view()[doc_number] != n_blocks:
             raise InputError("the documents changed between the two passes", doc.location or doc.id)
         self.replayed += 1
         lo, hi = self._cursor, self._cursor + n_blocks
         self._cursor = hi
-        scores = self.score.view()[lo:hi]
-        return [Copy(_REASON_NAMES[int(r)], None if np.isnan(s) else float(s), int(o), int(c), bool(x))
-                for r, s, o, c, x in zip(self.reason.view()[lo:hi], scores, self.of.view()[lo:hi],
-                                         self.cluster.view()[lo:hi], self.cross.view()[lo:hi])]
+        return Copies(self.reason.view()[lo:hi], self.score.view()[lo:hi].astype(np.float64),
+                      self.of.view()[lo:hi], self.cluster.view()[lo:hi], self.cross.view()[lo:hi])
 
-    def template_scores(self, copies: Sequence[Copy], texts: list[str], config: CleanerConfig) -> np.ndarray:
+    def template_scores(self, copies: Copies, blocks: list[Block], config: CleanerConfig) -> np.ndarray:
         """Per block: the share of its source's documents holding it, when that makes it
         site furniture (0 otherwise)."""
         out = np.zeros(len(copies))
-        counts = self.docs_with.view()
-        for i, (copy, text) in enumerate(zip(copies, texts)):
-            spread = counts[copy.cluster] if copy.cluster >= 0 else 0
-            if spread >= config.template_min_docs and len(text.split()) <= config.template_max_words:
-                source = self.source_of.view()[copy.cluster]
-                out[i] = spread / max(self.docs_per_source[source], 1)
+        clusters = copies.cluster
+        spread = np.where(clusters >= 0, self.docs_with.view()[np.maximum(clusters, 0)], 0)
+        for i in np.flatnonzero(spread >= config.template_min_docs).tolist():
+            if len(blocks[i].text.split()) <= config.template_max_words:
+                source = self.source_of.view()[clusters[i]]
+                out[i] = spread[i] / max(self.docs_per_source[source], 1)
         return out
 
 

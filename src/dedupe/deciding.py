@@ -287,10 +287,13 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
     if "template" in detect and findings.template is not None:
         found.append((1, findings.template > 0, findings.template, "template" in strip_reasons))
     copy_code = copies.reason.astype(np.int64) + 1  # duplicate 2, near-duplicate 3
-    detected = [REASONS.index(r) for r in COPY_REASONS[1:] if r in detect]
-    stripped = [REASONS.index(r) for r in COPY_REASONS[1:] if r in strip_reasons]
-    may_strip_copy = (~copies.cross | (config.cross_doc == "strip")) & np.isin(copy_code, stripped)
-    found.append((copy_code, np.isin(copy_code, detected), copies.score, may_strip_copy))
+    detected, stripped = no.copy(), no.copy()
+    for reason in COPY_REASONS[1:]:
+        is_reason = copy_code == REASONS.index(reason)
+        detected |= is_reason & (reason in detect)
+        stripped |= is_reason & (reason in strip_reasons)
+    may_strip_copy = (~copies.cross | (config.cross_doc == "strip")) & stripped
+    found.append((copy_code, detected, copies.score, may_strip_copy))
     if "boilerplate" in detect and findings.boilerplate is not None:
         limit = np.full(n, boilerplate_threshold)
         limit[:1] = config.title_threshold

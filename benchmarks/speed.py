@@ -213,6 +213,10 @@ def _table(results: dict, dump_dir: Path) -> str:
             f"{r['median_peak_rss_mb']:,.0f} | {index_text} | "
             f"{rec['exact']:.3f} / {rec['near']:.3f} / {rec['syndicated']:.3f} | {q['precision_duplicates']:.3f} | "
             f"{templates} |")
+    for one, two, what in (("ours-dedup", "ours-dedup-w2", "copy detectors only"), ("ours", "ours-w2", "every detector")):
+        if one in results and two in results:
+            ratio = results[two]["median_paragraphs_per_second"] / results[one]["median_paragraphs_per_second"]
+            lines.append(f"\n`--workers 2` against `--workers 1`, {what}: {ratio:.2f}x")
     return "\n".join(lines)
 
 

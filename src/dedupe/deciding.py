@@ -52,21 +52,28 @@ class Sketch(NamedTuple):
 
 
 @dataclass
-class Verdict:
-    """What happened to one block. ``local`` is the index of the in-document block it copies,
-    ``entry`` the index entry of an earlier document's block it copies (at most one is set);
-    ``stays`` marks a copy that is kept all the same (a short block outside a repeated run): it
-    belongs to the group of its original but is not indexed again."""
+class Verdicts:
+    """What happened to each block of a document, one array entry per block: ``reason`` (a code
+    into :data:`COPY_REASONS`, 0 for none) and ``score`` (NaN for none); ``local`` the earlier
+    block of the same document it copies and ``entry`` the index entry of an earlier document's
+    block it copies (-1 for none; at most one is set); ``stays`` marks a copy that is kept all
+    the same (a short block outside a repeated run): it belongs to the group of its original but
+    is not indexed again."""
 
-    reason: Optional[str] = None
-    score: Optional[float] = None
-    local: Optional[int] = None
-    entry: Optional[int] = None
-    stays: bool = False
+    reason: np.ndarray
+    score: np.ndarray
+    local: np.ndarray
+    entry: np.ndarray
+    stays: np.ndarray
+
+    @classmethod
+    def none(cls, k: int) -> "Verdicts":
+        return cls(np.zeros(k, np.int8), np.full(k, np.nan), np.full(k, -1, np.int64),
+                   np.full(k, -1, np.int64), np.zeros(k, bool))
 
     @property
-    def is_copy(self) -> bool:
-        return self.local is not None or self.entry is not None
+    def is_copy(self) -> np.ndarray:
+        return (self.local >= 0) | (self.entry >= 0)
 
 
 def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
@@ -147,66 +154,73 @@ def _score_pairs(batch, sig, sizes, short, config, earlier, score) -> None:
     score[rows] = s[order][best]
 
 
-def find_copies(sketch: Sketch, cross: Sequence[Optional[Match]], config: CleanerConfig) -> list[Verdict]:
+def find_copies(sketch: Sketch, cross: Sequence[Optional[Match]], config: CleanerConfig) -> Verdicts:
     """Rules 1-4 of the module docstring for one document's blocks."""
     if sketch.earlier is None:
         sketch = local_copies([sketch], config)[0]
     signatures = sketch.signatures
     k = len(signatures)
-    verdicts = [Verdict() for _ in range(k)]
+    v = Verdicts.none(k)
     if k == 0:
-        return verdicts
+        return v
     short = sketch.words < config.shingle_size
     use_cross = config.cross_doc != "keep"
-    earlier, earlier_score, exact = sketch.earlier.tolist(), sketch.earlier_score.tolist(), sketch.exact
-    for i in range(k):
+    earlier, earlier_score, exact = sketch.earlier, sketch.earlier_score, sketch.exact
+    candidates = set(np.flatnonzero(earlier >= 0).tolist())
+    if use_cross:
+        candidates.update(i for i, m in enumerate(cross) if m is not None)
+    for i in sorted(candidates):
         match = cross[i] if use_cross else None
-        j = earlier[i]
-        if j < 0 and match is None:
-            continue
+        j = int(earlier[i])
         best: tuple | None = None  # (exact, score, earlier block)
         if j >= 0:
-            best = (bool(exact[j] == exact[i]), earlier_score[i], j)
+            best = (bool(exact[j] == exact[i]), float(earlier_score[i]), j)
         if match is not None and (not short[i] or match.exact):
             if best is None or (match.exact, match.score) > (best[0], best[1]):
-                verdicts[i] = Verdict("duplicate" if match.exact else "near-duplicate", match.score, entry=match.entry)
+                v.reason[i] = _DUPLICATE if match.exact else _NEAR_DUPLICATE
+                v.score[i], v.entry[i] = match.score, match.entry
                 continue
         if best is not None:
             same, score, j = best
-            verdicts[i] = Verdict("duplicate" if same else "near-duplicate", score, local=j)
+            v.reason[i] = _DUPLICATE if same else _NEAR_DUPLICATE
+            v.score[i], v.local[i] = score, j
 
-    if any(v.local is not None for v in verdicts):
-        _extend_runs(verdicts, signatures, short, config)
-    _keep_lone_short_blocks(verdicts, short)
-    return verdicts
+    if (v.local >= 0).any():
+        _extend_runs(v, signatures, short, config)
+    _keep_lone_short_blocks(v, short)
+    return v
 
 
-def _extend_runs(verdicts: list[Verdict], signatures: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:
-    k = len(verdicts)
+def _extend_runs(v: Verdicts, signatures: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:
+    k = len(v.local)
+    local = v.local
     changed = True
     while changed:
         changed = False
-        for i, v in enumerate(verdicts):
-            if v.local is None:
+        for i in range(k):
+            original = int(local[i])
+            if original < 0:
                 continue
             for step in (1, -1):
-                a, t = i + step, v.local + step
+                a, t = i + step, original + step
                 # `a` must lie after the original block, and `t` before `a`
-                if t < 0 or a >= k or a <= v.local or t >= a:
+                if t < 0 or a >= k or a <= original or t >= a:
                     continue
-                if verdicts[a].is_copy or verdicts[t].is_copy or short[a] != short[t]:
+                if local[a] >= 0 or v.entry[a] >= 0 or local[t] >= 0 or v.entry[t] >= 0 or short[a] != short[t]:
                     continue
                 sim = similarity(signatures, a, t)
                 if sim >= config.run_threshold:
-                    verdicts[a] = Verdict("near-duplicate", float(sim), local=t)
+                    v.reason[a], v.score[a], local[a] = _NEAR_DUPLICATE, float(sim), t
                     changed = True
 
 
-def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
+def _keep_lone_short_blocks(v: Verdicts, short: np.ndarray) -> None:
     """Short copies stay unless a neighbour is a copy too (iterated, for runs of short blocks)."""
-    pending = [i for i, v in enumerate(verdicts) if short[i] and v.is_copy]
+    is_copy = v.is_copy
+    pending = np.flatnonzero(short & is_copy).tolist()
     if not pending:
         return
+    k = len(is_copy)
     confirmed: set[int] = set()
     grew = True
     while grew:
@@ -215,16 +229,17 @@ def _keep_lone_short_blocks(verdicts: list[Verdict], short: np.ndarray) -> None:
             if i in confirmed:
                 continue
             for n in (i - 1, i + 1):
-                if 0 <= n < len(verdicts) and verdicts[n].is_copy and (not short[n] or n in confirmed):
+                if 0 <= n < k and is_copy[n] and (not short[n] or n in confirmed):
                     confirmed.add(i)
                     grew = True
                     break
     for i in pending:
         if i not in confirmed:
-            verdicts[i].stays = True
+            v.stays[i] = True
 
 
-COPY_REASONS = (None, "duplicate", "near-duplicate")  # reason codes of Copies.reason
+COPY_REASONS = (None, "duplicate", "near-duplicate")  # reason codes of Verdicts and Copies
+_DUPLICATE, _NEAR_DUPLICATE = 1, 2
 
 
 @dataclass

@@ -239,30 +239,22 @@ class Cleaner:
         k = len(sketch.signatures)
         if k == 0:
             return Copies.fresh(np.empty(0, np.int64))
-        cross = lookup.lookup(rows)
-        if (sketch.earlier < 0).all() and all(m is None for m in cross):  # nothing copied: all new
-            entries = self.index.add(sketch.signatures, sketch.exact, doc.id, list(range(k)))
-            lookup.added(list(rows), entries)
-            return Copies.fresh(entries)
-        verdicts = find_copies(sketch, cross, self.config)
-        new = [i for i, v in enumerate(verdicts) if not v.is_copy]
-        entries = self.index.add(sketch.signatures[new], sketch.exact[new], doc.id, new)
-        lookup.added([rows[i] for i in new], entries)
-        entry_of = dict(zip(new, entries.tolist()))
-        copies = Copies.fresh(np.zeros(k, np.int64))
-        for i, v in enumerate(verdicts):
-            # follow in-document pointers to the copy that was kept
-            target, root = i, v
-            while root.local is not None:
-                target, root = root.local, verdicts[root.local]
-            kept = root.entry if root.entry is not None else entry_of[target]
-            copies.cluster[i] = kept
-            if v.is_copy and not v.stays:
-                copies.reason[i] = COPY_REASONS.index(v.reason)
-                copies.score[i] = v.score
-                copies.of[i] = kept
-                copies.cross[i] = root.entry is not None
-        return copies
+        verdicts = find_copies(sketch, lookup.lookup(rows), self.config)
+        is_copy = verdicts.is_copy
+        new = np.flatnonzero(~is_copy)
+        entries = self.index.add(sketch.signatures[new], sketch.exact[new], doc.id, new.tolist())
+        lookup.added((rows.start + new).tolist(), entries)
+        # follow in-document pointers (always to earlier blocks) to the copy that was kept
+        root = np.arange(k)
+        while (verdicts.local[root] >= 0).any():
+            root = np.where(verdicts.local[root] >= 0, verdicts.local[root], root)
+        entry_at = np.full(k, -1, np.int64)
+        entry_at[new] = entries
+        across = verdicts.entry[root] >= 0
+        kept = np.where(across, verdicts.entry[root], entry_at[root])
+        copied = is_copy & ~verdicts.stays
+        return Copies(np.where(copied, verdicts.reason, 0).astype(np.int8), np.where(copied, verdicts.score, np.nan),
+                      np.where(copied, kept, -1), kept, copied & across)
 
     def _decide(self, doc: Document, blocks: list[Block], copies: Copies,
                 scores: Optional[tuple]) -> CleanedDocument:

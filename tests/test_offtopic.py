@@ -254,8 +254,8 @@ def test_term_counts_equal_the_hashing_vectorizer():
     chunks = [ARTICLE + PASTED + ["Russia’s drones", "Fiancée's café — naïve", "", "x", "__ a_b"]]
     chunks += [["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30)))
                 for _ in range(rnd.randint(1, 6))] for _ in range(300)]
-    for n_features in (2**10, 2**18):
-        ours = TermCounts(n_features)
+    for n_features, cache_limit in ((2**10, 40), (2**18, 1 << 20)):  # 40: the cache is emptied often
+        ours = TermCounts(n_features, cache_limit=cache_limit)
         theirs = HashingVectorizer(n_features=n_features, **_analyzer_settings())
         for blocks in chunks:
             a, b = theirs.transform(blocks), ours.transform(blocks)

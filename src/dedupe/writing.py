@@ -141,6 +141,8 @@ class JsonlWriter:
         self.path = path
         self._atomic: AtomicFile | None = None
         self._file = None
+        # json.dumps(..., ensure_ascii=False) builds an encoder per call; one serves every line
+        self._encode = json.JSONEncoder(ensure_ascii=False).encode
 
     def __enter__(self):
         if self.path == "-":
@@ -151,7 +153,7 @@ class JsonlWriter:
         return self
 
     def write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(self._encode(record) + "\n")
 
     def __exit__(self, exc_type, exc, tb):
         if self._atomic is not None:

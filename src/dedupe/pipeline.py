@@ -42,7 +42,7 @@ from .reading import Document, chunked
 from .segmenting import Block, strip_blocks
 
 
-@dataclass
+@dataclass(slots=True)
 class BlockDecision:
     """What the cleaner did with one block, and why (one line of the report)."""
 

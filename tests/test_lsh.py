@@ -25,7 +25,7 @@ def pair_with_jaccard(rng, j: float, union: int, start: int) -> tuple[list[str],
     only = union - common
     words = [f"w{start + i}" for i in range(union)]
     rng.shuffle(words)
-    a_only, b_only = only // 2, only - only // 2
+    a_only = only // 2  # the rest of `only` belongs to b alone
     shared = words[:common]
     return shared + words[common:common + a_only], shared + words[common + a_only:]
 

@@ -524,7 +524,7 @@ def _summary_html(s: SummaryBuilder, pal: _Palette) -> str:
     # Stripped share per source host, stacked by reason.
     if s.sources:
         ranked = sorted(s.sources.items(), key=lambda kv: (-kv[1][1], kv[0]))
-        out.append(f'<div class="panel"><h2>Stripped share per source</h2><table id="by-source">'
+        out.append('<div class="panel"><h2>Stripped share per source</h2><table id="by-source">'
                    '<tr><th>source</th><th>blocks</th><th>characters stripped, by reason</th></tr>')
         for host, (nb, nc, per) in ranked[:TOP_SOURCES]:
             stripped = sum(per.values())
@@ -543,7 +543,7 @@ def _summary_html(s: SummaryBuilder, pal: _Palette) -> str:
         top = heapq.nlargest(TOP_TEMPLATES, s.templates.items(), key=lambda kv: kv[1][0])
         peak = top[0][1][0]
         c = pal.cls.get("template", "")
-        out.append(f'<div class="panel"><h2>Most frequent templates</h2><table id="templates">'
+        out.append('<div class="panel"><h2>Most frequent templates</h2><table id="templates">'
                    '<tr><th>blocks</th><th></th><th>text</th></tr>')
         for key, (count, text) in top:
             cl = "" if isinstance(key, tuple) else f" title=\"cluster {_e(str(key))}\""

@@ -29,12 +29,12 @@ import pickle
 import tempfile
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import COPY_REASONS, REASONS, Copies, Findings, Sketch, combine, find_copies
+from .deciding import REASONS, Copies, Findings, Sketch, combine, find_copies
 from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
@@ -268,20 +268,23 @@ class Cleaner:
         if threshold is None and self.boilerplate is not None:
             threshold = self.boilerplate.threshold
         strip, reason, score = combine(findings, self.config, threshold or 0.5)
-        points = (copies.of >= 0) & ((reason == 2) | (reason == 3))  # duplicates name the kept copy
+        points = (copies.of >= 0) & ((reason == _DUPLICATE) | (reason == _NEAR_DUPLICATE))  # name the kept copy
         refs = {i: self.index.ref(int(copies.of[i])) for i in np.flatnonzero(points).tolist()}
         actions = np.where(strip, "strip", "keep").tolist()
         reasons = [REASONS[r] for r in reason.tolist()]
-        scores_ = [None if s != s else s for s in score.tolist()]  # NaN: no finding
+        values = [None if s != s else s for s in score.tolist()]  # NaN: no finding
         clusters = [c if c >= 0 else None for c in copies.cluster.tolist()]
         decisions = [
             BlockDecision(doc_id=doc.id, block=block.index, start=block.start, end=block.end, text=block.text,
-                          action=actions[i], reason=reasons[i], score=scores_[i], duplicate_of=refs.get(i),
+                          action=actions[i], reason=reasons[i], score=values[i], duplicate_of=refs.get(i),
                           cluster=clusters[i], source=doc.source)
             for i, block in enumerate(blocks)
         ]
         text = strip_blocks(doc.text, blocks, strip.tolist())
         return CleanedDocument(doc, text, decisions)
+
+
+_DUPLICATE, _NEAR_DUPLICATE = REASONS.index("duplicate"), REASONS.index("near-duplicate")
 
 
 class _Spread:

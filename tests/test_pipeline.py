@@ -197,3 +197,21 @@ def test_in_document_copies_of_a_chunk_equal_the_per_document_matrix_rule():
                 assert (int(s.earlier[i]), float(s.earlier_score[i])) == expected
     assert any((s.earlier >= 0).any() for s in sketches)  # the seeds repeat passages
     assert isinstance(sketches[0], Sketch)
+
+
+def test_block_pairs_come_in_bounded_batches_of_whole_rows():
+    """A document of many blocks must not materialise all its pairs at once."""
+    import numpy as np
+
+    from dedupe.deciding import _document_pairs
+
+    for k, most in ((0, 5), (1, 5), (2, 1), (7, 3), (50, 10), (50, 10**6), (300, 1000)):
+        batches = list(_document_pairs(k, most))
+        i = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, int)
+        j = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, int)
+        expected_i, expected_j = np.tril_indices(k, -1)
+        np.testing.assert_array_equal(i, expected_i)
+        np.testing.assert_array_equal(j, expected_j)
+        for bi, _ in batches:  # whole rows, and no more pairs than allowed unless one row is longer
+            assert len(bi) <= most or len(np.unique(bi)) == 1
+            assert (np.bincount(bi)[np.unique(bi)] == np.unique(bi)).all()

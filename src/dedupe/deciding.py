@@ -104,14 +104,12 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
         batch: list[tuple[np.ndarray, np.ndarray]] = []
         pending = 0
         for lo, k in zip(first.tolist(), sizes_per_doc.tolist()):
-            if k < 2:
-                continue
-            i, j = np.tril_indices(k, -1)
-            batch.append((i + lo, j + lo))
-            pending += len(i)
-            if pending >= max_pairs:
-                _score_pairs(batch, sig, sizes, short, config, earlier, score)
-                batch, pending = [], 0
+            for i, j in _document_pairs(k, max_pairs):
+                batch.append((i + lo, j + lo))
+                pending += len(i)
+                if pending >= max_pairs:
+                    _score_pairs(batch, sig, sizes, short, config, earlier, score)
+                    batch, pending = [], 0
         _score_pairs(batch, sig, sizes, short, config, earlier, score)
         # identical normalised text beats any similarity: the first identical block is copied
         doc = np.repeat(np.arange(len(sketches)), sizes_per_doc)
@@ -127,6 +125,27 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
         out.append(s._replace(earlier=np.where(mine >= 0, mine - lo, -1), earlier_score=score[lo:lo + k]))
         lo += k
     return out
+
+
+def _document_pairs(k: int, max_pairs: int):
+    """The pairs ``(i, j)``, ``j < i < k``, in row-major order, as arrays of whole rows of at
+    most ``max_pairs`` pairs (a row longer than that comes alone): memory stays bounded on a
+    document of many thousand blocks."""
+    if k * (k - 1) // 2 <= max_pairs:  # the usual document: all pairs at once
+        if k > 1:
+            yield np.tril_indices(k, -1)
+        return
+    row = 1
+    while row < k:
+        end, total = row, 0
+        while end < k and (end == row or total + end <= max_pairs):
+            total += end  # row `end` pairs with blocks 0 .. end - 1
+            end += 1
+        rows = np.arange(row, end)
+        i = np.repeat(rows, rows)
+        j = np.arange(total) - np.repeat(np.cumsum(rows) - rows, rows)
+        yield i, j
+        row = end
 
 
 def _score_pairs(batch, sig, sizes, short, config, earlier, score) -> None:

@@ -98,12 +98,14 @@ class ChunkWork:
     score their blocks, and count the chunk's vocabulary for a detector being fitted.
 
     Returns ``(per-document results, vocabulary)``: per document ``(blocks, sketch or None,
-    scores or None)``; the vocabulary is ``vocabulary(blocks of the chunk)`` or None.
+    scores or None)``; the vocabulary is ``vocabulary(blocks of the chunk)`` or None. With
+    ``blocks=False`` the blocks stay in the worker (None is returned): a pass that only counts
+    need not ship every paragraph back.
     """
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
-                 vocabulary: Callable | None = None):
-        self.sketcher, self.scorer, self.vocabulary = sketcher, scorer, vocabulary
+                 vocabulary: Callable | None = None, blocks: bool = True):
+        self.sketcher, self.scorer, self.vocabulary, self.blocks = sketcher, scorer, vocabulary, blocks
 
     def __call__(self, texts: list[str]) -> tuple[list[tuple], object]:
         segmented = [segment(text) for text in texts]
@@ -111,7 +113,7 @@ class ChunkWork:
         sketches = self.sketcher(segmented) if self.sketcher is not None else [None] * len(texts)
         scores = self.scorer(block_texts) if self.scorer is not None else [None] * len(texts)
         vocabulary = self.vocabulary(block_texts) if self.vocabulary is not None else None
-        return list(zip(segmented, sketches, scores)), vocabulary
+        return list(zip(segmented if self.blocks else [None] * len(texts), sketches, scores)), vocabulary
 
 
 class Sketcher:

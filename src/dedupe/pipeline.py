@@ -88,7 +88,7 @@ DocumentLike = Union[Document, str, dict]
 
 class _Located(NamedTuple):
     doc: Document
-    blocks: list[Block]
+    blocks: Optional[list[Block]]  # None in the first pass, which only counts
     copies: Copies
     scores: Optional[tuple]  # (boilerplate, offtopic, offtopic_flags) when already computed
 
@@ -143,7 +143,7 @@ class Cleaner:
         self._reset()
         stats = _Spread()
         vocabulary = self.offtopic.block_frequencies if self.offtopic is not None else None
-        for located in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary)):
+        for located in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary, blocks=False)):
             stats.record(located)
         self._spread = stats
         return self
@@ -230,7 +230,7 @@ class Cleaner:
                                       np.concatenate([s.exact for s in sketches]))
             lo = 0
             for doc, (blocks, sketch, scores) in zip(docs, results):
-                rows = range(lo, lo + len(blocks))
+                rows = range(lo, lo + len(sketch.signatures))
                 yield _Located(doc, blocks, self._copies(doc, sketch, lookup, rows), scores)
                 lo = rows.stop
             self.index.flush()

@@ -282,6 +282,13 @@ class Copies:
         return cls(np.zeros(n, np.int8), np.full(n, np.nan), np.full(n, -1, np.int64),
                    np.asarray(clusters, np.int64), np.zeros(n, bool))
 
+    @classmethod
+    def concatenate(cls, parts: Sequence["Copies"]) -> "Copies":
+        if not parts:
+            return cls.fresh(np.empty(0, np.int64))
+        return cls(*(np.concatenate(field) for field in zip(*((c.reason, c.score, c.of, c.cluster, c.cross)
+                                                               for c in parts))))
+
     def __len__(self) -> int:
         return len(self.reason)
 
@@ -301,8 +308,8 @@ class Findings:
 REASONS = (None, "template", "duplicate", "near-duplicate", "boilerplate", "off-topic")
 
 
-def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float,
+            first: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(strip, reason, score)`` per block: whether it goes, a code into :data:`REASONS` (0:
     nothing found) and the finding's score (NaN when none).
 
@@ -312,6 +319,9 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
     headline) is boilerplate only from ``config.title_threshold``. The first finding whose
     reason is in ``config.strip`` strips the block; otherwise the first finding is reported on
     a kept block (flagged).
+
+    The blocks may be those of several documents, one after the other: ``first`` marks the
+    first block of each (default: the findings are one document's).
     """
     detect, strip_reasons = config.detect, config.strip
     copies = findings.copies
@@ -329,8 +339,9 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
     may_strip_copy = (~copies.cross | (config.cross_doc == "strip")) & stripped
     found.append((copy_code, detected, copies.score, may_strip_copy))
     if "boilerplate" in detect and findings.boilerplate is not None:
-        limit = np.full(n, boilerplate_threshold)
-        limit[:1] = config.title_threshold
+        if first is None:
+            first = np.arange(n) == 0
+        limit = np.where(first, config.title_threshold, boilerplate_threshold)
         found.append((4, findings.boilerplate >= limit, findings.boilerplate, "boilerplate" in strip_reasons))
     if "off-topic" in detect and findings.offtopic_flags is not None:
         found.append((5, np.asarray(findings.offtopic_flags, bool), findings.offtopic, "off-topic" in strip_reasons))

@@ -143,8 +143,9 @@ class Cleaner:
         self._reset()
         stats = _Spread()
         vocabulary = self.offtopic.block_frequencies if self.offtopic is not None else None
-        for located in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary, blocks=False)):
-            stats.record(located)
+        for chunk in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary, blocks=False)):
+            for located in chunk:
+                stats.record(located)
         self._spread = stats
         return self
 
@@ -155,9 +156,11 @@ class Cleaner:
         stats = self._spread
         number = 0
         for docs, results, _ in self._run(documents, ChunkWork(scorer=self._scorer())):
+            chunk = []
             for doc, (blocks, _, scores) in zip(docs, results):
-                yield self._decide(doc, blocks, stats.copies(number, doc, len(blocks)), scores)
+                chunk.append(_Located(doc, blocks, stats.copies(number, doc, len(blocks)), scores))
                 number += 1
+            yield from self._decide(chunk)
         if stats.replayed != stats.documents:
             raise InputError(f"transform() got {stats.replayed} documents but fit() saw {stats.documents}")
 
@@ -165,8 +168,8 @@ class Cleaner:
         """Clean documents in order, yielding each cleaned document with its decisions."""
         if not self.two_pass:
             self._reset()
-            for located in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
-                yield self._decide(*located)
+            for chunk in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
+                yield from self._decide(chunk)
             return
         with _Replay(documents) as replay:
             self.fit(replay)
@@ -215,8 +218,8 @@ class Cleaner:
             for results, vocabulary in pool.map(texts()):
                 yield held.popleft(), results, vocabulary
 
-    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[_Located]:
-        """Sketch and look up every block; register the first occurrences.
+    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[list[_Located]]:
+        """Sketch and look up every block; register the first occurrences. One list per chunk.
 
         The index is searched for a whole chunk at once; blocks registered inside the chunk are
         found through :class:`~dedupe.indexing.ChunkLookup`, so the result is the same as one
@@ -228,12 +231,13 @@ class Cleaner:
             sketches = [sketch for _, sketch, _ in results]
             lookup = self.index.chunk(np.concatenate([s.signatures for s in sketches]),
                                       np.concatenate([s.exact for s in sketches]))
-            lo = 0
+            lo, chunk = 0, []
             for doc, (blocks, sketch, scores) in zip(docs, results):
                 rows = range(lo, lo + len(sketch.signatures))
-                yield _Located(doc, blocks, self._copies(doc, sketch, lookup, rows), scores)
+                chunk.append(_Located(doc, blocks, self._copies(doc, sketch, lookup, rows), scores))
                 lo = rows.stop
             self.index.flush()
+            yield chunk
 
     def _copies(self, doc: Document, sketch: Sketch, lookup, rows: range) -> Copies:
         k = len(sketch.signatures)
@@ -256,32 +260,43 @@ class Cleaner:
         return Copies(np.where(copied, verdicts.reason, 0).astype(np.int8), np.where(copied, verdicts.score, np.nan),
                       np.where(copied, kept, -1), kept, copied & across)
 
-    def _decide(self, doc: Document, blocks: list[Block], copies: Copies,
-                scores: Optional[tuple]) -> CleanedDocument:
+    def _decide(self, chunk: list[_Located]) -> Iterator[CleanedDocument]:
+        """The decisions for a chunk of located documents, combined for all its blocks at once."""
+        sizes = [len(located.blocks) for located in chunk]
+        blocks = [block for located in chunk for block in located.blocks]
+        copies = Copies.concatenate([located.copies for located in chunk])
+        first = np.zeros(len(blocks), bool)
+        first[np.cumsum([0] + sizes[:-1])[np.array(sizes) > 0]] = True
         findings = Findings(copies=copies)
         if blocks:
             if self._spread is not None:
                 findings.template = self._spread.template_scores(copies, blocks, self.config)
-            if scores is not None:
-                findings.boilerplate, findings.offtopic, findings.offtopic_flags = scores
+            scores = [located.scores for located in chunk if located.scores is not None]
+            if scores:
+                findings.boilerplate, findings.offtopic, findings.offtopic_flags = (
+                    None if parts[0] is None else np.concatenate(parts) for parts in zip(*scores))
         threshold = self.config.boilerplate_threshold
         if threshold is None and self.boilerplate is not None:
             threshold = self.boilerplate.threshold
-        strip, reason, score = combine(findings, self.config, threshold or 0.5)
+        strip, reason, score = combine(findings, self.config, threshold or 0.5, first)
         points = (copies.of >= 0) & ((reason == _DUPLICATE) | (reason == _NEAR_DUPLICATE))  # name the kept copy
         refs = {i: self.index.ref(int(copies.of[i])) for i in np.flatnonzero(points).tolist()}
         actions = np.where(strip, "strip", "keep").tolist()
         reasons = [REASONS[r] for r in reason.tolist()]
         values = [None if s != s else s for s in score.tolist()]  # NaN: no finding
         clusters = [c if c >= 0 else None for c in copies.cluster.tolist()]
-        decisions = [
-            BlockDecision(doc_id=doc.id, block=block.index, start=block.start, end=block.end, text=block.text,
-                          action=actions[i], reason=reasons[i], score=values[i], duplicate_of=refs.get(i),
-                          cluster=clusters[i], source=doc.source)
-            for i, block in enumerate(blocks)
-        ]
-        text = strip_blocks(doc.text, blocks, strip.tolist())
-        return CleanedDocument(doc, text, decisions)
+        removed = strip.tolist()
+        lo = 0
+        for located, k in zip(chunk, sizes):
+            doc = located.doc
+            decisions = [
+                BlockDecision(doc_id=doc.id, block=block.index, start=block.start, end=block.end,
+                              text=block.text, action=actions[i], reason=reasons[i], score=values[i],
+                              duplicate_of=refs.get(i), cluster=clusters[i], source=doc.source)
+                for i, block in enumerate(located.blocks, start=lo)
+            ]
+            yield CleanedDocument(doc, strip_blocks(doc.text, located.blocks, removed[lo:lo + k]), decisions)
+            lo += k
 
 
 _DUPLICATE, _NEAR_DUPLICATE = REASONS.index("duplicate"), REASONS.index("near-duplicate")

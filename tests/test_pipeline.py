@@ -215,3 +215,28 @@ def test_block_pairs_come_in_bounded_batches_of_whole_rows():
         for bi, _ in batches:  # whole rows, and no more pairs than allowed unless one row is longer
             assert len(bi) <= most or len(np.unique(bi)) == 1
             assert (np.bincount(bi)[np.unique(bi)] == np.unique(bi)).all()
+
+
+def test_templates_are_counted_per_site_and_once_per_document():
+    """Site furniture is a short block in >= template_min_docs documents of ONE site: four
+    documents of each of two sites are not enough, six of one site are; a line twice in one
+    document counts once."""
+    def site_docs(site: str, n: int, line: str, start: int = 0) -> list[Document]:
+        docs = []
+        for i in range(start, start + n):
+            body = f"Story {site} {i}: " + " ".join(f"w{site}{i}x{k}" for k in range(12))
+            text = f"{body}\n{line}\n" + (f"{line}\n" if i == start else "")
+            docs.append(Document(f"{site}{i}", text, source=f"{site}.example"))
+        return docs
+
+    promo = "Subscribe to our newsletter today"
+    mixed = site_docs("a", 4, promo) + site_docs("b", 4, promo)
+    found = list(_Cleaner(detect=frozenset({"template"})).clean(mixed))
+    assert all(d.reason is None for c in found for d in c.decisions)
+
+    one_site = site_docs("a", 4, promo) + site_docs("b", 3, promo) + site_docs("a", 2, promo, start=4)
+    found = list(_Cleaner(detect=frozenset({"template"})).clean(one_site))
+    for cleaned in found:
+        promos = [d for d in cleaned.decisions if d.text == promo]
+        assert promos and all(d.reason == "template" and d.action == "strip" for d in promos)
+        assert all(d.score == 1.0 for d in promos)  # all six documents of site a hold it

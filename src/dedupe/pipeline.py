@@ -144,8 +144,7 @@ class Cleaner:
         stats = _Spread()
         vocabulary = self.offtopic.block_frequencies if self.offtopic is not None else None
         for chunk in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary, blocks=False)):
-            for located in chunk:
-                stats.record(located)
+            stats.record(chunk)
         self._spread = stats
         return self
 
@@ -314,7 +313,6 @@ class _Spread:
         self.cross = GrowableArray(np.bool_)
         self.blocks_per_doc = GrowableArray(np.int32)
         self.docs_with = GrowableArray(np.int32)     # per cluster: documents (of its source) holding it
-        self.last_doc = GrowableArray(np.int64)      # per cluster: last document counted
         self.source_of = GrowableArray(np.int32)     # per cluster: source of the kept copy
         self.sources: dict[Optional[str], int] = {}
         self.docs_per_source: list[int] = []
@@ -322,15 +320,19 @@ class _Spread:
         self.replayed = 0
         self._cursor = 0
 
-    def record(self, located: _Located) -> None:
-        doc_number = self.documents
-        self.documents += 1
-        source = self.sources.setdefault(located.doc.source, len(self.sources))
-        if source == len(self.docs_per_source):
-            self.docs_per_source.append(0)
-        self.docs_per_source[source] += 1
-        copies = located.copies
-        self.blocks_per_doc.extend([len(copies)])
+    def record(self, chunk: list[_Located]) -> None:
+        """Adds the copy findings of a chunk of documents (each document comes once)."""
+        sources = []
+        for located in chunk:
+            source = self.sources.setdefault(located.doc.source, len(self.sources))
+            if source == len(self.docs_per_source):
+                self.docs_per_source.append(0)
+            self.docs_per_source[source] += 1
+            sources.append(source)
+        sizes = np.array([len(located.copies) for located in chunk], dtype=np.int64)
+        self.documents += len(chunk)
+        self.blocks_per_doc.extend(sizes)
+        copies = Copies.concatenate([located.copies for located in chunk])
         if not len(copies):
             return
         self.reason.extend(copies.reason)
@@ -339,16 +341,20 @@ class _Spread:
         self.cluster.extend(copies.cluster)
         self.cross.extend(copies.cross)
         clusters = copies.cluster
-        new_clusters = clusters[clusters >= self.docs_with.size]
-        if new_clusters.size:
-            grow = int(new_clusters.max()) + 1 - self.docs_with.size
+        doc = np.repeat(np.arange(len(chunk)), sizes)
+        source_of_block = np.array(sources, dtype=np.int64)[doc]
+        new = clusters >= self.docs_with.size  # a kept block starts its own group, in its document
+        if new.any():
+            grow = int(clusters[new].max()) + 1 - self.docs_with.size
             self.docs_with.extend(np.zeros(grow))
-            self.last_doc.extend(np.full(grow, -1))
-            self.source_of.extend(np.full(grow, source))
-        seen = np.unique(clusters)
-        fresh = seen[(self.last_doc.view()[seen] != doc_number) & (self.source_of.view()[seen] == source)]
-        self.docs_with.view()[fresh] += 1
-        self.last_doc.view()[fresh] = doc_number
+            self.source_of.extend(np.zeros(grow))
+            self.source_of.view()[clusters[new]] = source_of_block[new]
+        # each document counts once per group it holds, when it is of the group's source
+        width = self.docs_with.size
+        pairs = np.unique(doc * width + clusters)
+        holder, cluster = pairs // width, pairs % width
+        counted = cluster[self.source_of.view()[cluster] == np.array(sources, dtype=np.int64)[holder]]
+        np.add.at(self.docs_with.view(), counted, 1)
 
     def copies(self, doc_number: int, doc: Document, n_blocks: int) -> Copies:
         if doc_number >= self.documents or self.blocks_per_doc.view()[doc_number] != n_blocks:

@@ -81,14 +81,15 @@ def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
     return (signatures[a] == signatures[b]).mean(axis=-1).astype(np.float32)
 
 
-def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 17) -> list[Sketch]:
+def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 15) -> list[Sketch]:
     """Rule 1 for the blocks of several documents at once: each sketch comes back with
     ``earlier`` and ``earlier_score`` filled in.
 
     Every pair (later block ``i``, earlier block ``j``) of a document is scored as in the module
     docstring; ``i`` copies the first identical block if there is one (score 1), else its
     best-scoring ``j`` (the earliest on ties) when the score is above 0. A pure function of the
-    sketches, so worker processes compute it; pairs are scored ``max_pairs`` at a time.
+    sketches, so worker processes compute it; pairs are scored ``max_pairs`` at a time (a batch
+    holds two gathered signature rows per pair: 32k pairs are about 34 MB).
     """
     sizes_per_doc = np.array([len(s.signatures) for s in sketches], dtype=np.int64)
     n = int(sizes_per_doc.sum())

@@ -16,10 +16,11 @@ extracted text often starts right at the article, and host-grouped CV on aeb.dev
 without the position prior (F1 0.942 without, 0.939 with). Nor are there features of the
 document's size (block count, a block's share of all words): aeb pages have ~170 blocks, so a
 linear model extrapolates them wildly on short documents (dropping them also raised CV F1).
-f1 and f2 are gradient-boosted trees (log-loss, shallow trees) trained with scikit-learn; the
-stage-2 training set uses out-of-fold stage-1 scores, so stage 2 learns how noisy s is on pages
-stage 1 has not seen. The shipped model is a JSON file of plain numbers (tree arrays), loaded with
-``json`` and evaluated with numpy: no pickle, no network, no scikit-learn needed at run time.
+f1 and f2 are standardised logistic regressions, ``sigmoid(((x - mean) / scale) . w + b)``,
+trained with scikit-learn; the stage-2 training set uses out-of-fold stage-1 scores, so stage 2
+learns how noisy s is on pages stage 1 has not seen. The shipped model is a JSON file of plain
+numbers (means, scales, weights), loaded with ``json`` and evaluated with numpy: no pickle, no
+network, no scikit-learn needed at run time.
 
 Features are computed for all blocks of a document at once: the blocks are joined with newlines,
 turned into a code-point array (a lookup table gives each code point its space / upper / alpha /

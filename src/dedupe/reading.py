@@ -164,7 +164,7 @@ def _read_jsonl_lines(stream, name: str, options: ReadOptions, handle: RejectHan
         body = raw.rstrip(b"\r\n")
         if line_no == 1 and body.startswith(b"\xef\xbb\xbf"):
             body = body[3:]
-        if not body.strip():
+        if not body or body.isspace():  # a blank line (isspace: no copy of a long line)
             continue
         doc = _parse_record(body, raw, location, line_no, options, handle)
         if doc is not None:

@@ -240,3 +240,27 @@ def test_templates_are_counted_per_site_and_once_per_document():
         promos = [d for d in cleaned.decisions if d.text == promo]
         assert promos and all(d.reason == "template" and d.action == "strip" for d in promos)
         assert all(d.score == 1.0 for d in promos)  # all six documents of site a hold it
+
+
+def test_a_document_that_is_wholly_an_earlier_copy_is_not_scored_again():
+    """Syndicated copy: every block goes as a duplicate whatever the detectors say, so the
+    second pass does not score it; a copy with one new line is scored as usual."""
+    from dedupe.boilerplate import BoilerplateClassifier
+
+    class Spy:
+        def __init__(self):
+            self.inner, self.seen = BoilerplateClassifier.load(), []
+            self.threshold = self.inner.threshold
+
+        def predict_proba_many(self, documents):
+            self.seen.extend(len(d) for d in documents)
+            return self.inner.predict_proba_many(documents)
+
+    wire = A.text
+    docs = [A, B, Document("wire-copy", wire), Document("wire-plus", wire + "Reporting by a local desk today.\n")]
+    spy = Spy()
+    cleaned = list(_Cleaner(boilerplate=spy).clean(docs))
+    assert spy.seen == [len(c.decisions) for c in cleaned if c.document.id != "wire-copy"]
+    copy = next(c for c in cleaned if c.document.id == "wire-copy")
+    assert all(d.action == "strip" and d.reason in ("duplicate", "template") for d in copy.decisions)
+    assert all(d.duplicate_of.doc_id == "a" for d in copy.decisions if d.reason == "duplicate")

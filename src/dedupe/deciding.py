@@ -305,6 +305,26 @@ class Findings:
     offtopic_flags: Optional[np.ndarray] = None
 
 
+def _copy_finding(copies: Copies, config: CleanerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per block: whether its copy finding is reported (its reason is detected), and whether it
+    may strip the block (its reason is stripped, and a copy of another document only with
+    ``cross_doc="strip"``)."""
+    detected = np.zeros(len(copies), bool)
+    stripped = np.zeros(len(copies), bool)
+    for code, reason in enumerate(COPY_REASONS[1:], start=1):
+        is_reason = copies.reason == code
+        detected |= is_reason & (reason in config.detect)
+        stripped |= is_reason & (reason in config.strip)
+    return detected, stripped & (~copies.cross | (config.cross_doc == "strip"))
+
+
+def acting_copies(copies: Copies, config: CleanerConfig) -> np.ndarray:
+    """Per block: a copy finding strips it. No lower-ranked finding (boilerplate, off-topic) can
+    then change the block's decision, so a document of such blocks needs no detector scores."""
+    detected, may_strip = _copy_finding(copies, config)
+    return detected & may_strip
+
+
 # Reason codes of combine's output, in the order findings rank.
 REASONS = (None, "template", "duplicate", "near-duplicate", "boilerplate", "off-topic")
 
@@ -331,14 +351,8 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
     found = []  # (reason code per block, present, score, may strip), in rank order
     if "template" in detect and findings.template is not None:
         found.append((1, findings.template > 0, findings.template, "template" in strip_reasons))
-    copy_code = copies.reason.astype(np.int64) + 1  # duplicate 2, near-duplicate 3
-    detected, stripped = no.copy(), no.copy()
-    for reason in COPY_REASONS[1:]:
-        is_reason = copy_code == REASONS.index(reason)
-        detected |= is_reason & (reason in detect)
-        stripped |= is_reason & (reason in strip_reasons)
-    may_strip_copy = (~copies.cross | (config.cross_doc == "strip")) & stripped
-    found.append((copy_code, detected, copies.score, may_strip_copy))
+    detected, may_strip = _copy_finding(copies, config)
+    found.append((copies.reason.astype(np.int64) + 1, detected, copies.score, may_strip))  # duplicate 2, near 3
     if "boilerplate" in detect and findings.boilerplate is not None:
         if first is None:
             first = np.arange(n) == 0

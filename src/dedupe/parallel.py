@@ -21,7 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -107,11 +107,12 @@ class ChunkWork:
                  vocabulary: Callable | None = None, blocks: bool = True):
         self.sketcher, self.scorer, self.vocabulary, self.blocks = sketcher, scorer, vocabulary, blocks
 
-    def __call__(self, texts: list[str]) -> tuple[list[tuple], object]:
+    def __call__(self, item: tuple[list[str], Optional[list[bool]]]) -> tuple[list[tuple], object]:
+        texts, skip = item  # skip[i]: document i needs no scores
         segmented = [segment(text) for text in texts]
         block_texts = [[b.text for b in blocks] for blocks in segmented]
         sketches = self.sketcher(segmented) if self.sketcher is not None else [None] * len(texts)
-        scores = self.scorer(block_texts) if self.scorer is not None else [None] * len(texts)
+        scores = self.scorer(block_texts, skip) if self.scorer is not None else [None] * len(texts)
         vocabulary = self.vocabulary(block_texts) if self.vocabulary is not None else None
         return list(zip(segmented if self.blocks else [None] * len(texts), sketches, scores)), vocabulary
 
@@ -156,7 +157,16 @@ class Scorer:
     def __init__(self, boilerplate=None, offtopic=None):
         self.boilerplate, self.offtopic = boilerplate, offtopic
 
-    def __call__(self, documents: list[list[str]]) -> list[tuple]:
+    @property
+    def active(self) -> bool:
+        return self.boilerplate is not None or self.offtopic is not None
+
+    def __call__(self, documents: list[list[str]], skip: Optional[list[bool]] = None) -> list[tuple]:
+        """Scores per document; a document marked in ``skip`` gets zero scores without being
+        scored."""
+        if skip is not None and any(skip):
+            scored = iter(self([d for d, s in zip(documents, skip) if not s]))
+            return [self._zeros(len(d)) if s else next(scored) for d, s in zip(documents, skip)]
         n = len(documents)
         bp = [None] * n
         ot = [(None, None)] * n
@@ -167,3 +177,8 @@ class Scorer:
             many = getattr(self.offtopic, "analyse_many", None)
             ot = many(documents) if many else [self.offtopic.analyse(d) for d in documents]
         return [(b, s, f) for b, (s, f) in zip(bp, ot)]
+
+    def _zeros(self, k: int) -> tuple:
+        bp = np.zeros(k) if self.boilerplate is not None else None
+        off = (np.zeros(k), np.zeros(k, bool)) if self.offtopic is not None else (None, None)
+        return (bp, *off)

@@ -34,7 +34,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Union
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import REASONS, Copies, Findings, Sketch, combine, find_copies
+from .deciding import REASONS, Copies, Findings, Sketch, acting_copies, combine, find_copies
 from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
@@ -153,8 +153,11 @@ class Cleaner:
         if self._spread is None:
             raise InputError("call fit() on the documents before transform(), or use clean()")
         stats = self._spread
+        scorer = self._scorer()
+        # a document whose every block goes as a copy needs no detector scores (syndicated copy)
+        settled = stats.settled(self.config) if scorer.active else None
         number = 0
-        for docs, results, _ in self._run(documents, ChunkWork(scorer=self._scorer())):
+        for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled):
             chunk = []
             for doc, (blocks, _, scores) in zip(docs, results):
                 chunk.append(_Located(doc, blocks, stats.copies(number, doc, len(blocks)), scores))
@@ -202,16 +205,22 @@ class Cleaner:
         return Scorer(self.boilerplate if "boilerplate" in self.config.detect else None,
                       self.offtopic if "off-topic" in self.config.detect else None)
 
-    def _run(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[tuple]:
+    def _run(self, documents: Iterable[DocumentLike], work: ChunkWork,
+             settled: Optional[np.ndarray] = None) -> Iterator[tuple]:
         """``(documents, per-document results, vocabulary)`` per chunk, in input order; the work
-        runs on the worker processes."""
+        runs on the worker processes. ``settled[n]``: document ``n`` needs no scores."""
         held: deque = deque()
 
-        def texts() -> Iterator[list[str]]:
+        def texts() -> Iterator[tuple[list[str], Optional[list[bool]]]]:
             stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
+            first = 0
             for chunk in chunked(stream, self.chunk_size):
                 held.append(chunk)
-                yield [doc.text for doc in chunk]
+                skip = None
+                if settled is not None:
+                    skip = [bool(n < len(settled) and settled[n]) for n in range(first, first + len(chunk))]
+                first += len(chunk)
+                yield [doc.text for doc in chunk], skip
 
         with OrderedPool(work, self.workers) as pool:
             for results, vocabulary in pool.map(texts()):
@@ -355,6 +364,18 @@ class _Spread:
         holder, cluster = pairs // width, pairs % width
         counted = cluster[self.source_of.view()[cluster] == np.array(sources, dtype=np.int64)[holder]]
         np.add.at(self.docs_with.view(), counted, 1)
+
+    def settled(self, config: CleanerConfig) -> np.ndarray:
+        """Per document: every block of it is stripped as a copy (or it has none), so detector
+        scores cannot change a decision (see :func:`dedupe.deciding.acting_copies`)."""
+        acts = acting_copies(Copies(self.reason.view(), self.score.view(), self.of.view(),
+                                    self.cluster.view(), self.cross.view()), config)
+        sizes = self.blocks_per_doc.view().astype(np.int64)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        waiting = np.zeros(len(sizes), np.int64)
+        some = sizes > 0
+        waiting[some] = np.add.reduceat(~acts, starts[some])  # blocks a detector could still decide
+        return waiting == 0
 
     def copies(self, doc_number: int, doc: Document, n_blocks: int) -> Copies:
         if doc_number >= self.documents or self.blocks_per_doc.view()[doc_number] != n_blocks:

@@ -150,20 +150,27 @@ class BlockIndex:
         return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact))
 
     def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
-        """:meth:`_pick` for every row at once: the candidates of all rows are one flat array."""
-        matches: list[Optional[Match]] = [None] * len(signatures)
         if self._lsh_size == 0:
-            return matches
+            return [None] * len(signatures)
         rows, entries = self._lsh.query_pairs(signatures)
-        same = self._exact.view()[entries] == exact[rows]
-        # rows with an identical candidate: the first one (pairs are in entry order)
+        return self._pick(len(signatures), rows, entries, self._exact.view()[entries] == exact[rows],
+                          lambda keep: self._lsh.similarity_pairs(signatures, rows[keep], entries[keep]))
+
+    def _pick(self, n: int, rows: np.ndarray, entries: np.ndarray, same: np.ndarray, scores
+              ) -> list[Optional[Match]]:
+        """The one match a lookup returns for each of ``n`` rows among its candidates, given as
+        ``(row, entry)`` pairs in row then entry order: the first with identical text (``same``),
+        else the most similar (the earliest on ties) if it reaches the threshold.
+        ``scores(keep)`` gives the similarity of the pairs selected by the mask ``keep``; it is
+        only asked for rows without an identical candidate."""
+        matches: list[Optional[Match]] = [None] * n
         identical_rows, first = np.unique(rows[same], return_index=True)
         for row, entry in zip(identical_rows.tolist(), entries[same][first].tolist()):
             matches[row] = Match(entry, 1.0, True)
-        # the others: the most similar candidate, the earliest on ties, if it reaches the threshold
-        rest = ~np.isin(rows, identical_rows)
-        rows, entries = rows[rest], entries[rest]
-        similarity = self._lsh.similarity_pairs(signatures, rows, entries)
+        keep = ~np.isin(rows, identical_rows)
+        if not keep.any():
+            return matches
+        rows, entries, similarity = rows[keep], entries[keep], scores(keep)
         order = np.lexsort((entries, -similarity, rows))
         best_rows, best = np.unique(rows[order], return_index=True)
         best = order[best]
@@ -172,21 +179,6 @@ class BlockIndex:
                                      similarity[best[good]].tolist()):
             matches[row] = Match(entry, score, False)
         return matches
-
-    def _pick(self, entries, same: np.ndarray, scores) -> Optional[Match]:
-        """The one match a lookup returns among candidate ``entries`` (in entry order): the first
-        with identical text, else the most similar (the earliest on ties) if it reaches the
-        threshold. ``scores()`` is only called when no candidate is identical."""
-        if len(entries) == 0:
-            return None
-        identical = np.flatnonzero(same)
-        if len(identical):
-            return Match(int(entries[identical[0]]), 1.0, True)
-        similarity = scores()
-        best = int(np.argmax(similarity))
-        if similarity[best] >= self.threshold:
-            return Match(int(entries[best]), float(similarity[best]), False)
-        return None
 
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray:
         """Register kept blocks. They go into the LSH tables in one batch at the next
@@ -262,9 +254,11 @@ class ChunkLookup:
             earlier = [a for a in set(self._earlier.get(row, ())) if a in self._entry_of]
             if earlier:
                 earlier.sort(key=self._entry_of.__getitem__)
+                entries = np.array([self._entry_of[a] for a in earlier], dtype=np.int64)
+                others = self.signatures[earlier]
                 found = self.index._pick(
-                    [self._entry_of[a] for a in earlier], self.exact[earlier] == self.exact[row],
-                    lambda: self.index._lsh.similarity_to(self.signatures[row], self.signatures[earlier]))
+                    1, np.zeros(len(earlier), np.intp), entries, self.exact[earlier] == self.exact[row],
+                    lambda keep: self.index._lsh.similarity_to(self.signatures[row], others[keep]))[0]
                 match = _better(match, found)
             out.append(match)
         return out

@@ -372,10 +372,10 @@ class _Spread:
                                     self.cluster.view(), self.cross.view()), config)
         sizes = self.blocks_per_doc.view().astype(np.int64)
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        waiting = np.zeros(len(sizes), np.int64)
+        undecided = np.zeros(len(sizes), bool)  # some block a detector could still decide
         some = sizes > 0
-        waiting[some] = np.add.reduceat(~acts, starts[some])  # blocks a detector could still decide
-        return waiting == 0
+        undecided[some] = np.logical_or.reduceat(~acts, starts[some])
+        return ~undecided
 
     def copies(self, doc_number: int, doc: Document, n_blocks: int) -> Copies:
         if doc_number >= self.documents or self.blocks_per_doc.view()[doc_number] != n_blocks:

@@ -259,7 +259,7 @@ def _keep_lone_short_blocks(v: Verdicts, short: np.ndarray) -> None:
 
 
 COPY_REASONS = (None, "duplicate", "near-duplicate")  # reason codes of Verdicts and Copies
-_DUPLICATE, _NEAR_DUPLICATE = 1, 2
+_DUPLICATE, _NEAR_DUPLICATE = COPY_REASONS.index("duplicate"), COPY_REASONS.index("near-duplicate")
 
 
 @dataclass
@@ -327,6 +327,10 @@ def acting_copies(copies: Copies, config: CleanerConfig) -> np.ndarray:
 
 # Reason codes of combine's output, in the order findings rank.
 REASONS = (None, "template", "duplicate", "near-duplicate", "boilerplate", "off-topic")
+# a copy reason code -> its code in REASONS
+_COPY_TO_REASON = np.array([REASONS.index(reason) for reason in COPY_REASONS])
+# the codes in REASONS of findings that name a kept copy
+COPY_REASON_CODES = _COPY_TO_REASON[1:]
 
 
 def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float,
@@ -352,7 +356,7 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
     if "template" in detect and findings.template is not None:
         found.append((1, findings.template > 0, findings.template, "template" in strip_reasons))
     detected, may_strip = _copy_finding(copies, config)
-    found.append((copies.reason.astype(np.int64) + 1, detected, copies.score, may_strip))  # duplicate 2, near 3
+    found.append((_COPY_TO_REASON[copies.reason], detected, copies.score, may_strip))
     if "boilerplate" in detect and findings.boilerplate is not None:
         if first is None:
             first = np.arange(n) == 0

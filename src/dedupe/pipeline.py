@@ -34,7 +34,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Union
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import REASONS, Copies, Findings, Sketch, acting_copies, combine, find_copies
+from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, acting_copies, combine, find_copies
 from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
@@ -287,7 +287,7 @@ class Cleaner:
         if threshold is None and self.boilerplate is not None:
             threshold = self.boilerplate.threshold
         strip, reason, score = combine(findings, self.config, threshold or 0.5, first)
-        points = (copies.of >= 0) & ((reason == _DUPLICATE) | (reason == _NEAR_DUPLICATE))  # name the kept copy
+        points = (copies.of >= 0) & np.isin(reason, COPY_REASON_CODES)  # findings that name the kept copy
         refs = {i: self.index.ref(int(copies.of[i])) for i in np.flatnonzero(points).tolist()}
         actions = np.where(strip, "strip", "keep").tolist()
         reasons = [REASONS[r] for r in reason.tolist()]
@@ -305,9 +305,6 @@ class Cleaner:
             ]
             yield CleanedDocument(doc, strip_blocks(doc.text, located.blocks, removed[lo:lo + k]), decisions)
             lo += k
-
-
-_DUPLICATE, _NEAR_DUPLICATE = REASONS.index("duplicate"), REASONS.index("near-duplicate")
 
 
 class _Spread:

@@ -166,12 +166,16 @@ def test_in_document_copies_of_a_chunk_equal_the_per_document_matrix_rule():
     from dedupe.segmenting import segment
 
     config = CleanerConfig()
-    repeated = Document("d", f"{LONG}\nA short line\n{SHARED}\n{LONG} Officials said so.\n{SHARED}")
+    edited = LONG.replace("rising", "soaring")  # a near copy scored by similarity, not containment
+    repeated = Document("d", f"{LONG}\nA short line\n{SHARED}\n{LONG} Officials said so.\n{SHARED}\n{edited}")
     docs = _recombined_seed_documents(24) + [A, B, Document("c", ""), repeated]
     sketcher = Sketcher(config)
     sketches = sketcher([segment(d.text) for d in docs])
-    # small pair batches exercise the batching too
-    for batched in (sketches, local_copies([s._replace(earlier=None) for s in sketches], config, max_pairs=50)):
+    fresh = [s._replace(earlier=None) for s in sketches]
+    # small pair batches exercise the batching, the agreeing-pairs search for documents of more
+    # than max_pairs pairs, and its fallback to every pair when agreements are too many
+    for batched in (sketches, local_copies(fresh, config, max_pairs=5),
+                    local_copies(fresh, config, max_pairs=5, max_agreements=0)):
         for s in batched:
             k = len(s.signatures)
             sims = (s.signatures[:, None, :] == s.signatures[None, :, :]).mean(axis=-1).astype(np.float32)

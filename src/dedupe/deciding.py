@@ -81,7 +81,8 @@ def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
     return (signatures[a] == signatures[b]).mean(axis=-1).astype(np.float32)
 
 
-def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 15) -> list[Sketch]:
+def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 15,
+                 max_agreements: int = 1 << 21) -> list[Sketch]:
     """Rule 1 for the blocks of several documents at once: each sketch comes back with
     ``earlier`` and ``earlier_score`` filled in.
 
@@ -90,6 +91,12 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
     best-scoring ``j`` (the earliest on ties) when the score is above 0. A pure function of the
     sketches, so worker processes compute it; pairs are scored ``max_pairs`` at a time (a batch
     holds two gathered signature rows per pair: 32k pairs are about 34 MB).
+
+    A document of more than ``max_pairs`` pairs (some 260 blocks) is not scored pair by pair:
+    only the pairs that agree in at least one signature position can score above 0, and
+    :func:`_agreeing_pairs` finds them, with their similarity, by sorting each signature column
+    (time ~ k log k instead of k^2). Where they are too many (more than ``max_agreements``
+    pair-position agreements: thousands of alike blocks), every pair is scored after all.
     """
     sizes_per_doc = np.array([len(s.signatures) for s in sketches], dtype=np.int64)
     n = int(sizes_per_doc.sum())
@@ -101,10 +108,26 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
         sizes = np.concatenate([s.sizes for s in sketches]).astype(np.float64)
         short = np.concatenate([s.words for s in sketches]) < config.shingle_size
         first = np.concatenate(([0], np.cumsum(sizes_per_doc)[:-1]))
+        # identical normalised text: the first identical block of the document
+        doc = np.repeat(np.arange(len(sketches)), sizes_per_doc)
+        order = np.lexsort((np.arange(n), exact, doc))
+        run_start = np.r_[True, (exact[order][1:] != exact[order][:-1]) | (doc[order][1:] != doc[order][:-1])]
+        first_same = np.empty(n, dtype=np.int64)
+        first_same[order] = order[np.flatnonzero(run_start)[np.cumsum(run_start) - 1]]
         # pairs (i, j), j < i, document by document, in row-major order of i then j
         batch: list[tuple[np.ndarray, np.ndarray]] = []
         pending = 0
         for lo, k in zip(first.tolist(), sizes_per_doc.tolist()):
+            if k * (k - 1) // 2 > max_pairs:
+                # Only blocks that are their text's first occurrence and not short can score:
+                # a repeat's similarity search is overruled by its identical copy, and the
+                # earliest of identical candidates wins every tie.
+                rows = lo + np.flatnonzero((first_same[lo:lo + k] == np.arange(lo, lo + k)) & ~short[lo:lo + k])
+                agreeing = _agreeing_pairs(sig[rows], max_agreements)
+                if agreeing is not None:
+                    i, j, sims = agreeing
+                    _score_pairs([(rows[i], rows[j])], sig, sizes, short, config, earlier, score, sims)
+                    continue
             for i, j in _document_pairs(k, max_pairs):
                 batch.append((i + lo, j + lo))
                 pending += len(i)
@@ -113,12 +136,8 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
                     batch, pending = [], 0
         _score_pairs(batch, sig, sizes, short, config, earlier, score)
         # identical normalised text beats any similarity: the first identical block is copied
-        doc = np.repeat(np.arange(len(sketches)), sizes_per_doc)
-        order = np.lexsort((np.arange(n), exact, doc))
-        run_start = np.r_[True, (exact[order][1:] != exact[order][:-1]) | (doc[order][1:] != doc[order][:-1])]
-        first_same = order[np.flatnonzero(run_start)[np.cumsum(run_start) - 1]]
-        repeated = order[first_same != order]
-        earlier[repeated] = first_same[first_same != order]
+        repeated = np.flatnonzero(first_same != np.arange(n))
+        earlier[repeated] = first_same[repeated]
         score[repeated] = 1.0
     out, lo = [], 0
     for s, k in zip(sketches, sizes_per_doc.tolist()):
@@ -126,6 +145,37 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
         out.append(s._replace(earlier=np.where(mine >= 0, mine - lo, -1), earlier_score=score[lo:lo + k]))
         lo += k
     return out
+
+
+def _agreeing_pairs(signatures: np.ndarray, max_agreements: int):
+    """The pairs ``(i, j)``, ``j < i``, of rows that hold the same value in at least one column,
+    with their similarity (the share of columns where they agree, as :func:`similarity` gives
+    it), or None when there are more than ``max_agreements`` (pair, column) agreements.
+
+    Each column is sorted; rows with equal values form runs, and every pair inside a run agrees
+    in that column. Counting a pair's runs over all columns counts its agreeing columns.
+
+    >>> sig = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 8, 3, 4], [5, 6, 7, 8]])
+    >>> i, j, sims = _agreeing_pairs(sig, 100)
+    >>> [(int(a), int(b), float(s)) for a, b, s in zip(i, j, sims)]
+    [(1, 0, 0.5), (2, 0, 0.5)]
+    """
+    m, columns = signatures.shape
+    if m < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    order = np.argsort(signatures, axis=0, kind="stable").T.ravel()   # rows, column after column
+    values = np.take_along_axis(signatures, order.reshape(columns, m).T, axis=0).T.ravel()
+    starts = np.r_[True, values[1:] != values[:-1]]
+    starts[::m] = True                                               # runs never cross columns
+    run_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    before = np.arange(m * columns) - run_start                      # earlier members of its run
+    if int(before.sum()) > max_agreements:
+        return None
+    member = np.repeat(np.arange(m * columns), before)
+    partner = np.repeat(run_start, before) + (np.arange(len(member)) - np.repeat(np.cumsum(before) - before, before))
+    a, b = order[member], order[partner]
+    key, agree = np.unique(np.maximum(a, b) * m + np.minimum(a, b), return_counts=True)
+    return key // m, key % m, (agree / columns).astype(np.float32)
 
 
 def _document_pairs(k: int, max_pairs: int):
@@ -149,13 +199,15 @@ def _document_pairs(k: int, max_pairs: int):
         row = end
 
 
-def _score_pairs(batch, sig, sizes, short, config, earlier, score) -> None:
-    """Scores a batch of pairs (see :func:`local_copies`) and keeps each later block's best."""
+def _score_pairs(batch, sig, sizes, short, config, earlier, score, sims=None) -> None:
+    """Scores a batch of pairs (see :func:`local_copies`) and keeps each later block's best; a
+    later block's pairs all come in one batch. ``sims``: their similarities, when known."""
     if not batch:
         return
     i = np.concatenate([b[0] for b in batch])
     j = np.concatenate([b[1] for b in batch])
-    sims = similarity(sig, i, j)
+    if sims is None:
+        sims = similarity(sig, i, j)
     later, before = sizes[i], sizes[j]
     s = np.where(sims >= config.doc_threshold, sims, 0.0)
     contained = sims * (later + before) / ((1.0 + sims) * before)

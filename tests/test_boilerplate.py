@@ -343,18 +343,39 @@ def test_context_features_match_the_direct_per_document_formulas():
 
 
 def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
-    """The scan adds a guard and first-character look-aheads for speed; the matches (start and
-    group) must be those of the plain vocabulary pattern."""
+    """The scan adds a guard and first-character look-aheads for speed, and is only tried where
+    a token says a match may start; the matches (start and group) must be those of the plain
+    vocabulary pattern, and so must the vocabulary features of a chunk of documents."""
     import random
+    import re
 
-    from dedupe.boilerplate import _VOCAB, _VOCAB_SCAN
+    from dedupe.boilerplate import (_GROUP_INDEX, _VOCAB, _VOCAB_SCAN, BLOCK_FEATURES, _features_many,
+                                    _TokenCache, _vocab_candidates, _vocab_hits_at)
 
     rnd = random.Random(0)
     words = ["share", "read more", "by ", "\nby ", "www.", ".com", "@x", "#", "©", "cookies", "terms of",
              "jan 3", "12:30", "2022", "3 days ago", "1/2/2023", "photo", "staff writer", " ", "-", "a", "9",
-             "sign up", "e-mail", "email", "\n", "privacy", "reuters", "x.co.uk", "http://", "menu", "z"]
+             "sign up", "e-mail", "email", "\n", "privacy", "reuters", "x.co.uk", "http://", "menu", "z",
+             "(", "market 5", "may", "subscriber", "xcookie", "sept. 4", "19", "apps", "ap,", "written by"]
     texts = ["\n".join(page.texts).lower() for page in seeds.values()]
     texts += ["".join(rnd.choice(words) for _ in range(rnd.randint(1, 40))) for _ in range(2000)]
+    cache = _TokenCache(limit=50)  # a small cache: most tokens are looked at afresh
     for text in texts:
         plain = [(m.start(), m.lastgroup) for m in _VOCAB.finditer(text)]
         assert [(m.start(), m.lastgroup) for m in _VOCAB_SCAN.finditer(text)] == plain
+        tokens = text.split()
+        token_starts = np.array([m.start() for m in re.finditer(r"\S+", text)], np.int64)
+        codes = np.fromiter(map(cache.__getitem__, tokens), np.int64, len(tokens))
+        points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+        candidates = _vocab_candidates(codes, tokens, token_starts, points, cache).tolist()
+        assert _vocab_hits_at(text, candidates, 0, len(text)) == [(p, _GROUP_INDEX[g]) for p, g in plain]
+
+    # In a chunk, a document's matches do not run into the next one ("...\nby" + "By ...").
+    documents = [[line for line in text.split("\n") if line.strip()] for text in texts[-300:]]
+    documents += [["Story", "written by"], ["By Jane Roe", "Text"], ["x.co.uk", "by"], ["by", "by me"]]
+    vocab = [f"vocab_{g}" for g in _GROUP_INDEX] + ["vocab_at_start"]
+    columns = [BLOCK_FEATURES.index(name) for name in vocab]
+    together = _features_many(documents)[0][:, columns]
+    alone = np.vstack([_features_many([d])[0][:, columns] for d in documents])
+    np.testing.assert_array_equal(together, alone)
+    assert together.sum() > 1000

@@ -25,8 +25,11 @@ network, no scikit-learn needed at run time.
 Features are computed for all blocks of a document at once: the blocks are joined with newlines,
 turned into a code-point array (a lookup table gives each code point its space / upper / alpha /
 digit / punctuation class) and per-block sums come from cumulative sums; vocabulary features come
-from ONE precompiled regex pass over the joined, lower-cased text, mapped to blocks with
-``searchsorted``. The cost per document is a handful of numpy passes, not a regex per block.
+from ONE precompiled regex over the joined, lower-cased text, mapped to blocks with
+``searchsorted``. The regex is only tried where a match may start: each distinct word is looked
+at once (a memo shared with the stop-word test), and a pattern derived from the vocabulary says
+at which of its characters a match could begin (a few percent of the words do). The cost per
+document is a handful of numpy passes, not a regex per block.
 
 Example (the shipped model)::
 
@@ -232,26 +235,175 @@ _GROUP_INDEX = {g: k for k, g in enumerate(_GROUPS)}
 _DATE = _GROUP_INDEX["date"]
 
 
-class _StopCache(dict):
-    """token -> t.strip(_STRIP_CHARS) in STOP_WORDS, memoised (a pure function: the cache only
-    saves time); ``map(cache.__getitem__, tokens)`` then runs in C for every known token."""
+def _token_pattern(pattern: re.Pattern, limit: int = 12) -> tuple[re.Pattern, str]:
+    """Where, inside one whitespace-free token, a match of ``pattern`` may start.
+
+    Returns ``(starts, leads)``. ``starts`` finds (with look-aheads, so every start is reported)
+    the offsets in a token at which the text of a match, up to its first whitespace, can begin:
+    the pattern's alternatives are spelled out up to ``limit`` characters, a whitespace item
+    becomes "the token ends here" and anything that cannot be followed (a lookaround, a
+    repeated group, a class that may hold whitespace) cuts the alternative short, which only lets
+    more offsets through. ``\\b`` is kept: a token's edges border whitespace, which is a non-word
+    character like the string's edges. ``leads`` holds the whitespace characters a match may
+    begin with (``\\n`` of ``(?:^|\\n)by``); such a match starts one character before a token
+    offset that ``starts`` reports. A ValueError means some match may start anywhere.
+
+    >>> starts, leads = _token_pattern(re.compile(r"\\bread\\ more|(?:^|\\n)by\\s|\\d{2}"))
+    >>> [m.start() for m in starts.finditer("(read")], [m.start() for m in starts.finditer("by")], leads
+    ([1], [0], '\\n')
+    >>> [m.start() for m in starts.finditer("reader")], [m.start() for m in starts.finditer("x2024")]
+    ([], [1, 2, 3])
+    """
+    from re import _constants as C
+    from re import _parser
+
+    words = {C.CATEGORY_DIGIT: r"\d", C.CATEGORY_WORD: r"\w"}
+
+    def class_text(items) -> str | None:
+        """Regex text of a character class, or None if it may match whitespace."""
+        parts = []
+        for item, value in items:
+            if item is C.LITERAL and not chr(value).isspace():
+                parts.append(re.escape(chr(value)))
+            elif item is C.RANGE and not any(chr(c).isspace() for c in range(value[0], value[1] + 1)):
+                parts.append(re.escape(chr(value[0])) + "-" + re.escape(chr(value[1])))
+            elif item is C.CATEGORY and value in words:
+                parts.append(words[value])
+            else:
+                return None
+        return "[" + "".join(parts) + "]"
+
+    def spaces(items) -> bool:
+        return all((item is C.LITERAL and chr(value).isspace())
+                   or (item is C.CATEGORY and value is C.CATEGORY_SPACE) for item, value in items)
+
+    found: set[str] = set()
+    leads: set[str] = set()
+
+    def expand(sequence: list, prefix: tuple, length: int, led: bool = False) -> None:
+        if length >= limit or not sequence:
+            if not prefix:
+                raise ValueError("a match may start anywhere")
+            found.add("".join(prefix))
+            return
+        (op, arg), rest = sequence[0], sequence[1:]
+        if op is C.LITERAL or (op is C.IN and spaces(arg) and class_text(arg) is None):
+            text = re.escape(chr(arg)) if op is C.LITERAL else None
+            if text is not None and not chr(arg).isspace():
+                expand(rest, prefix + (text,), length + 1, led)
+            elif prefix:
+                expand([], prefix + (r"\Z",), length, led)      # the token ends here
+            elif op is C.LITERAL and not led:
+                leads.add(chr(arg))                       # a match led by whitespace
+                expand(rest, (), 0, True)
+            else:
+                raise ValueError("a match may start with any whitespace")
+        elif op is C.IN:
+            text = class_text(arg)
+            expand([] if text is None else rest, prefix + ((text,) if text else ()), length + 1, led)
+        elif op is C.BRANCH:
+            for alternative in arg[1]:
+                expand(list(alternative) + rest, prefix, length, led)
+        elif op is C.SUBPATTERN:
+            expand(list(arg[3]) + rest, prefix, length, led)
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            low, high, body = arg
+            body = list(body)
+            single = None
+            if len(body) == 1 and body[0][0] is C.IN:
+                single = class_text(body[0][1])
+            elif len(body) == 1 and body[0][0] is C.LITERAL and not chr(body[0][1]).isspace():
+                single = re.escape(chr(body[0][1]))
+            if single is not None:
+                top = "" if high is C.MAXREPEAT else str(high)
+                expand(rest, prefix + (f"{single}{{{low},{top}}}",), length + 1, led)
+                return
+            if low == 0:
+                expand(rest, prefix, length, led)
+            expand(body + rest if high == 1 else body, prefix, length, led)   # more repeats: cut short
+        elif op is C.AT and arg in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY):
+            expand(rest, prefix + ((r"\b" if arg is C.AT_BOUNDARY else r"\B"),), length, led)
+        elif op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            expand(rest, prefix, length, led)                  # zero-width: skipping it lets more through
+        else:
+            expand([], prefix, length, led)
+
+    expand(list(_parser.parse(pattern.pattern, pattern.flags)), (), 0)
+    flags = pattern.flags & (re.IGNORECASE | re.ASCII)  # matched as the pattern matches
+    return re.compile("(?=" + "|".join(sorted(found)) + ")", flags), "".join(sorted(leads))
+
+
+_TOKEN_STARTS, _LEADS = _token_pattern(_VOCAB)
+
+
+class _TokenCache(dict):
+    """token -> what the stage-1 features need to know of it, memoised (a pure function: the
+    cache only saves time): bit 0 is ``t.strip(_STRIP_CHARS) in STOP_WORDS``; the rest is 0 when
+    no vocabulary match can start inside the token, ``offset + 1`` for one possible start and
+    ``_SEVERAL`` for more (their offsets are kept in ``several``).
+    ``map(cache.__getitem__, tokens)`` then runs in C for every known token."""
 
     def __init__(self, limit: int = 1 << 20):
         super().__init__()
         self.limit = limit
+        self.several: dict[str, list[int]] = {}
 
-    def __missing__(self, token: str) -> bool:
-        value = token.strip(_STRIP_CHARS) in STOP_WORDS
+    def __missing__(self, token: str) -> int:
+        offsets = [m.start() for m in _TOKEN_STARTS.finditer(token)]
+        value = (token.strip(_STRIP_CHARS) in STOP_WORDS) | (
+            (_SEVERAL if len(offsets) > 1 else offsets[0] + 1 if offsets else 0) << 1)
         if len(self) < self.limit:
             self[token] = value
+            if len(offsets) > 1:
+                self.several[token] = offsets
         return value
+
+    def offsets(self, token: str) -> list[int]:
+        """Every offset in ``token`` at which a vocabulary match may start."""
+        known = self.several.get(token)
+        return known if known is not None else [m.start() for m in _TOKEN_STARTS.finditer(token)]
+
+
+_SEVERAL = 1 << 40  # above any offset: tokens are far shorter
 
 
 def _vocab_hits(lower: str, offset: int) -> list[tuple[int, int]]:
     return [(offset + m.start(), _GROUP_INDEX[m.lastgroup]) for m in _VOCAB_SCAN.finditer(lower)]
 
 
-def _features_many(documents: Sequence[Sequence[str]], stop_cache: dict | None = None
+def _vocab_candidates(codes: np.ndarray, tokens: list[str], token_starts: np.ndarray,
+                      code_points: np.ndarray, cache: _TokenCache) -> np.ndarray:
+    """Sorted positions of a text (given as ``code_points``) at which a vocabulary match may
+    start, from its tokens (``tokens[k]`` begins at ``token_starts[k]``) and their cached codes."""
+    where = codes >> 1
+    one = np.flatnonzero((where > 0) & (where < _SEVERAL))
+    positions = token_starts[one] + where[one] - 1
+    several = np.flatnonzero(where == _SEVERAL).tolist()
+    if several:
+        extra = [int(token_starts[k]) + o for k in several for o in cache.offsets(tokens[k])]
+        positions = np.sort(np.concatenate((positions, np.array(extra, np.int64))))
+    if _LEADS and len(positions):
+        before = positions[positions > 0] - 1
+        led = before[np.isin(code_points[before], [ord(c) for c in _LEADS])]
+        positions = np.union1d(positions, led)
+    return positions
+
+
+def _vocab_hits_at(text: str, positions: list[int], start: int, end: int) -> list[tuple[int, int]]:
+    """The matches ``_VOCAB_SCAN.finditer(text[start:end])`` finds (offsets in ``text``), given
+    every position where one may start: tried in order, each from where the last match ended."""
+    match = _VOCAB_SCAN.match
+    hits, resume = [], start
+    for p in positions:
+        if p >= resume:
+            m = match(text, p, end)
+            if m is not None:
+                hits.append((p, _GROUP_INDEX[m.lastgroup]))
+                resume = m.end()
+    return hits
+
+
+def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-1 features and word counts of all blocks of all documents, stacked in order, and
     ``sizes`` (blocks per document). Every feature is the one document-by-document computation
@@ -303,27 +455,34 @@ def _features_many(documents: Sequence[Sequence[str]], stop_cache: dict | None =
     # span the \n between blocks, so this is the same per document or for the whole chunk).
     lower = joined.lower()
     tokens = lower.split()
-    cache = _StopCache() if stop_cache is None else stop_cache
-    is_stop = np.fromiter(map(cache.__getitem__, tokens), bool, len(tokens))
+    cache = _TokenCache() if token_cache is None else token_cache
+    codes = np.fromiter(map(cache.__getitem__, tokens), np.int64, len(tokens))
     owner = np.repeat(np.arange(n), words.astype(np.int64))
+    same_offsets = len(lower) == len(joined) and len(owner) == len(tokens)
     if len(owner) != len(tokens):  # lower() can, very rarely, change the split; fall back
         owner = np.repeat(np.arange(n), [len(b.lower().split()) for b in flat])
-    stop = np.bincount(owner, weights=is_stop, minlength=n)
+    stop = np.bincount(owner, weights=codes & 1, minlength=n)
 
-    # Vocabulary: one regex pass per document (its ^ and \n anchors must not see the other
-    # documents), over slices of the chunk's lower-cased text when lower() kept the offsets.
+    # Vocabulary: the matches of one regex pass per document (its ^ and \n anchors must not see
+    # the other documents). When lower() kept the offsets, the pattern is only tried where the
+    # tokens say a match may start (a few percent of the words), from where the last one ended.
     hits: list[tuple[int, int]] = []
     doc_last = doc_first + sizes - 1
-    same_offsets = len(lower) == len(joined)
-    for d in np.flatnonzero(sizes).tolist():
-        ds, de = int(starts[doc_first[d]]), int(ends[doc_last[d]])
+    documents_with_blocks = np.flatnonzero(sizes)
+    spans = np.stack((starts[doc_first[documents_with_blocks]], ends[doc_last[documents_with_blocks]]))
+    if same_offsets:
+        candidates = _vocab_candidates(codes, tokens, np.flatnonzero(word_start), cps, cache)
+        bounds = np.searchsorted(candidates, spans).T.tolist()
+        candidates = candidates.tolist()
+    for k, (ds, de) in enumerate(spans.T.tolist()):
         if same_offsets:
-            hits += _vocab_hits(lower[ds:de], ds)
+            hits += _vocab_hits_at(lower, candidates[bounds[k][0]:bounds[k][1]], ds, de)
             continue
         doc_lower = joined[ds:de].lower()
         if len(doc_lower) == de - ds:
             hits += _vocab_hits(doc_lower, ds)
         else:  # lower() changed offsets (e.g. 'İ'): match block by block instead
+            d = documents_with_blocks[k]
             for b in range(doc_first[d], doc_last[d] + 1):
                 hits += _vocab_hits(flat[b].lower(), int(starts[b]))
     n_groups = len(_GROUPS)
@@ -611,7 +770,7 @@ class BoilerplateClassifier:
         self.stage1: _Logistic | None = None
         self.stage2: _Logistic | None = None
         self.metadata: dict = {}
-        self._stop_cache = _StopCache()  # memo of a pure function: speed only
+        self._token_cache = _TokenCache()  # memo of a pure function: speed only
 
     def _validate(self) -> None:
         if not (isinstance(self.C, (int, float)) and self.C > 0):
@@ -704,7 +863,7 @@ class BoilerplateClassifier:
         blocks (give it chunks of ~64-256 documents)."""
         if self.stage1 is None or self.stage2 is None:
             raise ConfigError("the classifier is not trained: call fit() or load() first")
-        feats, words, sizes = _features_many(documents, self._stop_cache)
+        feats, words, sizes = _features_many(documents, self._token_cache)
         if len(feats) == 0:
             return [np.zeros(0) for _ in range(len(sizes))]
         s = self.stage1.predict(feats)

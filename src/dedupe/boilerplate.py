@@ -159,9 +159,10 @@ def block_features(blocks: Sequence[str]) -> np.ndarray:
     return _block_features(blocks)[0]
 
 
-def _block_features(blocks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _block_features(blocks: Sequence[str], token_cache: "_TokenCache | None" = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(features, word counts) of one document's blocks; word count = len(text.split())."""
-    feats, words, _ = _features_many([blocks])
+    feats, words, _ = _features_many([blocks], token_cache)
     return feats, words
 
 
@@ -812,7 +813,7 @@ class BoilerplateClassifier:
         for d, (doc, lab) in enumerate(zip(documents, labels)):
             if len(doc) != len(lab):
                 raise InputError(f"document {d} has {len(doc)} blocks but {len(lab)} labels")
-            f, w = _block_features(doc)
+            f, w = _block_features(doc, self._token_cache)
             feats.append(f)
             words.append(w)
             ys.append(np.asarray(lab, dtype=int).reshape(-1))

@@ -278,14 +278,14 @@ def _token_pattern(pattern: re.Pattern, limit: int = 12) -> tuple[re.Pattern, st
         return all((item is C.LITERAL and chr(value).isspace())
                    or (item is C.CATEGORY and value is C.CATEGORY_SPACE) for item, value in items)
 
-    found: set[str] = set()
+    found: set[tuple[str, ...]] = set()
     leads: set[str] = set()
 
     def expand(sequence: list, prefix: tuple, length: int, led: bool = False) -> None:
         if length >= limit or not sequence:
             if not prefix:
                 raise ValueError("a match may start anywhere")
-            found.add("".join(prefix))
+            found.add(prefix)
             return
         (op, arg), rest = sequence[0], sequence[1:]
         if op is C.LITERAL or (op is C.IN and spaces(arg) and class_text(arg) is None):
@@ -331,7 +331,21 @@ def _token_pattern(pattern: re.Pattern, limit: int = 12) -> tuple[re.Pattern, st
 
     expand(list(_parser.parse(pattern.pattern, pattern.flags)), (), 0)
     flags = pattern.flags & (re.IGNORECASE | re.ASCII)  # matched as the pattern matches
-    return re.compile("(?=" + "|".join(sorted(found)) + ")", flags), "".join(sorted(leads))
+    return re.compile("(?=" + _trie(found) + ")", flags), "".join(sorted(leads))
+
+
+def _trie(sequences) -> str:
+    """One regex for a set of sequences of regex atoms, factored as a trie: an atom that several
+    sequences begin with is tried once (most begin with ``\\b``, so a position inside a word
+    fails at the first test)."""
+    rest: dict[str, list] = {}
+    for sequence in sequences:
+        if sequence:
+            rest.setdefault(sequence[0], []).append(sequence[1:])
+    branches = [atom + _trie(tails) for atom, tails in sorted(rest.items())]
+    if any(not sequence for sequence in sequences):
+        branches.append("")  # a sequence ends here: in a look-ahead, that is a success
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 _TOKEN_STARTS, _LEADS = _token_pattern(_VOCAB)

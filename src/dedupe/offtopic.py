@@ -128,16 +128,19 @@ class TermCounts:
     def transform(self, blocks: list[str]) -> sp.csr_matrix:
         n = len(blocks)
         data = "\n".join(blocks).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE)
-        lines = data.split(b"\n")
-        if len(lines) != n:  # a block held a newline, which separates runs like a space
+        if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
             return self.transform([b.replace("\n", " ") for b in blocks])
         if len(self._codes) > self.cache_limit:  # bounded memory: start afresh
             self._codes.clear()
             self._several.clear()
-        pieces = [line.split() for line in lines]
-        flat = list(chain.from_iterable(pieces))
+        flat = data.split()
         codes = np.fromiter(map(self._codes.__getitem__, flat), np.int64, len(flat))
-        row = np.repeat(np.arange(n), np.fromiter(map(len, pieces), np.int64, n))
+        # After the translation the only whitespace bytes left are spaces and the newlines
+        # between blocks: a piece's row is the number of newlines before its first byte.
+        raw = np.frombuffer(data, np.uint8)
+        gap = (raw == 0x20) | (raw == 0x0A)
+        first_bytes = np.flatnonzero(~gap & np.concatenate(([True], gap[:-1])))
+        row = np.searchsorted(np.flatnonzero(raw == 0x0A), first_bytes)
         several = np.flatnonzero(codes == _SEVERAL_TERMS)
         if several.size:
             parts = [self._several[flat[i]] for i in several.tolist()]

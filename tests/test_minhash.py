@@ -62,3 +62,17 @@ def test_normalising_folds_the_edits_that_hide_copies():
     assert normalise("He was “brutalised” — said the Colour-blind OFFICER…") == \
         normalise('He was "brutalized" - said the color blind officer.')
     assert normalise("Don’t") == normalise("dont")
+
+
+def test_a_batch_is_shingled_as_its_blocks_one_by_one():
+    """Words are split for a whole batch at once; each block must still get its own shingles,
+    symbol-only and empty blocks (represented by their raw text) included."""
+    texts = ["•", "", "Alpha beta gamma delta epsilon", "***", "one\ntwo three", "Don’t stop now",
+             "•", "   ", "Fiancée café au lait", "a\tb\x0bc\x0cd\re"]
+    for size in (1, 3):
+        batch = Shingler(size).shingle(texts)
+        assert batch.words.tolist() == [1, 1, 5, 1, 3, 3, 1, 1, 4, 5]
+        for i, text in enumerate(texts):
+            alone = Shingler(size).shingle([text])
+            np.testing.assert_array_equal(batch.hashes[batch.offsets[i]:batch.offsets[i + 1]], alone.hashes)
+            assert batch.exact[i] == alone.exact[0]

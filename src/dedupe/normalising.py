@@ -31,6 +31,8 @@ import re
 import string
 import unicodedata
 
+import numpy as np
+
 _APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02bc"
 _SEPARATORS = (
     "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u2039\u203a"  # double quotes, guillemets
@@ -61,10 +63,12 @@ def _fold_typographic(match: re.Match) -> str:
     return _FOLDS[match.group(0)]
 
 
-def normalised_words(texts: list[str]) -> list[list[bytes]]:
-    """Words of each text (UTF-8 bytes) after steps 1-3; spelling is folded per word later.
+def normalised_words(texts: list[str]) -> tuple[list[bytes], np.ndarray]:
+    """Words of all texts (UTF-8 bytes, in order) after steps 1-3, and how many each text has;
+    spelling is folded per word later.
 
-    Texts must not contain line breaks (blocks never do).
+    >>> normalised_words(["Don’t  panic!", "", "42"])
+    ([b'dont', b'panic', b'42'], array([2, 0, 1]))
     """
     joined = "\n".join(texts)
     if not joined.isascii():
@@ -73,13 +77,23 @@ def normalised_words(texts: list[str]) -> list[list[bytes]]:
             joined = unicodedata.normalize("NFKC", joined)
             joined = _TYPOGRAPHIC.sub(_fold_typographic, joined)
     data = joined.casefold().encode("utf-8", "surrogatepass").translate(_TABLE, b"'")
-    lines = data.split(b"\n")
-    if len(lines) != len(texts):  # a text held a line break after all: do them one by one
-        return [normalised_words([t.replace("\n", " ").replace("\r", " ")])[0] for t in texts]
-    return [line.split() for line in lines]
+    if data.count(b"\n") != len(texts) - 1:  # a text held a line break after all: one by one
+        parts = [normalised_words([t.replace("\n", " ").replace("\r", " ")]) for t in texts]
+        return [w for words, _ in parts for w in words], np.array([c[0] for _, c in parts], np.int64)
+    # One split for the batch; a word belongs to the text whose line holds its first byte.
+    raw = np.frombuffer(data, np.uint8)
+    gap = _ASCII_WHITESPACE[raw]
+    first_bytes = np.flatnonzero(~gap & np.concatenate(([True], gap[:-1])))
+    text_of = np.searchsorted(np.flatnonzero(raw == 0x0A), first_bytes)
+    return data.split(), np.bincount(text_of, minlength=len(texts))
+
+
+# the bytes that bytes.split() splits at
+_ASCII_WHITESPACE = np.zeros(256, bool)
+_ASCII_WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
 
 
 def normalise(text: str) -> str:
     """The comparison form of ``text`` (see the module docstring)."""
-    words = normalised_words([text.replace("\n", " ").replace("\r", " ")])[0]
+    words, _ = normalised_words([text.replace("\n", " ").replace("\r", " ")])
     return " ".join(fold_spelling(w.decode("utf-8", "surrogatepass")) for w in words)

@@ -103,21 +103,24 @@ class Shingler:
         self.cache_size = cache_size
         self._cache = _WordHashes()
 
-    def _words(self, texts: list[str]) -> list[list[bytes]]:
-        per_block = normalised_words(texts)
-        for i, words in enumerate(per_block):
-            if not words:  # a symbol-only block ("•") is represented by its raw text
-                per_block[i] = [texts[i].strip().encode("utf-8", "surrogatepass") or b"_"]
-        return per_block
+    def _words(self, texts: list[str]) -> tuple[list[bytes], np.ndarray]:
+        """All words of the texts, flattened, and how many each text has (at least one: a
+        symbol-only block such as "•" is represented by its raw text)."""
+        flat, counts = normalised_words(texts)
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):
+            at = np.cumsum(counts)[empty] - counts[empty]   # where the block's words would begin
+            stand_ins = [texts[i].strip().encode("utf-8", "surrogatepass") or b"_" for i in empty.tolist()]
+            flat = np.insert(np.array(flat, dtype=object), at, np.array(stand_ins, dtype=object)).tolist()
+            counts[empty] = 1
+        return flat, counts
 
     def shingle(self, texts: list[str]) -> ShingleBatch:
         """Shingle a batch of block texts."""
         n = self.shingle_size
-        per_block = self._words(texts)
-        counts = np.fromiter(map(len, per_block), dtype=np.int64, count=len(per_block))
+        flat, counts = self._words(texts)
         if len(self._cache) > self.cache_size:
             self._cache.clear()
-        flat = [w for words in per_block for w in words]
         word_hashes = np.fromiter(map(self._cache.__getitem__, flat), dtype=np.uint64, count=len(flat))
         starts = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])

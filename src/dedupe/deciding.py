@@ -78,7 +78,8 @@ class Verdicts:
 
 def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
     """Estimated Jaccard similarity of rows ``a`` and ``b`` (pairwise, float32)."""
-    return (signatures[a] == signatures[b]).mean(axis=-1).astype(np.float32)
+    agree = np.count_nonzero(signatures[a] == signatures[b], axis=-1)
+    return (agree / signatures.shape[-1]).astype(np.float32)  # = the mean of the matches, exactly
 
 
 def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 15,

@@ -59,8 +59,11 @@ def fold_spelling(word: str) -> str:
     return f"{match.group(3)}or{match.group(4) or ''}"
 
 
-def _fold_typographic(match: re.Match) -> str:
-    return _FOLDS[match.group(0)]
+def _fold_typographic(text: str) -> str:
+    # one str.replace per distinct character present: no Python call per occurrence
+    for char in set(_TYPOGRAPHIC.findall(text)):
+        text = text.replace(char, _FOLDS[char])
+    return text
 
 
 def normalised_words(texts: list[str]) -> tuple[list[bytes], np.ndarray]:
@@ -72,10 +75,9 @@ def normalised_words(texts: list[str]) -> tuple[list[bytes], np.ndarray]:
     """
     joined = "\n".join(texts)
     if not joined.isascii():
-        joined = _TYPOGRAPHIC.sub(_fold_typographic, joined)
+        joined = _fold_typographic(joined)
         if not unicodedata.is_normalized("NFKC", joined):
-            joined = unicodedata.normalize("NFKC", joined)
-            joined = _TYPOGRAPHIC.sub(_fold_typographic, joined)
+            joined = _fold_typographic(unicodedata.normalize("NFKC", joined))
     data = joined.casefold().encode("utf-8", "surrogatepass").translate(_TABLE, b"'")
     if data.count(b"\n") != len(texts) - 1:  # a text held a line break after all: one by one
         parts = [normalised_words([t.replace("\n", " ").replace("\r", " ")]) for t in texts]

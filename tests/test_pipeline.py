@@ -170,7 +170,7 @@ def test_in_document_copies_of_a_chunk_equal_the_per_document_matrix_rule():
     repeated = Document("d", f"{LONG}\nA short line\n{SHARED}\n{LONG} Officials said so.\n{SHARED}\n{edited}")
     docs = _recombined_seed_documents(24) + [A, B, Document("c", ""), repeated]
     sketcher = Sketcher(config)
-    sketches = sketcher([segment(d.text) for d in docs])
+    sketches = sketcher([[b.text for b in segment(d.text)] for d in docs])
     fresh = [s._replace(earlier=None) for s in sketches]
     # small pair batches exercise the batching, the agreeing-pairs search for documents of more
     # than max_pairs pairs, and its fallback to every pair when agreements are too many
@@ -268,3 +268,14 @@ def test_a_document_that_is_wholly_an_earlier_copy_is_not_scored_again():
     copy = next(c for c in cleaned if c.document.id == "wire-copy")
     assert all(d.action == "strip" and d.reason in ("duplicate", "template") for d in copy.decisions)
     assert all(d.duplicate_of.doc_id == "a" for d in copy.decisions if d.reason == "duplicate")
+
+
+def test_block_texts_without_blocks_are_the_blocks_texts():
+    """The first pass only needs the blocks' texts (segment_texts); they must be segment's."""
+    from dedupe.segmenting import segment, segment_texts
+
+    texts = ["", "\n", "Title\n\nBody one.\r\nBody two", "a\rb\r\n\r\nc", "  \n\t\nx \n \u2028 \ny",
+             "one\u2028line\u0085still one\n\nlast\n", "\r", "no break"]
+    for text in texts:
+        assert segment_texts(text) == [b.text for b in segment(text)]
+    assert segment_texts(texts[4]) == ["x ", "y"]  # a line of white space only is no block

@@ -27,7 +27,7 @@ import numpy as np
 
 from .deciding import Sketch, local_copies
 from .minhash import MinHasher
-from .segmenting import segment
+from .segmenting import segment, segment_texts
 from .shingling import Shingler
 
 
@@ -109,12 +109,16 @@ class ChunkWork:
 
     def __call__(self, item: tuple[list[str], Optional[list[bool]]]) -> tuple[list[tuple], object]:
         texts, skip = item  # skip[i]: document i needs no scores
-        segmented = [segment(text) for text in texts]
-        block_texts = [[b.text for b in blocks] for blocks in segmented]
-        sketches = self.sketcher(segmented) if self.sketcher is not None else [None] * len(texts)
+        if self.blocks:
+            segmented = [segment(text) for text in texts]
+            block_texts = [[b.text for b in blocks] for blocks in segmented]
+        else:  # the blocks stay here: their texts are all that is needed
+            segmented = [None] * len(texts)
+            block_texts = [segment_texts(text) for text in texts]
+        sketches = self.sketcher(block_texts) if self.sketcher is not None else [None] * len(texts)
         scores = self.scorer(block_texts, skip) if self.scorer is not None else [None] * len(texts)
         vocabulary = self.vocabulary(block_texts) if self.vocabulary is not None else None
-        return list(zip(segmented if self.blocks else [None] * len(texts), sketches, scores)), vocabulary
+        return list(zip(segmented, sketches, scores)), vocabulary
 
 
 class Sketcher:
@@ -132,16 +136,17 @@ class Sketcher:
     def __getstate__(self):
         return {"config": self.config, "_shingler": None, "_minhasher": None}
 
-    def __call__(self, segmented: list[list]) -> list[Sketch]:
+    def __call__(self, documents: list[list[str]]) -> list[Sketch]:
+        """One sketch per document, given as its block texts."""
         if self._shingler is None:
             self._shingler = Shingler(self.config.shingle_size)
             self._minhasher = MinHasher(self.config.num_perm, self.config.seed)
-        flat = [b.text for blocks in segmented for b in blocks]
+        flat = [text for blocks in documents for text in blocks]
         batch = self._shingler.shingle(flat)
         sigs = self._minhasher.signatures(batch.hashes, batch.offsets)
         sizes = np.diff(batch.offsets)
         out, lo = [], 0
-        for blocks in segmented:
+        for blocks in documents:
             hi = lo + len(blocks)
             out.append(Sketch(batch.words[lo:hi], sizes[lo:hi], batch.exact[lo:hi], sigs[lo:hi]))
             lo = hi

@@ -50,6 +50,17 @@ def segment(text: str) -> list[Block]:
     return blocks
 
 
+def segment_texts(text: str) -> list[str]:
+    """The texts of :func:`segment`'s blocks, without building the blocks.
+
+    >>> segment_texts("Title\\n\\nBody one.\\r\\nBody two")
+    ['Title', 'Body one.', 'Body two']
+    """
+    if "\r" in text:
+        return [block.text for block in segment(text)]
+    return [line for line in text.split("\n") if line and not line.isspace()]
+
+
 def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:
     """``text`` without the lines of the blocks marked in ``remove``; all else byte-identical."""
     pieces: list[str] = []

@@ -36,6 +36,7 @@ import numpy as np
 
 from .config import CleanerConfig
 from .indexing import Match
+from .lsh import equal_runs_pairs
 
 
 class Sketch(NamedTuple):
@@ -166,17 +167,21 @@ def _agreeing_pairs(signatures: np.ndarray, max_agreements: int):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     order = np.argsort(signatures, axis=0, kind="stable").T.ravel()   # rows, column after column
     values = np.take_along_axis(signatures, order.reshape(columns, m).T, axis=0).T.ravel()
-    starts = np.r_[True, values[1:] != values[:-1]]
-    starts[::m] = True                                               # runs never cross columns
-    run_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
-    before = np.arange(m * columns) - run_start                      # earlier members of its run
-    if int(before.sum()) > max_agreements:
+    new_run = np.r_[True, values[1:] != values[:-1]]
+    new_run[::m] = True                                              # runs never cross columns
+    run = np.cumsum(new_run)
+    if _agreements(run) > max_agreements:
         return None
-    member = np.repeat(np.arange(m * columns), before)
-    partner = np.repeat(run_start, before) + (np.arange(len(member)) - np.repeat(np.cumsum(before) - before, before))
+    member, partner = equal_runs_pairs(run)
     a, b = order[member], order[partner]
     key, agree = np.unique(np.maximum(a, b) * m + np.minimum(a, b), return_counts=True)
     return key // m, key % m, (agree / columns).astype(np.float32)
+
+
+def _agreements(values: np.ndarray) -> int:
+    """How many pairs :func:`equal_runs_pairs` would give for ``values``."""
+    sizes = np.diff(np.flatnonzero(np.r_[True, values[1:] != values[:-1], True]))
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def _document_pairs(k: int, max_pairs: int):

@@ -37,7 +37,7 @@ from typing import NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from .lsh import MinHashLSHIndex, optimal_bands
+from .lsh import MinHashLSHIndex, equal_runs_pairs, optimal_bands
 
 # Missing a copy costs a stripped duplicate; a false candidate costs one signature check. The
 # banding is therefore chosen with false negatives weighted four times false positives: for
@@ -209,6 +209,9 @@ class BlockIndex:
         return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))
 
 
+_NONE = np.empty(0, np.int64)
+
+
 class ChunkLookup:
     """Index lookups for the blocks of one chunk of documents, done as one batch.
 
@@ -223,25 +226,23 @@ class ChunkLookup:
                  flushed: list[Optional[Match]]):
         self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
         self._entry_of: dict[int, int] = {}
-        self._earlier: dict[int, list[int]] = {}
+        self._earlier: dict[int, np.ndarray] = {}  # row -> the earlier rows it shares a band with
         n = len(signatures)
         if n < 2:
             return
         keys = index._lsh.band_keys(signatures).ravel()
         rows = np.repeat(np.arange(n), index.bands)
         order = np.argsort(keys, kind="stable")
-        keys, rows = keys[order], rows[order]
-        shared = np.flatnonzero(keys[1:] == keys[:-1])
-        if len(shared) == 0:
+        keys, rows = keys[order], rows[order]  # within a run of equal keys, rows ascend
+        member, partner = equal_runs_pairs(keys)
+        if len(member) == 0:
             return
-        # runs of equal keys: every later row of a run pairs with every earlier row of it
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        ends = np.r_[starts[1:], len(keys)]
-        several = ends - starts >= 2
-        for a, b in zip(starts[several].tolist(), ends[several].tolist()):
-            members = sorted(set(rows[a:b].tolist()))
-            for i, later in enumerate(members[1:], start=1):
-                self._earlier.setdefault(later, []).extend(members[:i])
+        pairs = np.unique(rows[member] * n + rows[partner])  # one per pair, whichever bands it shares
+        later, earlier = pairs // n, pairs % n
+        distinct = later != earlier
+        later, earlier = later[distinct], earlier[distinct]
+        first = np.flatnonzero(np.r_[True, later[1:] != later[:-1]]) if len(later) else later
+        self._earlier = dict(zip(later[first].tolist(), np.split(earlier, first[1:])))
 
     def added(self, rows: list[int], entries: np.ndarray) -> None:
         """Rows of the chunk that were registered in the index, with their entries."""
@@ -251,7 +252,7 @@ class ChunkLookup:
         out = []
         for row in rows:
             match = self.flushed[row]
-            earlier = [a for a in set(self._earlier.get(row, ())) if a in self._entry_of]
+            earlier = [a for a in self._earlier.get(row, _NONE).tolist() if a in self._entry_of]
             if earlier:
                 earlier.sort(key=self._entry_of.__getitem__)
                 entries = np.array([self._entry_of[a] for a in earlier], dtype=np.int64)

@@ -148,6 +148,24 @@ def _resolve_params(num_perm, threshold, bands, rows, signature_bits, key_bits=6
 # --------------------------------------------------------------------------- hashing
 
 
+def equal_runs_pairs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(later, earlier)``, ``earlier < later``, of every two entries of ``values``
+    that are equal and in the same run of equal values (``values`` sorted, or at least grouped):
+    the candidate pairs of a band-key or signature-column sort, in numpy (a run of g entries
+    gives g (g - 1) / 2 pairs).
+
+    >>> later, earlier = equal_runs_pairs(np.array([3, 5, 5, 5, 7]))
+    >>> later.tolist(), earlier.tolist()
+    ([2, 3, 3], [1, 1, 2])
+    """
+    new_run = np.r_[True, values[1:] != values[:-1]]
+    run_start = np.flatnonzero(new_run)[np.cumsum(new_run) - 1]
+    before = np.arange(len(values)) - run_start  # earlier members of the entry's run
+    later = np.repeat(np.arange(len(values)), before)
+    offset = np.arange(len(later)) - np.repeat(np.cumsum(before) - before, before)
+    return later, np.repeat(run_start, before) + offset
+
+
 def _fmix64(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finaliser, in place: a bijection that spreads every input bit."""
     h ^= h >> _S33

@@ -27,7 +27,7 @@ import numpy as np
 
 from .deciding import Sketch, local_copies
 from .minhash import MinHasher
-from .segmenting import segment, segment_texts
+from .segmenting import block_offsets, segment, segment_texts
 from .shingling import Shingler
 
 
@@ -104,8 +104,9 @@ class ChunkWork:
     """
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
-                 vocabulary: Callable | None = None, blocks: bool = True):
+                 vocabulary: Callable | None = None, blocks: bool = True, compact: bool = False):
         self.sketcher, self.scorer, self.vocabulary, self.blocks = sketcher, scorer, vocabulary, blocks
+        self.compact = compact  # blocks as offset arrays (segmenting.block_offsets): for pipes
 
     def __call__(self, item: tuple[list[str], Optional[list[bool]]]) -> tuple[list[tuple], object]:
         texts, skip = item  # skip[i]: document i needs no scores
@@ -118,6 +119,8 @@ class ChunkWork:
         sketches = self.sketcher(block_texts) if self.sketcher is not None else [None] * len(texts)
         scores = self.scorer(block_texts, skip) if self.scorer is not None else [None] * len(texts)
         vocabulary = self.vocabulary(block_texts) if self.vocabulary is not None else None
+        if self.compact and self.blocks:
+            segmented = [block_offsets(blocks) for blocks in segmented]
         return list(zip(segmented, sketches, scores)), vocabulary
 
 

@@ -39,7 +39,7 @@ from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
 from .reading import Document, chunked
-from .segmenting import Block, strip_blocks
+from .segmenting import Block, blocks_at, strip_blocks
 
 
 @dataclass(slots=True)
@@ -222,9 +222,14 @@ class Cleaner:
                 first += len(chunk)
                 yield [doc.text for doc in chunk], skip
 
+        # Between processes, blocks travel as offsets into the texts this process holds anyway.
+        work.compact = self.workers > 1
         with OrderedPool(work, self.workers) as pool:
             for results, vocabulary in pool.map(texts()):
-                yield held.popleft(), results, vocabulary
+                docs = held.popleft()
+                if work.compact and work.blocks:
+                    results = [(blocks_at(doc.text, offsets), *rest) for doc, (offsets, *rest) in zip(docs, results)]
+                yield docs, results, vocabulary
 
     def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[list[_Located]]:
         """Sketch and look up every block; register the first occurrences. One list per chunk.

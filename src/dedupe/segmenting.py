@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -77,7 +78,9 @@ def blocks_at(text: str, offsets: np.ndarray) -> list[Block]:
     True
     """
     starts, ends, line_ends = offsets.T.tolist()
-    return list(map(Block, range(len(starts)), starts, ends, [text[a:b] for a, b in zip(starts, ends)], line_ends))
+    texts = [text[a:b] for a, b in zip(starts, ends)]
+    # tuple.__new__ builds the named tuples in C (Block(...) goes through Python-level __new__)
+    return list(map(tuple.__new__, repeat(Block), zip(range(len(starts)), starts, ends, texts, line_ends)))
 
 
 def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:

@@ -8,7 +8,9 @@ process (so peak memory is its own), ``--repeats`` times, and the medians are re
   verified by estimated Jaccard against the stored signatures, first occurrence kept;
 - ``exact``: a set of hashes of the normalised paragraphs (finds exact copies only);
 - ``ours-dedup``: news-dedupe with only the copy detectors on;
-- ``ours``: news-dedupe with the defaults (every detector on), ``--workers 1`` and ``--workers 2``.
+- ``ours``: news-dedupe with the defaults (every detector on), ``--workers 1`` and ``--workers 2``;
+- ``floor``: parse each JSON line, split its paragraphs and write it back, nothing else: what
+  any method pays, the ceiling on paragraphs per second in Python.
 
 Figures: paragraphs per second end to end (raw JSONL text to decisions), peak resident memory,
 index bytes per 100k indexed paragraphs, and recall / precision on the injected copies recorded in
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +41,9 @@ METHODS = {
     "ours-dedup-w2": "news-dedupe, copy detectors only, 2 workers",
     "ours": "news-dedupe, every detector (defaults), 1 worker",
     "ours-w2": "news-dedupe, every detector (defaults), 2 workers",
+    "floor": "reading, splitting and writing only, no detection (the I/O floor)",
 }
+NO_DETECTION = {"floor"}
 
 
 def _memory() -> dict:
@@ -94,6 +99,18 @@ def run_exact(dump: Path) -> tuple[int, set, int]:
     return n, flagged, len(seen)
 
 
+def run_floor(dump: Path) -> tuple[int, set, int]:
+    """What every method pays at least: parse each JSON line, split its paragraphs, write it back."""
+    n = 0
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        for line in dump.open(encoding="utf-8"):
+            record = json.loads(line)
+            blocks = [b for b in record["text"].split("\n") if b.strip()]
+            n += len(blocks)
+            sink.write(json.dumps({**record, "text": "\n".join(blocks)}) + "\n")
+    return n, set(), 0
+
+
 def run_ours(dump: Path, workers: int, dedup_only: bool) -> tuple[int, set, int, dict]:
     from dedupe import Cleaner, read_documents
 
@@ -124,6 +141,8 @@ def child(method: str, dump: Path, flagged_out: Path) -> None:
         n, flagged, indexed = run_datasketch(dump)
     elif method == "exact":
         n, flagged, indexed = run_exact(dump)
+    elif method == "floor":
+        n, flagged, indexed = run_floor(dump)
     else:
         workers = 2 if method.endswith("-w2") else 1
         n, flagged, indexed, extra = run_ours(dump, workers, dedup_only=method.startswith("ours-dedup"))
@@ -207,6 +226,10 @@ def _table(results: dict, dump_dir: Path) -> str:
         speedup = f"{r['median_paragraphs_per_second'] / base:.1f}x" if base else "-"
         index_text = f"{index:,.1f}" + ("" if last["index_per_100k_mb"] is not None else " (RSS)")
         templates = f"{last['template_recall']:.3f}" if "template_recall" in last else "-"
+        if method in NO_DETECTION:
+            lines.append(f"| {METHODS[method]} | {r['median_paragraphs_per_second']:,.0f} | {speedup} | "
+                         f"{r['median_peak_rss_mb']:,.0f} | - | - | - | - |")
+            continue
         lines.append(
             f"| {METHODS.get(method, method)} | {r['median_paragraphs_per_second']:,.0f} | {speedup} | "
             f"{r['median_peak_rss_mb']:,.0f} | {index_text} | "

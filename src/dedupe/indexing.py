@@ -209,9 +209,6 @@ class BlockIndex:
         return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))
 
 
-_NONE = np.empty(0, np.int64)
-
-
 class ChunkLookup:
     """Index lookups for the blocks of one chunk of documents, done as one batch.
 
@@ -249,10 +246,10 @@ class ChunkLookup:
         self._entry_of.update(zip(rows, entries.tolist()))
 
     def lookup(self, rows: range) -> list[Optional[Match]]:
-        out = []
-        for row in rows:
-            match = self.flushed[row]
-            earlier = [a for a in self._earlier.get(row, _NONE).tolist() if a in self._entry_of]
+        out = self.flushed[rows.start:rows.stop]
+        # only rows that share a band with earlier rows of the chunk can do better (few do)
+        for row in [row for row in rows if row in self._earlier]:
+            earlier = [a for a in self._earlier[row].tolist() if a in self._entry_of]
             if earlier:
                 earlier.sort(key=self._entry_of.__getitem__)
                 entries = np.array([self._entry_of[a] for a in earlier], dtype=np.int64)
@@ -260,6 +257,5 @@ class ChunkLookup:
                 found = self.index._pick(
                     1, np.zeros(len(earlier), np.intp), entries, self.exact[earlier] == self.exact[row],
                     lambda keep: self.index._lsh.similarity_to(self.signatures[row], others[keep]))[0]
-                match = _better(match, found)
-            out.append(match)
+                out[row - rows.start] = _better(out[row - rows.start], found)
         return out

@@ -147,12 +147,14 @@ class BlockIndex:
         """Lookups for the blocks of a chunk of documents, searched in one batch; see
         :class:`ChunkLookup`."""
         self.flush()
-        return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact))
+        keys = self._lsh.band_keys(signatures)  # one computation for both searches
+        return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact, keys), keys)
 
-    def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
+    def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray, band_keys: np.ndarray | None = None
+                        ) -> list[Optional[Match]]:
         if self._lsh_size == 0:
             return [None] * len(signatures)
-        rows, entries = self._lsh.query_pairs(signatures)
+        rows, entries = self._lsh.query_pairs(signatures, band_keys)
         return self._pick(len(signatures), rows, entries, self._exact.view()[entries] == exact[rows],
                           lambda keep: self._lsh.similarity_pairs(signatures, rows[keep], entries[keep]))
 
@@ -220,14 +222,14 @@ class ChunkLookup:
     """
 
     def __init__(self, index: BlockIndex, signatures: np.ndarray, exact: np.ndarray,
-                 flushed: list[Optional[Match]]):
+                 flushed: list[Optional[Match]], band_keys: np.ndarray | None = None):
         self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
         self._entry_of: dict[int, int] = {}
         self._earlier: dict[int, np.ndarray] = {}  # row -> the earlier rows it shares a band with
         n = len(signatures)
         if n < 2:
             return
-        keys = index._lsh.band_keys(signatures).ravel()
+        keys = (index._lsh.band_keys(signatures) if band_keys is None else band_keys).ravel()
         rows = np.repeat(np.arange(n), index.bands)
         order = np.argsort(keys, kind="stable")
         keys, rows = keys[order], rows[order]  # within a run of equal keys, rows ascend

@@ -461,13 +461,15 @@ class MinHashLSHIndex:
         bounds = [0, *np.searchsorted(row, np.arange(1, n)).tolist(), len(keys)] if n else []
         return [keys[a:b] for a, b in zip(bounds, bounds[1:])]
 
-    def query_pairs(self, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`query` flattened: ``(row, key)`` pairs ordered by row, then key."""
+    def query_pairs(self, signatures: np.ndarray, band_keys: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`query` flattened: ``(row, key)`` pairs ordered by row, then key.
+        ``band_keys``: ``self.band_keys(signatures)``, when the caller has it already."""
         sig = self._check_signatures(signatures)
         nothing = np.empty(0, np.intp), np.empty(0, np.int64)
         if len(sig) == 0 or self._n == 0:
             return nothing
-        qi, pos = self._table.lookup(self.band_keys(sig).ravel())
+        qi, pos = self._table.lookup((self.band_keys(sig) if band_keys is None else band_keys).ravel())
         if len(qi) == 0:
             return nothing
         # One sort dedupes (signature, entry) pairs from several bands and groups them by row.

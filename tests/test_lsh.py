@@ -58,6 +58,16 @@ def test_optimal_bands_matches_datasketch(threshold, num_perm, weights):
     assert optimal_bands(threshold, num_perm, *weights) == _optimal_param(threshold, num_perm, *weights)
 
 
+def test_optimal_bands_matches_datasketch_across_thresholds():
+    """Exact quadrature and scipy's quad pick the same design wherever both weights are above 0
+    (with a weight of 0 the minimum is a plateau of near-zero errors, and quad's rounding picks)."""
+    for threshold in [t / 10 for t in range(1, 10)]:
+        for num_perm in (64, 128):
+            for weights in ((0.5, 0.5), (0.2, 0.8), (0.9, 0.1)):
+                assert optimal_bands(threshold, num_perm, *weights) == _optimal_param(threshold, num_perm, *weights), \
+                    (threshold, num_perm, weights)
+
+
 def test_default_parameters_follow_the_threshold():
     index = MinHashLSHIndex(num_perm=128, threshold=0.8)
     assert (index.bands, index.rows) == _optimal_param(0.8, 128, 0.5, 0.5)

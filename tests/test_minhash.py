@@ -76,3 +76,13 @@ def test_a_batch_is_shingled_as_its_blocks_one_by_one():
             alone = Shingler(size).shingle([text])
             np.testing.assert_array_equal(batch.hashes[batch.offsets[i]:batch.offsets[i + 1]], alone.hashes)
             assert batch.exact[i] == alone.exact[0]
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (16, 7), (256, 12345)])
+def test_permutations_are_datasketchs(num_perm, seed):
+    from dedupe.minhash import affine32_permutations
+
+    a, b = affine32_permutations(num_perm, seed)
+    theirs = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    np.testing.assert_array_equal(a, theirs[0])
+    np.testing.assert_array_equal(b, theirs[1])

@@ -262,3 +262,25 @@ def test_term_counts_equal_the_hashing_vectorizer():
             np.testing.assert_array_equal(a.indptr, b.indptr)
             np.testing.assert_array_equal(a.indices, b.indices)
             np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_the_stop_words_are_scikit_learns():
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as theirs
+
+    from dedupe.offtopic import ENGLISH_STOP_WORDS
+
+    assert ENGLISH_STOP_WORDS == theirs
+
+
+def test_background_terms_hash_to_the_hashing_vectorizers_features():
+    """The shipped table's terms (and awkward ones) land on scikit-learn's feature columns."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from dedupe.offtopic import TermCounts
+
+    table = json.loads((Path(__file__).parents[1] / "src/dedupe/models/background-idf-v1.json").read_text())
+    terms = list(table["df"]) + ["naïve", "Σος", "x" * 300, "日本語"]
+    for n_features in (2**10, 2**18):
+        hasher = HashingVectorizer(n_features=n_features, analyzer=lambda term: [term], alternate_sign=False, norm=None)
+        ours = [TermCounts(n_features).feature(term) for term in terms]
+        assert hasher.transform(terms).indices.tolist() == ours

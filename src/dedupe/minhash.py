@@ -14,8 +14,9 @@ so the share of agreeing coordinates estimates :math:`J` with standard error
 
 :class:`MinHasher` applies all permutations to all shingles of a batch in one numpy expression and
 takes per-block minima with ``np.minimum.reduceat``: no Python call per shingle. The permutations
-are taken from ``datasketch.MinHash(num_perm, seed)`` itself, so for the same ``num_perm``,
-``seed`` and hash function the hashvalues are the same.
+are drawn as ``datasketch.MinHash(num_perm, seed)`` draws them (:func:`affine32_permutations`;
+a test holds the two equal), so for the same ``num_perm``, ``seed`` and hash function the
+hashvalues are the same.
 
 Example
 -------
@@ -34,9 +35,18 @@ True
 from __future__ import annotations
 
 import numpy as np
-from datasketch import MinHash
 
 _MAX32 = np.uint32(0xFFFFFFFF)
+
+
+def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` of ``datasketch.MinHash(num_perm, seed=seed, scheme="affine32")``: odd
+    ``a`` (so ``x -> a x + b mod 2**32`` is a bijection) and any ``b``, from ``RandomState(seed)``.
+    Drawn here rather than taken from datasketch, whose import costs half a second a run."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -68,10 +78,8 @@ class MinHasher:
         self.num_perm = num_perm
         self.seed = seed
         self.chunk_rows = chunk_rows
-        reference = MinHash(num_perm=num_perm, seed=seed, scheme="affine32")
-        a, b = reference.permutations
-        self._a = np.asarray(a, dtype=np.uint32)[:, None]
-        self._b = np.asarray(b, dtype=np.uint32)[:, None]
+        a, b = affine32_permutations(num_perm, seed)
+        self._a, self._b = a[:, None], b[:, None]
 
     def signatures(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Signatures of blocks whose shingle hashes are ``hashes[offsets[i]:offsets[i+1]]``.

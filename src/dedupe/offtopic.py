@@ -65,10 +65,9 @@ from importlib import resources
 from itertools import chain
 from pathlib import Path
 
+import mmh3
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
-from sklearn.utils import murmurhash3_32
 
 from .errors import ConfigError, DedupeError, InputError
 from .reading import chunked
@@ -96,6 +95,33 @@ _ASCII_SEPARATORS = bytes(c for c in range(128) if not re.match(r"\w", chr(c)) a
 _SEPARATE = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
 _WORD_RUNS = re.compile(r"\w+")
 _NOT_A_TERM, _SEVERAL_TERMS = -1, -2
+
+# scikit-learn's English stop words (``sklearn.feature_extraction.text.ENGLISH_STOP_WORDS``),
+# spelled out so that cleaning does not import scikit-learn (a second at every start); a test
+# holds the two equal.
+ENGLISH_STOP_WORDS = frozenset("""
+a about above across after afterwards again against all almost alone along already also although
+always am among amongst amoungst amount an and another any anyhow anyone anything anyway
+anywhere are around as at back be became because become becomes becoming been before beforehand
+behind being below beside besides between beyond bill both bottom but by call can cannot cant co
+con could couldnt cry de describe detail do done down due during each eg eight either eleven
+else elsewhere empty enough etc even ever every everyone everything everywhere except few
+fifteen fifty fill find fire first five for former formerly forty found four from front full
+further get give go had has hasnt have he hence her here hereafter hereby herein hereupon hers
+herself him himself his how however hundred i ie if in inc indeed interest into is it its itself
+keep last latter latterly least less ltd made many may me meanwhile might mill mine more
+moreover most mostly move much must my myself name namely neither never nevertheless next nine
+no nobody none noone nor not nothing now nowhere of off often on once one only onto or other
+others otherwise our ours ourselves out over own part per perhaps please put rather re same see
+seem seemed seeming seems serious several she should show side since sincere six sixty so some
+somehow someone something sometime sometimes somewhere still such system take ten than that the
+their them themselves then thence there thereafter thereby therefore therein thereupon these
+they thick thin third this those though three through throughout thru thus to together too top
+toward towards twelve twenty two un under until up upon us very via was we well were what
+whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever
+whether which while whither who whoever whole whom whose why will with within without would yet
+you your yours yourself yourselves
+""".split())
 
 
 class TermCounts:
@@ -154,7 +180,7 @@ class TermCounts:
 
     def feature(self, term: str) -> int:
         """The hashed feature of one term (``FeatureHasher``'s index, int32 minimum included)."""
-        h = murmurhash3_32(term, seed=0)
+        h = mmh3.hash(term.encode("utf-8", "surrogatepass"), 0)  # = sklearn's murmurhash3_32(term, seed=0)
         if h == -2147483648:
             return (2147483647 - (self.n_features - 1)) % self.n_features
         return abs(h) % self.n_features
@@ -289,9 +315,7 @@ class OffTopicDetector:
                               "rebuild it with `python -m dedupe.offtopic`") from None
         # Hash the stored terms into this detector's feature space; colliding terms add up,
         # exactly as they do in the fitted counts.
-        hasher = HashingVectorizer(n_features=self.n_features, analyzer=_as_single_term,
-                                   alternate_sign=False, norm=None)
-        index = hasher.transform(terms).indices.astype(np.int64)
+        index = np.array([self._vectorizer.feature(term) for term in terms], dtype=np.int64)
         return np.bincount(index, weights=counts, minlength=self.n_features), n_blocks
 
     # ------------------------------------------------------------------ fitting
@@ -517,10 +541,6 @@ def _spread_to_short_blocks(score: np.ndarray, flagged: np.ndarray, substantive:
     flagged[short] = flagged[before] & flagged[after]
 
 
-def _as_single_term(term: str) -> list[str]:
-    return [term]
-
-
 def _checked(blocks) -> list[str]:
     if isinstance(blocks, str) or not isinstance(blocks, (list, tuple)):
         raise InputError(f"a document must be a list of block strings, got {type(blocks).__name__}")
@@ -545,6 +565,8 @@ def build_background(documents: Iterable[list[str]], path: str | Path, *, min_df
     """
     if isinstance(min_df, bool) or not isinstance(min_df, int) or min_df < 1:
         raise ConfigError(f"min_df must be a positive integer, got {min_df!r}")
+    from sklearn.feature_extraction.text import HashingVectorizer  # offline tool: import it here
+
     analyze = HashingVectorizer(**_analyzer_settings()).build_analyzer()
     df: dict[str, int] = {}
     n_blocks = 0

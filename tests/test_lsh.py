@@ -286,3 +286,25 @@ def test_compact_mode_4_bit_signatures_and_32_bit_keys():
         assert np.abs(compact.similarity(sigs[i], cand) - wide.similarity(sigs[i], cand)).max() < 0.12
         assert compact.similarity(sigs[i], np.array([i]))[0] == 1.0
     assert compact.nbytes < wide.nbytes
+
+
+def test_a_lookup_prefers_the_earliest_of_equally_similar_blocks():
+    """Ties go to the earliest entry, whether the candidates were flushed into the tables or
+    added during the chunk, and whether one row or several are looked up."""
+    from dedupe.indexing import BlockIndex, Match
+
+    index = BlockIndex(num_perm=16, threshold=0.8)
+    sig = np.random.default_rng(0).integers(0, 2**32, size=(1, 16), dtype=np.uint32).repeat(3, axis=0)
+    exact = np.array([1, 2, 3], dtype=np.uint64)  # alike signatures, different texts
+    lookup = index.chunk(sig, exact)
+    entries = []
+    for row, doc in ((0, "a"), (1, "b")):
+        lookup.lookup(range(row, row + 1))
+        added = index.add(sig[row:row + 1], exact[row:row + 1], doc, [0])
+        lookup.added([row], added)
+        entries.append(int(added[0]))
+    earliest = Match(entries[0], 1.0, False)
+    assert lookup.lookup(range(2, 3)) == [earliest]
+    index.flush()
+    assert index.lookup(sig[2:], exact[2:]) == [earliest]
+    assert index.lookup(sig[1:], np.array([3, 3], dtype=np.uint64)) == [earliest, earliest]

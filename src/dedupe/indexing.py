@@ -62,6 +62,17 @@ class Match(NamedTuple):
 class Index(Protocol):
     def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]: ...
     def chunk(self, signatures: np.ndarray, exact: np.ndarray) -> "ChunkLookup": ...
+    def _pick_one(self, entries: list[int], same: list[bool], scores) -> Optional[Match]:
+        """:meth:`_pick` for one row whose candidate ``entries`` ascend."""
+        for entry, identical in zip(entries, same):
+            if identical:
+                return Match(entry, 1.0, True)
+        if not entries:
+            return None
+        similarity = scores(np.ones(len(entries), bool)).tolist()
+        best = max(range(len(entries)), key=lambda k: (similarity[k], -entries[k]))
+        return Match(entries[best], similarity[best], False) if similarity[best] >= self.threshold else None
+
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray: ...
     def flush(self) -> None: ...
     def ref(self, entry: int) -> BlockRef: ...
@@ -165,6 +176,8 @@ class BlockIndex:
         else the most similar (the earliest on ties) if it reaches the threshold.
         ``scores(keep)`` gives the similarity of the pairs selected by the mask ``keep``; it is
         only asked for rows without an identical candidate."""
+        if n == 1:  # a single row (the in-chunk lookups, thousands a chunk): plain Python is faster
+            return [self._pick_one(entries.tolist(), same.tolist(), scores)]
         matches: list[Optional[Match]] = [None] * n
         identical_rows, first = np.unique(rows[same], return_index=True)
         for row, entry in zip(identical_rows.tolist(), entries[same][first].tolist()):
@@ -181,6 +194,17 @@ class BlockIndex:
                                      similarity[best[good]].tolist()):
             matches[row] = Match(entry, score, False)
         return matches
+
+    def _pick_one(self, entries: list[int], same: list[bool], scores) -> Optional[Match]:
+        """:meth:`_pick` for one row whose candidate ``entries`` ascend."""
+        for entry, identical in zip(entries, same):
+            if identical:
+                return Match(entry, 1.0, True)
+        if not entries:
+            return None
+        similarity = scores(np.ones(len(entries), bool)).tolist()
+        best = max(range(len(entries)), key=lambda k: (similarity[k], -entries[k]))
+        return Match(entries[best], similarity[best], False) if similarity[best] >= self.threshold else None
 
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray:
         """Register kept blocks. They go into the LSH tables in one batch at the next

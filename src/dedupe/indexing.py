@@ -62,17 +62,6 @@ class Match(NamedTuple):
 class Index(Protocol):
     def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]: ...
     def chunk(self, signatures: np.ndarray, exact: np.ndarray) -> "ChunkLookup": ...
-    def _pick_one(self, entries: list[int], same: list[bool], scores) -> Optional[Match]:
-        """:meth:`_pick` for one row whose candidate ``entries`` ascend."""
-        for entry, identical in zip(entries, same):
-            if identical:
-                return Match(entry, 1.0, True)
-        if not entries:
-            return None
-        similarity = scores(np.ones(len(entries), bool)).tolist()
-        best = max(range(len(entries)), key=lambda k: (similarity[k], -entries[k]))
-        return Match(entries[best], similarity[best], False) if similarity[best] >= self.threshold else None
-
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray: ...
     def flush(self) -> None: ...
     def ref(self, entry: int) -> BlockRef: ...

@@ -276,9 +276,11 @@ def test_background_terms_hash_to_the_hashing_vectorizers_features():
     """The shipped table's terms (and awkward ones) land on scikit-learn's feature columns."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    from dedupe.offtopic import TermCounts
+    from importlib import resources
 
-    table = json.loads((Path(__file__).parents[1] / "src/dedupe/models/background-idf-v1.json").read_text())
+    from dedupe.offtopic import BACKGROUND_FILE, TermCounts
+
+    table = json.loads(resources.files("dedupe").joinpath("models", BACKGROUND_FILE).read_text(encoding="utf-8"))
     terms = list(table["df"]) + ["naïve", "Σος", "x" * 300, "日本語"]
     for n_features in (2**10, 2**18):
         hasher = HashingVectorizer(n_features=n_features, analyzer=lambda term: [term], alternate_sign=False, norm=None)

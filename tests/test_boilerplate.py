@@ -379,3 +379,60 @@ def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
     alone = np.vstack([_features_many([d])[0][:, columns] for d in documents])
     np.testing.assert_array_equal(together, alone)
     assert together.sum() > 1000
+
+
+def _reference_counts(document: list[str]) -> np.ndarray:
+    """The character-count features of one document's blocks, computed character by character:
+    the plain definitions the vectorised ones must equal."""
+    import unicodedata
+
+    def kind(c: str) -> str:
+        if ord(c) > 0xFFFF:  # the feature table covers the Basic Multilingual Plane
+            return ""
+        if c.isspace():
+            return "space"
+        if c.isalpha():
+            return "upper" if c.isupper() else "alpha"
+        if c.isdigit():
+            return "digit"
+        return "punct" if unicodedata.category(c)[0] in "PS" else ""
+
+    texts = [b.strip() for b in document]
+    normalised = [" ".join(t.lower().split()) for t in texts]
+    rows = []
+    for t, norm in zip(texts, normalised):
+        kinds = [kind(c) for c in t]
+        words = len(t.split())
+        safe_words, safe_chars = max(words, 1), max(len(t), 1)
+        rows.append([
+            np.log1p(words),
+            sum(k != "space" for k in kinds) / safe_words,
+            sum(tok and kind(tok[0]) == "upper" for tok in t.split()) / safe_words,
+            sum(k in ("alpha", "upper") for k in kinds) / safe_chars,
+            sum(k == "digit" for k in kinds) / safe_chars,
+            sum(k == "punct" for k in kinds) / safe_chars,
+            np.log1p(sum(c in "|•·»/>›" for c in t)),
+            np.log1p(normalised.count(norm) - 1),
+        ])
+    return np.array(rows).reshape(len(texts), 8)
+
+
+def test_character_counts_follow_their_plain_definitions(seeds):
+    """Words, character kinds, capitalised words, separators and in-document repeats, counted
+    for a whole chunk at once (ASCII-only chunks take a faster path), equal the plain
+    per-character definitions."""
+    names = ["log_words", "mean_word_len", "cap_word_ratio", "alpha_ratio", "digit_ratio",
+             "punct_ratio", "sep_count", "repeats_in_doc"]
+    columns = [BLOCK_FEATURES.index(name) for name in names]
+    seed_docs = [page.texts for page in seeds.values()]
+    docs = seed_docs + _synthetic_documents(seed_docs) + [
+        ["Read  more:\tNow", "read more: now", "Ünïcödé Straße", "x\u2028y\x85z", "𝐁𝐨𝐥𝐝 and 😀 | • ›"],
+        ["İstanbul İİ", "istanbul i̇i̇"]]
+    ascii_only = [[b for b in d if b.isascii()] for d in docs]
+    for chunk in (docs, ascii_only):
+        from dedupe.boilerplate import _features_many
+
+        together = _features_many(chunk)[0][:, columns]
+        expected = np.vstack([_reference_counts(d) for d in chunk])
+        np.testing.assert_allclose(together, expected, rtol=1e-12, atol=0)
+    assert expected[:, -1].sum() > 0 and expected[:, 2].sum() > 0  # repeats and capitals occur

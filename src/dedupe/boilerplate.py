@@ -134,6 +134,25 @@ def _char_table() -> np.ndarray:
     return _TABLE
 
 
+# What _features_many counts per block, one kind per character (the flags above are exclusive
+# but for _UPPER within _ALPHA and _SEP within _PUNCT): each block's counts of every kind, as a
+# word start or not, come from one bincount.
+_OTHER, _SPACE_KIND, _LOWER_KIND, _UPPER_KIND, _DIGIT_KIND, _PUNCT_KIND, _SEP_KIND = range(7)
+_KINDS = None
+
+
+def _kind_table() -> np.ndarray:
+    """Code point (up to 0xFFFF) -> its kind, from :func:`_char_table`'s flags."""
+    global _KINDS
+    if _KINDS is None:
+        flags = _char_table()
+        _KINDS = np.select(
+            [(flags & _SPACE) != 0, (flags & _UPPER) != 0, (flags & _ALPHA) != 0, (flags & _DIGIT) != 0,
+             (flags & _SEP) != 0, (flags & _PUNCT) != 0],
+            [_SPACE_KIND, _UPPER_KIND, _LOWER_KIND, _DIGIT_KIND, _SEP_KIND, _PUNCT_KIND], _OTHER).astype(np.uint8)
+    return _KINDS
+
+
 BLOCK_FEATURES = (
     "log_chars", "log_words", "mean_word_len", "stop_ratio", "cap_word_ratio", "alpha_ratio",
     "digit_ratio", "punct_ratio", "sep_count", "ends_sentence", "ends_colon", "starts_lower",
@@ -436,32 +455,38 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
     starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
     ends = starts + lengths
     joined = "\n".join(flat)
-    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
-    flags = _char_table()[np.minimum(cps, 0xFFFF)]
-
-    def per_block(mask: np.ndarray) -> np.ndarray:
-        cs = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-        return (cs[ends] - cs[starts]).astype(float)
-
-    space = (flags & _SPACE) != 0
+    if joined.isascii():  # the usual case: one byte a character, cheaper to encode and look up
+        cps = np.frombuffer(joined.encode("ascii"), np.uint8)
+        bmp = cps
+    else:
+        cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+        bmp = np.minimum(cps, 0xFFFF)
+    kinds = _kind_table()[bmp]
+    space = kinds == _SPACE_KIND
     word_start = ~space & np.concatenate(([True], space[:-1]))
-    words = per_block(word_start)
+    # counts[block, kind, starts a word]; the \n after a block is counted with it, as a space
+    owner = np.repeat(np.arange(n), lengths + 1)[: len(kinds)]
+    counts = np.bincount(owner * 14 + kinds * 2 + word_start, minlength=14 * n).reshape(n, 7, 2)
+    counts = counts.astype(float)
+    words = counts[:, :, 1].sum(axis=1)
     safe_words = np.maximum(words, 1)
     chars = lengths.astype(float)
     safe_chars = np.maximum(chars, 1)
-    nonspace = per_block(~space)
-    upper_start = per_block(word_start & ((flags & _UPPER) != 0))
-    alpha = per_block((flags & _ALPHA) != 0)
-    digit = per_block((flags & _DIGIT) != 0)
-    punct = per_block((flags & _PUNCT) != 0)
-    sep = per_block((flags & _SEP) != 0)
+    per_kind = counts.sum(axis=2)
+    nonspace = per_kind.sum(axis=1) - per_kind[:, _SPACE_KIND]
+    upper_start = counts[:, _UPPER_KIND, 1]
+    alpha = per_kind[:, _LOWER_KIND] + per_kind[:, _UPPER_KIND]
+    digit = per_kind[:, _DIGIT_KIND]
+    sep = per_kind[:, _SEP_KIND]
+    punct = per_kind[:, _PUNCT_KIND] + sep
 
     # Last / second-to-last / first character of each block (blocks are stripped, so these are
     # the visible edges); an empty block reads as "no character".
     has = lengths > 0
-    last = np.where(has, flags[np.maximum(ends - 1, 0)], 0)
-    prev = np.where(lengths > 1, flags[np.maximum(ends - 2, 0)], 0)
-    first = np.where(has, flags[np.minimum(starts, len(flags) - 1)], 0)
+    flags = _char_table()
+    last = np.where(has, flags[bmp[np.maximum(ends - 1, 0)]], 0)
+    prev = np.where(lengths > 1, flags[bmp[np.maximum(ends - 2, 0)]], 0)
+    first = np.where(has, flags[bmp[np.minimum(starts, len(bmp) - 1)]], 0)
     ends_sentence = ((last & _ENDP) != 0) | (((last & _QUOTE) != 0) & ((prev & _ENDP) != 0))
     ends_colon = (last & _COLON) != 0
     starts_lower = ((first & _ALPHA) != 0) & ((first & _UPPER) == 0)
@@ -514,7 +539,12 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
         vocab, at_start = np.zeros((n_groups, n)), np.zeros(n)
 
     # Repeats within the document: count (document, normalised text) pairs.
-    keys = list(zip(seg.tolist(), map(" ".join, map(str.split, map(str.lower, flat)))))
+    if same_offsets:  # block b's tokens are the next words[b] tokens of the chunk
+        ends_at = np.cumsum(words.astype(np.int64)).tolist()
+        normalised = map(" ".join, map(tokens.__getitem__, map(slice, [0] + ends_at[:-1], ends_at)))
+    else:
+        normalised = map(" ".join, map(str.split, map(str.lower, flat)))
+    keys = list(zip(seg.tolist(), normalised))
     counts = Counter(keys)
     repeats = np.fromiter(map(counts.__getitem__, keys), float, n) - 1
 

@@ -279,3 +279,64 @@ def test_block_texts_without_blocks_are_the_blocks_texts():
     for text in texts:
         assert segment_texts(text) == [b.text for b in segment(text)]
     assert segment_texts(texts[4]) == ["x ", "y"]  # a line of white space only is no block
+
+
+def test_the_second_pass_reuses_the_first_pass_term_counts(monkeypatch):
+    """With every detector on, the off-topic term counts of pass 1 are kept (one temporary
+    file, checked chunk by chunk against the blocks) for pass 2; the decisions are those of
+    counting afresh, including in a chunk whose syndicated copies are not scored."""
+    from dedupe import parallel
+
+    docs = _recombined_seed_documents(30)
+    # copies of whole documents inside the last chunk are settled: that chunk's scored rows skip them
+    docs[25:25] = [Document("copy-1", docs[0].text)]
+    docs[28:28] = [Document("copy-2", docs[3].text)]
+    unpacked = []
+    real_unpack = parallel.unpack_counts
+
+    def run(unpack):
+        monkeypatch.setattr(parallel, "unpack_counts", unpack)
+        return [(c.text, [(d.action, d.reason, d.score) for d in c.decisions])
+                for c in _Cleaner(chunk_size=8).clean(docs)]
+
+    kept = run(lambda payload, documents: unpacked.append(real_unpack(payload, documents)) or unpacked[-1])
+    assert len(unpacked) == 4 and all(counts is not None for counts in unpacked)
+    afresh = run(lambda payload, documents: None)
+    assert kept == afresh
+    assert any(r == "off-topic" for _, ds in kept for _, r, _ in ds)
+
+
+def test_kept_counts_come_back_only_for_the_same_blocks():
+    from dedupe.offtopic import OffTopicDetector
+    from dedupe.parallel import CountSpool, pack_counts, unpack_counts
+
+    detector = OffTopicDetector()
+    documents = [["A title about the river bridge", "The bridge opens in spring."], [], ["Weather: rain"]]
+    counts = detector.term_counts(documents)
+    spool = CountSpool()
+    spool.put(0, pack_counts(documents, counts))
+    spool.put(1, pack_counts([["Other"]], detector.term_counts([["Other"]])))
+    again = unpack_counts(spool.get(0), documents)
+    assert (again != counts).nnz == 0 and again.dtype == counts.dtype and again.shape == counts.shape
+    assert unpack_counts(spool.get(0), [["A title about the river bridge", "The bridge opens in summer."], [],
+                                        ["Weather: rain"]]) is None
+    regrouped = [["A title about the river bridge"], ["The bridge opens in spring."], ["Weather: rain"]]
+    assert unpack_counts(spool.get(0), regrouped) is not None  # counts are per block
+    assert spool.get(2) is None and unpack_counts(None, documents) is None
+
+    class FullDisk:
+        def __init__(self, file):
+            self.file = file
+
+        def seek(self, offset):
+            return self.file.seek(offset)
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    spool._file = FullDisk(spool._file)
+    spool.put(2, pack_counts(documents, counts))  # a disk that refuses: not kept, no error
+    assert spool.get(2) is None
+    spool._file = spool._file.file
+    assert (unpack_counts(spool.get(1), [["Other"]]) != detector.term_counts([["Other"]])).nnz == 0
+    spool.close()

@@ -325,16 +325,24 @@ class OffTopicDetector:
             self.add_frequencies(*self.block_frequencies(batch))
         return self
 
-    def block_frequencies(self, documents: list[list[str]]) -> tuple[np.ndarray, int]:
+    def term_counts(self, documents: list[list[str]]) -> sp.csr_matrix:
+        """Hashed term counts of every block of ``documents`` (one row per block, in order):
+        what :meth:`block_frequencies` and :meth:`analyse_many` start from. Depends only on the
+        settings, so it can be computed once and handed to both (the cleaner keeps its first
+        pass's counts for the second)."""
+        return self._vectorizer.transform([block for document in documents for block in _checked(document)])
+
+    def block_frequencies(self, documents: list[list[str]], counts: sp.csr_matrix | None = None
+                          ) -> tuple[np.ndarray, int]:
         """The hashed features present in each block of ``documents`` (one entry per block and
         feature, concatenated) and the number of blocks: what :meth:`add_frequencies` needs.
-        Depends only on the settings, so worker processes can compute it."""
-        blocks = [block for document in documents for block in _checked(document)]
-        if not blocks:
-            return np.zeros(0, dtype=np.int32), 0
+        Depends only on the settings, so worker processes can compute it. ``counts``: the
+        documents' :meth:`term_counts`, when already known."""
+        if counts is None:
+            counts = self.term_counts(documents)
         # The hasher's output is canonical (one entry per block and feature), so its stored
         # column indices count blocks per feature.
-        return self._vectorizer.transform(blocks).indices, len(blocks)
+        return counts.indices, counts.shape[0]
 
     def add_frequencies(self, features: np.ndarray, n_blocks: int) -> "OffTopicDetector":
         """Adds block frequencies computed by :meth:`block_frequencies`."""
@@ -372,18 +380,23 @@ class OffTopicDetector:
         """``(score, flags)`` in one pass, for callers that need both."""
         return self.analyse_many([blocks])[0]
 
-    def analyse_many(self, documents: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def analyse_many(self, documents: list[list[str]], counts: sp.csr_matrix | None = None
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(score, flags)`` of each document (a list of block texts), exactly as :meth:`analyse`
         gives them, for a chunk of documents at once (64-256 is a good size): every block is
         vectorised in one pass, the no-title and too-few-blocks exits are taken for the whole
-        chunk together, and only the documents left get a Gram matrix and a run search."""
+        chunk together, and only the documents left get a Gram matrix and a run search.
+        ``counts``: the documents' :meth:`term_counts`, when already known."""
         documents = [_checked(document) for document in documents]
         sizes = np.array([len(document) for document in documents], dtype=np.int64)
         results = [(np.zeros(n), np.zeros(n, dtype=bool)) for n in sizes]
-        blocks = [block for document in documents for block in document]
-        if not blocks:
+        if not sizes.sum():
             return results
-        x, words = self._vectors(blocks)
+        if counts is None:
+            counts = self.term_counts(documents)
+        elif counts.shape[0] != sizes.sum():
+            raise InputError(f"counts has {counts.shape[0]} rows for {sizes.sum()} blocks")
+        x, words = self._vectors(counts)
         starts = np.concatenate(([0], np.cumsum(sizes)))
         doc_of = np.repeat(np.arange(len(documents)), sizes)
         substantive = words >= self.short_words
@@ -423,10 +436,10 @@ class OffTopicDetector:
             runs += 1
         _spread_to_short_blocks(score, flagged, substantive)
 
-    def _vectors(self, blocks: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
-        """Row-normalised TF-IDF matrix of the blocks, and each block's content-word count.
-        Every step works row by row, so stacking documents changes no value."""
-        x = self._vectorizer.transform(blocks)
+    def _vectors(self, counts: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Row-normalised TF-IDF matrix of blocks given by their term counts, and each block's
+        content-word count. Every step works row by row, so stacking documents changes no value."""
+        x = counts.copy()
         words = np.asarray(x.sum(axis=1)).ravel()
         x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())

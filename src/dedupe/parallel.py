@@ -18,8 +18,11 @@ Example
 
 from __future__ import annotations
 
+import hashlib
+import io
 import multiprocessing
 import os
+import tempfile
 from collections import deque
 from typing import Callable, Iterable, Iterator, Optional
 
@@ -93,23 +96,93 @@ class OrderedPool:
         return False
 
 
+class CountSpool:
+    """The off-topic term counts of the first pass, kept for the second in one temporary file
+    (unlinked at once, so nothing is left behind, even by a killed run): counting terms is a
+    fifth of the work of each pass, and both passes count the same blocks.
+
+    Workers pack a chunk's counts (:func:`pack_counts`, a few bytes per word, with a digest of
+    the blocks); the main process :meth:`put` s them in stream order and :meth:`get` s them back
+    for the same chunk of the second pass, where :func:`unpack_counts` returns them only for the
+    very same blocks. A chunk that could not be kept (a full disk) is simply counted afresh.
+    """
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile(prefix="dedupe-counts-")
+        self._where: dict[int, tuple[int, int]] = {}
+        self._end = 0
+
+    def put(self, number: int, payload: bytes) -> None:
+        try:
+            self._file.seek(self._end)
+            self._file.write(payload)
+        except OSError:
+            return
+        self._where[number] = (self._end, len(payload))
+        self._end += len(payload)
+
+    def get(self, number: int) -> Optional[bytes]:
+        if number not in self._where:
+            return None
+        offset, size = self._where[number]
+        self._file.seek(offset)
+        return self._file.read(size)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _digest(documents: list[list[str]]) -> np.ndarray:
+    blocks = [b for d in documents for b in d]
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.array([len(b) for b in blocks], np.int64).tobytes())
+    digest.update("".join(blocks).encode("utf-8", "surrogatepass"))
+    return np.frombuffer(digest.digest(), np.uint8)
+
+
+def pack_counts(documents: list[list[str]], counts) -> bytes:
+    """A chunk's term counts (a scipy CSR matrix of whole-number counts) as bytes."""
+    data = counts.data.astype(np.uint16 if counts.nnz == 0 or counts.data.max() < 2**16 else np.uint32)
+    out = io.BytesIO()
+    np.savez(out, data=data, indices=counts.indices, indptr=counts.indptr,
+             shape=np.array(counts.shape, np.int64), digest=_digest(documents))
+    return out.getvalue()
+
+
+def unpack_counts(payload: Optional[bytes], documents: list[list[str]]):
+    """The counts :func:`pack_counts` packed, if they were packed for exactly these blocks."""
+    if payload is None:
+        return None
+    import scipy.sparse as sp
+
+    with np.load(io.BytesIO(payload)) as kept:
+        if not np.array_equal(kept["digest"], _digest(documents)):
+            return None
+        return sp.csr_matrix((kept["data"].astype(np.float64), kept["indices"], kept["indptr"]),
+                             shape=tuple(kept["shape"].tolist()))
+
+
 class ChunkWork:
     """What a worker does with the texts of a chunk of documents: segment them, sketch and/or
-    score their blocks, and count the chunk's vocabulary for a detector being fitted.
+    score their blocks, and count the chunk's vocabulary for an off-topic detector being fitted.
 
-    Returns ``(per-document results, vocabulary)``: per document ``(blocks, sketch or None,
-    scores or None)``; the vocabulary is ``vocabulary(blocks of the chunk)`` or None. With
+    Items are ``(texts, skip, kept)``: ``skip[i]`` marks a document that needs no scores, and
+    ``kept`` holds the chunk's off-topic term counts from the first pass (:class:`CountSpool`)
+    or None. Returns ``(per-document results, vocabulary)``: per document ``(blocks, sketch or
+    None, scores or None)``; the vocabulary is ``(features, blocks, packed counts or None)`` for
+    ``fitting`` (see :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or None. With
     ``blocks=False`` the blocks stay in the worker (None is returned): a pass that only counts
     need not ship every paragraph back.
     """
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
-                 vocabulary: Callable | None = None, blocks: bool = True, compact: bool = False):
-        self.sketcher, self.scorer, self.vocabulary, self.blocks = sketcher, scorer, vocabulary, blocks
+                 fitting=None, blocks: bool = True, compact: bool = False, keep_counts: bool = False):
+        self.sketcher, self.scorer, self.fitting, self.blocks = sketcher, scorer, fitting, blocks
         self.compact = compact  # blocks as offset arrays (segmenting.block_offsets): for pipes
+        self.keep_counts = keep_counts  # pack the fitting's term counts for the second pass
 
-    def __call__(self, item: tuple[list[str], Optional[list[bool]]]) -> tuple[list[tuple], object]:
-        texts, skip = item  # skip[i]: document i needs no scores
+    def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[list[tuple], object]:
+        texts, skip, kept = item
         if self.blocks:
             segmented = [segment(text) for text in texts]
             block_texts = [[b.text for b in blocks] for blocks in segmented]
@@ -117,8 +190,14 @@ class ChunkWork:
             segmented = [None] * len(texts)
             block_texts = [segment_texts(text) for text in texts]
         sketches = self.sketcher(block_texts) if self.sketcher is not None else [None] * len(texts)
-        scores = self.scorer(block_texts, skip) if self.scorer is not None else [None] * len(texts)
-        vocabulary = self.vocabulary(block_texts) if self.vocabulary is not None else None
+        scores = [None] * len(texts)
+        if self.scorer is not None:
+            scores = self.scorer(block_texts, skip, unpack_counts(kept, block_texts))
+        vocabulary = None
+        if self.fitting is not None:
+            counts = self.fitting.term_counts(block_texts)
+            packed = pack_counts(block_texts, counts) if self.keep_counts else None
+            vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
         if self.compact and self.blocks:
             segmented = [block_offsets(blocks) for blocks in segmented]
         return list(zip(segmented, sketches, scores)), vocabulary
@@ -169,11 +248,15 @@ class Scorer:
     def active(self) -> bool:
         return self.boilerplate is not None or self.offtopic is not None
 
-    def __call__(self, documents: list[list[str]], skip: Optional[list[bool]] = None) -> list[tuple]:
+    def __call__(self, documents: list[list[str]], skip: Optional[list[bool]] = None,
+                 counts=None) -> list[tuple]:
         """Scores per document; a document marked in ``skip`` gets zero scores without being
-        scored."""
+        scored. ``counts``: the off-topic term counts of all the documents' blocks, if known."""
         if skip is not None and any(skip):
-            scored = iter(self([d for d, s in zip(documents, skip) if not s]))
+            if counts is not None:  # the rows of the documents that are scored
+                sizes = np.array([len(d) for d in documents], np.int64)
+                counts = counts[np.flatnonzero(np.repeat(~np.array(skip, bool), sizes))]
+            scored = iter(self([d for d, s in zip(documents, skip) if not s], counts=counts))
             return [self._zeros(len(d)) if s else next(scored) for d, s in zip(documents, skip)]
         n = len(documents)
         bp = [None] * n
@@ -183,7 +266,10 @@ class Scorer:
             bp = many(documents) if many else [self.boilerplate.predict_proba(d) for d in documents]
         if self.offtopic is not None:
             many = getattr(self.offtopic, "analyse_many", None)
-            ot = many(documents) if many else [self.offtopic.analyse(d) for d in documents]
+            if many is None:
+                ot = [self.offtopic.analyse(d) for d in documents]
+            else:
+                ot = many(documents) if counts is None else many(documents, counts=counts)
         return [(b, s, f) for b, (s, f) in zip(bp, ot)]
 
     def _zeros(self, k: int) -> tuple:

@@ -37,7 +37,7 @@ from .config import CleanerConfig
 from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, acting_copies, combine, find_copies
 from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
-from .parallel import ChunkWork, OrderedPool, Scorer, Sketcher
+from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Sketcher
 from .reading import Document, chunked
 from .segmenting import Block, blocks_at, strip_blocks
 
@@ -144,8 +144,10 @@ class Cleaner:
         """First pass: find copies and count their spread; keeps compact per-block arrays."""
         self._reset()
         stats = _Spread()
-        vocabulary = self.offtopic.block_frequencies if self.offtopic is not None else None
-        for chunk in self._locate(documents, ChunkWork(self._sketcher, vocabulary=vocabulary, blocks=False)):
+        if self.offtopic is not None and "off-topic" in self.config.detect:
+            self._spool = CountSpool()  # the second pass scores with the same term counts
+        work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None)
+        for chunk in self._locate(documents, work):
             stats.record(chunk)
         self._spread = stats
         return self
@@ -159,12 +161,17 @@ class Cleaner:
         # a document whose every block goes as a copy needs no detector scores (syndicated copy)
         settled = stats.settled(self.config) if scorer.active else None
         number = 0
-        for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled):
-            chunk = []
-            for doc, (blocks, _, scores) in zip(docs, results):
-                chunk.append(_Located(doc, blocks, stats.copies(number, doc, len(blocks)), scores))
-                number += 1
-            yield from self._decide(chunk)
+        spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
+        try:
+            for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
+                chunk = []
+                for doc, (blocks, _, scores) in zip(docs, results):
+                    chunk.append(_Located(doc, blocks, stats.copies(number, doc, len(blocks)), scores))
+                    number += 1
+                yield from self._decide(chunk)
+        finally:
+            if spool is not None:
+                spool.close()
         if stats.replayed != stats.documents:
             raise InputError(f"transform() got {stats.replayed} documents but fit() saw {stats.documents}")
 
@@ -197,6 +204,9 @@ class Cleaner:
         self.index = self._given_index if self._given_index is not None else BlockIndex(
             num_perm=c.num_perm, threshold=c.threshold, bands=c.lsh_bands, rows=c.lsh_rows)
         self._spread: _Spread | None = None
+        if getattr(self, "_spool", None) is not None:
+            self._spool.close()
+        self._spool: CountSpool | None = None
         if self._own_offtopic:  # a fresh detector learns the vocabulary of the documents at hand
             from .offtopic import OffTopicDetector
 
@@ -208,21 +218,22 @@ class Cleaner:
                       self.offtopic if "off-topic" in self.config.detect else None)
 
     def _run(self, documents: Iterable[DocumentLike], work: ChunkWork,
-             settled: Optional[np.ndarray] = None) -> Iterator[tuple]:
+             settled: Optional[np.ndarray] = None, spool: Optional[CountSpool] = None) -> Iterator[tuple]:
         """``(documents, per-document results, vocabulary)`` per chunk, in input order; the work
-        runs on the worker processes. ``settled[n]``: document ``n`` needs no scores."""
+        runs on the worker processes. ``settled[n]``: document ``n`` needs no scores; ``spool``:
+        the first pass's term counts, chunk by chunk."""
         held: deque = deque()
 
         def texts() -> Iterator[tuple[list[str], Optional[list[bool]]]]:
             stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
             first = 0
-            for chunk in chunked(stream, self.chunk_size):
+            for number, chunk in enumerate(chunked(stream, self.chunk_size)):
                 held.append(chunk)
                 skip = None
                 if settled is not None:
                     skip = [bool(n < len(settled) and settled[n]) for n in range(first, first + len(chunk))]
                 first += len(chunk)
-                yield [doc.text for doc in chunk], skip
+                yield [doc.text for doc in chunk], skip, spool.get(number) if spool is not None else None
 
         # Between processes, blocks travel as offsets into the texts this process holds anyway.
         work.compact = self.workers > 1
@@ -240,9 +251,12 @@ class Cleaner:
         found through :class:`~dedupe.indexing.ChunkLookup`, so the result is the same as one
         document at a time.
         """
-        for docs, results, vocabulary in self._run(documents, work):
+        for number, (docs, results, vocabulary) in enumerate(self._run(documents, work)):
             if vocabulary is not None:
-                self.offtopic.add_frequencies(*vocabulary)
+                features, blocks, packed = vocabulary
+                self.offtopic.add_frequencies(features, blocks)
+                if packed is not None and self._spool is not None:
+                    self._spool.put(number, packed)
             sketches = [sketch for _, sketch, _ in results]
             lookup = self.index.chunk(np.concatenate([s.signatures for s in sketches]),
                                       np.concatenate([s.exact for s in sketches]))

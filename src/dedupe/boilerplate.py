@@ -24,7 +24,8 @@ network, no scikit-learn needed at run time.
 
 Features are computed for all blocks of a document at once: the blocks are joined with newlines,
 turned into a code-point array (a lookup table gives each code point its space / upper / alpha /
-digit / punctuation class) and per-block sums come from cumulative sums; vocabulary features come
+digit / punctuation class) and every per-block count comes from one ``bincount`` of (block,
+class, starts a word); vocabulary features come
 from ONE precompiled regex over the joined, lower-cased text, mapped to blocks with
 ``searchsorted``. The regex is only tried where a match may start: each distinct word is looked
 at once (a memo shared with the stop-word test), and a pattern derived from the vocabulary says

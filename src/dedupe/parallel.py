@@ -7,7 +7,9 @@ models). The index, the copy decisions and the writing stay in the main process,
 results in input order, so any number of workers gives output identical to one.
 
 :class:`OrderedPool` keeps at most ``2 x workers`` chunks in flight, so a dump is never read
-ahead into memory; with ``workers=1`` it runs everything inline.
+ahead into memory; with ``workers=1`` it runs everything inline. :class:`CountSpool` carries
+the off-topic term counts a worker made in the first pass over to the worker that scores the
+same chunk in the second, through a temporary file the main process owns.
 
 Example
 -------
@@ -24,7 +26,7 @@ import multiprocessing
 import os
 import tempfile
 from collections import deque
-from typing import Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -32,6 +34,9 @@ from .deciding import Sketch, local_copies
 from .minhash import MinHasher
 from .segmenting import block_offsets, segment, segment_texts
 from .shingling import Shingler
+
+if TYPE_CHECKING:
+    from .offtopic import OffTopicDetector
 
 
 def available_cores() -> int:
@@ -176,7 +181,8 @@ class ChunkWork:
     """
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
-                 fitting=None, blocks: bool = True, compact: bool = False, keep_counts: bool = False):
+                 fitting: "OffTopicDetector | None" = None, blocks: bool = True, compact: bool = False,
+                 keep_counts: bool = False):
         self.sketcher, self.scorer, self.fitting, self.blocks = sketcher, scorer, fitting, blocks
         self.compact = compact  # blocks as offset arrays (segmenting.block_offsets): for pipes
         self.keep_counts = keep_counts  # pack the fitting's term counts for the second pass

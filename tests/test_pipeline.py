@@ -340,3 +340,31 @@ def test_kept_counts_come_back_only_for_the_same_blocks():
     spool._file = spool._file.file
     assert (unpack_counts(spool.get(1), [["Other"]]) != detector.term_counts([["Other"]])).nnz == 0
     spool.close()
+
+
+def test_an_off_topic_detector_of_ones_own_needs_only_the_basic_methods():
+    """A detector with block_frequencies, add_frequencies and analyse (no term counts to keep)
+    is fitted in the first pass and asked in the second."""
+    import numpy as np
+
+    class Mine:
+        def __init__(self):
+            self.blocks_seen, self.analysed = 0, 0
+
+        def block_frequencies(self, documents):
+            return np.zeros(0, np.int32), sum(len(d) for d in documents)
+
+        def add_frequencies(self, features, blocks):
+            self.blocks_seen += blocks
+
+        def analyse(self, blocks):
+            self.analysed += 1
+            flags = np.array([b.startswith("Unrelated") for b in blocks])
+            return flags.astype(float), flags
+
+    mine = Mine()
+    docs = [A, B, Document("c", "A story about the harbour\nUnrelated: a pasted piece about football\n")]
+    detect = COPIES | {"template", "off-topic"}
+    cleaned = {c.document.id: c for c in _Cleaner(offtopic=mine, detect=detect).clean(docs)}
+    assert mine.blocks_seen == sum(len(c.decisions) for c in cleaned.values()) and mine.analysed == 3
+    assert [(d.block, d.reason) for d in cleaned["c"].stripped] == [(1, "off-topic")]

@@ -200,7 +200,9 @@ class ChunkWork:
         if self.scorer is not None:
             scores = self.scorer(block_texts, skip, unpack_counts(kept, block_texts))
         vocabulary = None
-        if self.fitting is not None:
+        if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
+            vocabulary = (*self.fitting.block_frequencies(block_texts), None)
+        elif self.fitting is not None:
             counts = self.fitting.term_counts(block_texts)
             packed = pack_counts(block_texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)

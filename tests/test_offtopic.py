@@ -223,16 +223,40 @@ def test_chunk_gram_matrices_equal_scipys_product(fitted):
     x, _ = fitted._vectors(fitted.term_counts(documents))
     starts = np.concatenate(([0], np.cumsum([len(d) for d in documents])))
     chosen = np.array([k for k, d in enumerate(documents) if d])
+    matrix = x.to_scipy()
     for k, gram in zip(chosen, _block_grams(x, starts, chosen)):
-        rows = x[starts[k]:starts[k + 1]]
+        rows = matrix[starts[k]:starts[k + 1]]
         np.testing.assert_array_equal(gram, (rows @ rows.T).toarray())
+
+
+def test_tf_idf_vectors_are_scipys_bit_for_bit(fitted):
+    """The vectors are computed on plain arrays; the values, and each row's stored order (which
+    decides the Gram matrices' sums), are those of the scipy formula they replace."""
+    import scipy.sparse as sp
+
+    documents = _equivalence_documents() + [ARTICLE + PASTED] * 3
+    counts = fitted.term_counts(documents)
+    x, words = fitted._vectors(counts)
+    reference = counts.to_scipy().copy()
+    expected_words = np.asarray(reference.sum(axis=1)).ravel()
+    reference.data = (1.0 + np.log(reference.data)) * fitted.idf[reference.indices]
+    norms = np.sqrt(np.asarray(reference.multiply(reference).sum(axis=1)).ravel())
+    reference = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ reference
+    np.testing.assert_array_equal(words, expected_words)
+    np.testing.assert_array_equal(x.indptr, reference.indptr)
+    np.testing.assert_array_equal(x.indices, reference.indices)
+    np.testing.assert_array_equal(x.data, reference.data)
+    assert x.nnz > 500 and (np.diff(x.indptr) > 8).sum() > 10  # long rows, where sum order shows
+    some = np.array([0, 3, 4, len(documents) - 1])
+    rows = counts.rows(some).to_scipy()  # selecting rows, as scipy does
+    assert rows.shape == (4, counts.n_features) and (rows != counts.to_scipy()[some]).nnz == 0
 
 
 def test_partial_fit_transforms_a_chunk_once(monkeypatch):
     detector = OffTopicDetector()
     calls = []
-    transform = detector._vectorizer.transform
-    monkeypatch.setattr(detector._vectorizer, "transform", lambda blocks: calls.append(1) or transform(blocks))
+    count = detector._vectorizer.count
+    monkeypatch.setattr(detector._vectorizer, "count", lambda blocks: calls.append(1) or count(blocks))
     detector.partial_fit([ARTICLE, PASTED, [], ARTICLE] * 16)
     assert len(calls) == 1
     calls.clear()

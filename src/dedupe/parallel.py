@@ -146,7 +146,7 @@ def _digest(documents: list[list[str]]) -> np.ndarray:
 
 
 def pack_counts(documents: list[list[str]], counts) -> bytes:
-    """A chunk's term counts (a scipy CSR matrix of whole-number counts) as bytes."""
+    """A chunk's term counts (a :class:`~dedupe.offtopic.TermMatrix` of whole numbers) as bytes."""
     data = counts.data.astype(np.uint16 if counts.nnz == 0 or counts.data.max() < 2**16 else np.uint32)
     out = io.BytesIO()
     np.savez(out, data=data, indices=counts.indices, indptr=counts.indptr,
@@ -158,13 +158,12 @@ def unpack_counts(payload: Optional[bytes], documents: list[list[str]]):
     """The counts :func:`pack_counts` packed, if they were packed for exactly these blocks."""
     if payload is None:
         return None
-    import scipy.sparse as sp
+    from .offtopic import TermMatrix
 
     with np.load(io.BytesIO(payload)) as kept:
         if not np.array_equal(kept["digest"], _digest(documents)):
             return None
-        return sp.csr_matrix((kept["data"].astype(np.float64), kept["indices"], kept["indptr"]),
-                             shape=tuple(kept["shape"].tolist()))
+        return TermMatrix(kept["data"].astype(np.float64), kept["indices"], kept["indptr"], int(kept["shape"][1]))
 
 
 class ChunkWork:
@@ -263,7 +262,7 @@ class Scorer:
         if skip is not None and any(skip):
             if counts is not None:  # the rows of the documents that are scored
                 sizes = np.array([len(d) for d in documents], np.int64)
-                counts = counts[np.flatnonzero(np.repeat(~np.array(skip, bool), sizes))]
+                counts = counts.rows(np.flatnonzero(np.repeat(~np.array(skip, bool), sizes)))
             scored = iter(self([d for d, s in zip(documents, skip) if not s], counts=counts))
             return [self._zeros(len(d)) if s else next(scored) for d, s in zip(documents, skip)]
         n = len(documents)

@@ -373,3 +373,16 @@ def test_an_off_topic_detector_of_ones_own_needs_only_the_basic_methods():
     cleaned = {c.document.id: c for c in _Cleaner(offtopic=mine, detect=detect).clean(docs)}
     assert mine.blocks_seen == sum(len(c.decisions) for c in cleaned.values()) and mine.analysed == 3
     assert [(d.block, d.reason) for d in cleaned["c"].stripped] == [(1, "off-topic")]
+
+
+def test_worker_processes_start_only_for_a_second_chunk():
+    """One item (a small input) is computed in this process; from two on, the processes
+    compute them, in input order."""
+    import operator
+
+    from dedupe.parallel import OrderedPool
+
+    with OrderedPool(operator.neg, workers=2) as pool:
+        assert list(pool.map([3])) == [-3] and pool._pool is None
+        assert list(pool.map([])) == [] and pool._pool is None
+        assert list(pool.map(iter(range(7)))) == [-k for k in range(7)] and pool._pool is not None

@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import tempfile
 from collections import deque
+from itertools import chain
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 import numpy as np
@@ -59,12 +60,19 @@ def _call(name: str, payload):
     return _worker_state[name](payload)
 
 
+_NOTHING = object()  # the end of a stream
+
+
 class OrderedPool:
     """Apply a function to a stream of items on ``workers`` processes, yielding results in
     input order with at most ``2 x workers`` items in flight.
 
     ``function`` must be picklable by reference (a module-level function or a bound method of a
     picklable object); it is sent once to each worker, not with every item.
+
+    The processes start with the second item: a stream of one item (a small input, one chunk of
+    documents) runs in this process, which is what the processes would compute, without paying
+    for starting them (a third of ``dedupe clean``'s time on a handful of documents).
     """
 
     def __init__(self, function: Callable, workers: int = 1):
@@ -73,18 +81,27 @@ class OrderedPool:
         self._pool = None
 
     def __enter__(self):
-        if self.workers > 1:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=({"f": self.function},))
         return self
 
+    def _start(self) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=({"f": self.function},))
+
     def map(self, items: Iterable) -> Iterator:
-        if self._pool is None:
+        items = iter(items)
+        first = next(items, _NOTHING)
+        second = _NOTHING if first is _NOTHING else next(items, _NOTHING)
+        if self.workers == 1 or second is _NOTHING:
+            for item in (first, second):
+                if item is not _NOTHING:
+                    yield self.function(item)
             yield from map(self.function, items)
             return
+        if self._pool is None:
+            self._start()
         pending: deque = deque()
-        for item in items:
+        for item in chain((first, second), items):
             pending.append(self._pool.apply_async(_call, ("f", item)))
             if len(pending) >= 2 * self.workers:
                 yield pending.popleft().get()

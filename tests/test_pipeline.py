@@ -386,3 +386,15 @@ def test_worker_processes_start_only_for_a_second_chunk():
         assert list(pool.map([3])) == [-3] and pool._pool is None
         assert list(pool.map([])) == [] and pool._pool is None
         assert list(pool.map(iter(range(7)))) == [-k for k in range(7)] and pool._pool is not None
+
+
+def test_chunks_without_any_block_pass_with_every_detector():
+    """A chunk whose documents are all empty has no block to count terms in (that once recursed
+    without end); the documents come back as they were."""
+    docs = [Document("e1", ""), Document("e2", "\n\n \n"), A, B, Document("e3", ""), Document("e4", "  ")]
+    for chunk_size in (1, 2, 256):
+        cleaned = list(_Cleaner(chunk_size=chunk_size).clean(docs))
+        assert [c.document.id for c in cleaned] == ["e1", "e2", "a", "b", "e3", "e4"]
+        assert [c.text for c in cleaned if c.document.id.startswith("e")] == ["", "\n\n \n", "", "  "]
+        assert [d.reason for d in decisions(_Cleaner(chunk_size=chunk_size), docs)["b"].stripped] == ["duplicate"]
+    assert list(_Cleaner().clean([Document("only", "")]))[0].decisions == []

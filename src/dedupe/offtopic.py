@@ -64,7 +64,6 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-
 from typing import NamedTuple
 
 import mmh3
@@ -192,6 +191,8 @@ class TermCounts:
     def count(self, blocks: list[str]) -> TermMatrix:
         """The counts, as the arrays of :meth:`transform`'s matrix."""
         n = len(blocks)
+        if n == 0:
+            return TermMatrix(np.zeros(0), np.zeros(0, np.int32), np.zeros(1, np.int64), self.n_features)
         data = "\n".join(blocks).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE)
         if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
             return self.count([b.replace("\n", " ") for b in blocks])

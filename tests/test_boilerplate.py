@@ -115,6 +115,15 @@ def test_empty_document(shipped):
     assert context_features(np.zeros(0), np.zeros(0)).shape == (0, len(CONTEXT_FEATURES))
 
 
+def test_empty_blocks_are_boilerplate_even_when_nothing_else_is_there(shipped):
+    """Blocks with no characters (or only white space) have no edges to read: a document, or a
+    whole chunk, of them once failed with an IndexError."""
+    assert shipped.predict_proba([""]).tolist() == [1.0]
+    assert shipped.predict_proba(["", "  "]).tolist() == [1.0, 1.0]
+    many = shipped.predict_proba_many([[""], ["He said the bridge would open in the spring.", ""]])
+    assert many[0].tolist() == [1.0] and many[1][1] == 1.0 and many[1][0] < 0.5
+
+
 # -- persistence and training -----------------------------------------------------------------
 
 def test_save_load_round_trip_gives_identical_scores(shipped, seeds, tmp_path):

@@ -485,9 +485,10 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
     # the visible edges); an empty block reads as "no character".
     has = lengths > 0
     flags = _char_table()
-    last = np.where(has, flags[bmp[np.maximum(ends - 1, 0)]], 0)
-    prev = np.where(lengths > 1, flags[bmp[np.maximum(ends - 2, 0)]], 0)
-    first = np.where(has, flags[bmp[np.minimum(starts, len(bmp) - 1)]], 0)
+    edges = bmp if len(bmp) else np.zeros(1, bmp.dtype)  # every block empty: nothing is read
+    last = np.where(has, flags[edges[np.maximum(ends - 1, 0)]], 0)
+    prev = np.where(lengths > 1, flags[edges[np.maximum(ends - 2, 0)]], 0)
+    first = np.where(has, flags[edges[np.minimum(starts, len(edges) - 1)]], 0)
     ends_sentence = ((last & _ENDP) != 0) | (((last & _QUOTE) != 0) & ((prev & _ENDP) != 0))
     ends_colon = (last & _COLON) != 0
     starts_lower = ((first & _ALPHA) != 0) & ((first & _UPPER) == 0)

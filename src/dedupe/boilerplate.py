@@ -139,6 +139,7 @@ def _char_table() -> np.ndarray:
 # but for _UPPER within _ALPHA and _SEP within _PUNCT): each block's counts of every kind, as a
 # word start or not, come from one bincount.
 _OTHER, _SPACE_KIND, _LOWER_KIND, _UPPER_KIND, _DIGIT_KIND, _PUNCT_KIND, _SEP_KIND = range(7)
+_N_KINDS = 7
 _KINDS = None
 
 
@@ -465,17 +466,17 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
     kinds = _kind_table()[bmp]
     space = kinds == _SPACE_KIND
     word_start = ~space & np.concatenate(([True], space[:-1]))
-    # counts[block, kind, starts a word]; the \n after a block is counted with it, as a space
-    owner = np.repeat(np.arange(n), lengths + 1)[: len(kinds)]
-    counts = np.bincount(owner * 14 + kinds * 2 + word_start, minlength=14 * n).reshape(n, 7, 2)
-    counts = counts.astype(float)
-    words = counts[:, :, 1].sum(axis=1)
+    # kind_counts[block, kind, starts a word]; the \n after a block is counted with it, as a space
+    block_of_char = np.repeat(np.arange(n), lengths + 1)[: len(kinds)]
+    cell = (block_of_char * _N_KINDS + kinds) * 2 + word_start
+    kind_counts = np.bincount(cell, minlength=n * _N_KINDS * 2).reshape(n, _N_KINDS, 2).astype(float)
+    words = kind_counts[:, :, 1].sum(axis=1)
     safe_words = np.maximum(words, 1)
     chars = lengths.astype(float)
     safe_chars = np.maximum(chars, 1)
-    per_kind = counts.sum(axis=2)
+    per_kind = kind_counts.sum(axis=2)
     nonspace = per_kind.sum(axis=1) - per_kind[:, _SPACE_KIND]
-    upper_start = counts[:, _UPPER_KIND, 1]
+    upper_start = kind_counts[:, _UPPER_KIND, 1]
     alpha = per_kind[:, _LOWER_KIND] + per_kind[:, _UPPER_KIND]
     digit = per_kind[:, _DIGIT_KIND]
     sep = per_kind[:, _SEP_KIND]

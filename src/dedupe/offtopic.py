@@ -147,9 +147,9 @@ class TermMatrix(NamedTuple):
     def rows(self, selection: np.ndarray) -> "TermMatrix":
         """The rows at the (ascending) positions ``selection``."""
         lengths = np.diff(self.indptr)[selection]
-        indptr = np.concatenate(([0], np.cumsum(lengths)))
-        take = np.repeat(self.indptr[:-1][selection] - indptr[:-1], lengths) + np.arange(indptr[-1])
-        return TermMatrix(self.data[take], self.indices[take], indptr, self.n_features)
+        take = _spans(self.indptr[:-1][selection], lengths)
+        return TermMatrix(self.data[take], self.indices[take], np.concatenate(([0], np.cumsum(lengths))),
+                          self.n_features)
 
     def to_scipy(self):
         import scipy.sparse as sp
@@ -557,6 +557,16 @@ def _edges_belong(g, rr, qq, to_total) -> np.ndarray:
     return ok
 
 
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[k] .. starts[k] + lengths[k] - 1`` for every ``k``, concatenated
+    (a length may be 0): the stored entries of chosen rows, without a Python loop.
+
+    >>> _spans(np.array([4, 0, 9]), np.array([2, 0, 3])).tolist()
+    [4, 5, 9, 10, 11]
+    """
+    return np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(lengths.sum())
+
+
 def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np.ndarray]:
     """Dense Gram matrix ``x_d @ x_d.T`` of each document ``d`` in ``docs`` (rows
     ``starts[d]:starts[d+1]`` of ``x``), bit for bit what scipy's sparse product gives: the entry
@@ -567,7 +577,7 @@ def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np
     lo, hi = x.indptr[starts[docs]], x.indptr[starts[docs + 1]]
     # The stored entries of the chosen documents, in stored order.
     counts = hi - lo
-    entry = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(counts.sum())
+    entry = _spans(lo, counts)
     doc = np.repeat(np.arange(docs.size), counts)
     row = np.searchsorted(x.indptr, entry, side="right") - 1 - np.repeat(starts[docs], counts)
     feature = x.indices[entry].astype(np.int64)

@@ -33,6 +33,8 @@ import unicodedata
 
 import numpy as np
 
+from .tokentable import token_bounds
+
 _APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02bc"
 _SEPARATORS = (
     "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u2039\u203a"  # double quotes, guillemets
@@ -66,11 +68,13 @@ def _fold_typographic(text: str) -> str:
     return text
 
 
-def normalised_words(texts: list[str]) -> tuple[list[bytes], np.ndarray]:
-    """Words of all texts (UTF-8 bytes, in order) after steps 1-3, and how many each text has;
-    spelling is folded per word later.
+def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """The texts after steps 1-3, as one UTF-8 buffer (texts joined by newlines), the
+    ``[start, end)`` byte spans of its words in order, and how many words each text has;
+    spelling is folded per distinct word later.
 
-    >>> normalised_words(["Don’t  panic!", "", "42"])
+    >>> data, starts, ends, counts = normalised_tokens(["Don’t  panic!", "", "42"])
+    >>> [data[s:e] for s, e in zip(starts, ends)], counts
     ([b'dont', b'panic', b'42'], array([2, 0, 1]))
     """
     joined = "\n".join(texts)
@@ -79,20 +83,23 @@ def normalised_words(texts: list[str]) -> tuple[list[bytes], np.ndarray]:
         if not unicodedata.is_normalized("NFKC", joined):
             joined = _fold_typographic(unicodedata.normalize("NFKC", joined))
     data = joined.casefold().encode("utf-8", "surrogatepass").translate(_TABLE, b"'")
-    if data.count(b"\n") != len(texts) - 1:  # a text held a line break after all: one by one
-        parts = [normalised_words([t.replace("\n", " ").replace("\r", " ")]) for t in texts]
-        return [w for words, _ in parts for w in words], np.array([c[0] for _, c in parts], np.int64)
-    # One split for the batch; a word belongs to the text whose line holds its first byte.
+    if texts and data.count(b"\n") != len(texts) - 1:  # a text held a line break after all: take them out
+        return normalised_tokens([t.replace("\n", " ").replace("\r", " ") for t in texts])
+    # A word belongs to the text whose line holds its first byte.
     raw = np.frombuffer(data, np.uint8)
-    gap = _ASCII_WHITESPACE[raw]
-    first_bytes = np.flatnonzero(~gap & np.concatenate(([True], gap[:-1])))
-    text_of = np.searchsorted(np.flatnonzero(raw == 0x0A), first_bytes)
-    return data.split(), np.bincount(text_of, minlength=len(texts))
+    starts, ends = token_bounds(raw)
+    text_of = np.searchsorted(np.flatnonzero(raw == 0x0A), starts)
+    return data, starts, ends, np.bincount(text_of, minlength=len(texts))
 
 
-# the bytes that bytes.split() splits at
-_ASCII_WHITESPACE = np.zeros(256, bool)
-_ASCII_WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
+def normalised_words(texts: list[str]) -> tuple[list[bytes], np.ndarray]:
+    """Words of all texts (UTF-8 bytes, in order) after steps 1-3, and how many each text has.
+
+    >>> normalised_words(["Don’t  panic!", "", "42"])
+    ([b'dont', b'panic', b'42'], array([2, 0, 1]))
+    """
+    data, starts, ends, counts = normalised_tokens(texts)
+    return list(map(data.__getitem__, map(slice, starts.tolist(), ends.tolist()))), counts
 
 
 def normalise(text: str) -> str:

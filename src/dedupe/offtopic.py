@@ -71,6 +71,7 @@ import numpy as np
 
 from .errors import ConfigError, DedupeError, InputError
 from .reading import chunked
+from .tokentable import TokenTable, token_bounds, token_keys
 
 DEFAULT_BACKGROUND = "default"
 BACKGROUND_FILE = "background-idf-v1.json"
@@ -162,9 +163,9 @@ class TermCounts:
     gives, value for value and in the same canonical (sorted, summed) layout.
 
     It does per chunk what the vectorizer does per block: one ``lower``, one ``translate`` and
-    one split over the joined blocks, and a dictionary from piece to feature (negative codes for
-    stop words, one-letter runs and pieces that hold several terms), so a known piece costs one
-    C-level lookup. A new term is hashed as scikit-learn's hasher does (signed MurmurHash3 of
+    one split over the joined blocks, and a :class:`~dedupe.tokentable.TokenTable` from piece to
+    feature (negative codes for stop words, one-letter runs and pieces that hold several terms),
+    so known pieces cost a few array passes and no Python call. A new term is hashed as scikit-learn's hasher does (signed MurmurHash3 of
     its UTF-8 bytes, seed 0, ``|h| mod n_features``); a test holds the two equal.
 
     >>> counts = TermCounts(2**10).transform(["Iran drones", "the drones, the drones"])
@@ -175,7 +176,7 @@ class TermCounts:
     def __init__(self, n_features: int, cache_limit: int = 1 << 20):
         self.n_features = n_features
         self.cache_limit = cache_limit
-        self._codes = _PieceCodes(self)
+        self._codes = TokenTable(self._code, np.int64, limit=cache_limit)
         self._several: dict[bytes, list[int]] = {}
 
     def __getstate__(self):  # workers rebuild the cache rather than receive it
@@ -196,20 +197,15 @@ class TermCounts:
         data = "\n".join(blocks).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE)
         if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
             return self.count([b.replace("\n", " ") for b in blocks])
-        if len(self._codes) > self.cache_limit:  # bounded memory: start afresh
-            self._codes.clear()
-            self._several.clear()
-        flat = data.split()
-        codes = np.fromiter(map(self._codes.__getitem__, flat), np.int64, len(flat))
+        raw = np.frombuffer(data, np.uint8)
+        starts, ends = token_bounds(raw)  # the pieces of data.split()
+        codes = self._codes.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
         # After the translation the only whitespace bytes left are spaces and the newlines
         # between blocks: a piece's row is the number of newlines before its first byte.
-        raw = np.frombuffer(data, np.uint8)
-        gap = (raw == 0x20) | (raw == 0x0A)
-        first_bytes = np.flatnonzero(~gap & np.concatenate(([True], gap[:-1])))
-        row = np.searchsorted(np.flatnonzero(raw == 0x0A), first_bytes)
+        row = np.searchsorted(np.flatnonzero(raw == 0x0A), starts)
         several = np.flatnonzero(codes == _SEVERAL_TERMS)
         if several.size:
-            parts = [self._several[flat[i]] for i in several.tolist()]
+            parts = [self._features_of(data[starts[i]:ends[i]]) for i in several.tolist()]
             codes = np.concatenate((codes, np.fromiter(chain.from_iterable(parts), np.int64)))
             row = np.concatenate((row, np.repeat(row[several], [len(p) for p in parts])))
         keep = codes >= 0
@@ -224,27 +220,30 @@ class TermCounts:
             return (2147483647 - (self.n_features - 1)) % self.n_features
         return abs(h) % self.n_features
 
-
-class _PieceCodes(dict):
-    """piece (lower-cased UTF-8 bytes between ASCII separators) -> its feature, or a negative
-    code; filled on first sight."""
-
-    def __init__(self, owner: TermCounts):
-        super().__init__()
-        self.owner = owner
-
-    def __missing__(self, piece: bytes) -> int:
+    def _code(self, piece: bytes) -> int:
+        """A piece's feature (lower-cased UTF-8 bytes between ASCII separators), or a negative
+        code: no term in it, or several (:meth:`_features_of`)."""
         text = piece.decode("utf-8", "surrogatepass")
-        terms = [t for t in _WORD_RUNS.findall(text) if len(t) > 1 and t not in ENGLISH_STOP_WORDS]
+        terms = _terms(text)
         if not terms:
-            code = _NOT_A_TERM
-        elif len(terms) == 1 and terms[0] == text:
-            code = self.owner.feature(text)
-        else:
-            code = _SEVERAL_TERMS
-            self.owner._several[piece] = [self.owner.feature(t) for t in terms]
-        self[piece] = code
-        return code
+            return _NOT_A_TERM
+        if len(terms) == 1 and terms[0] == text:
+            return self.feature(text)
+        return _SEVERAL_TERMS
+
+    def _features_of(self, piece: bytes) -> list[int]:
+        """The features of a piece that holds several terms (remembered: they are rare)."""
+        known = self._several.get(piece)
+        if known is None:
+            if len(self._several) > self.cache_limit:  # bounded memory: start afresh
+                self._several.clear()
+            known = self._several[piece] = [self.feature(t) for t in _terms(piece.decode("utf-8", "surrogatepass"))]
+        return known
+
+
+def _terms(text: str) -> list[str]:
+    """The terms of a lower-cased piece, as ``TOKEN_PATTERN`` and the stop words give them."""
+    return [t for t in _WORD_RUNS.findall(text) if len(t) > 1 and t not in ENGLISH_STOP_WORDS]
 
 
 class OffTopicDetector:

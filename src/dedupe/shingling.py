@@ -5,7 +5,7 @@ A block's shingles are its word n-grams (``n`` = ``shingle_size``, 5 by default)
 of all its words, so a short heading only matches the same heading.
 
 Hashing is done once per distinct word, never per shingle in Python: each word gets a CRC-32
-(cached per :class:`Shingler`), and the words of an n-gram are folded together in numpy with a
+(remembered per :class:`Shingler` in a :class:`~dedupe.tokentable.TokenTable`), and the words of an n-gram are folded together in numpy with a
 64-bit FNV-1a style step, ``h = (h XOR w) * 0x100000001B3 mod 2**64``, starting from the offset
 basis ``0xCBF29CE484222325``. The 32-bit shingle hash is ``(h >> 32) XOR (h mod 2**32)``.
 
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normalising import fold_spelling, normalised_words
+from .normalising import fold_spelling, normalised_tokens
+from .tokentable import TokenTable, token_keys
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -75,15 +76,9 @@ class ShingleBatch:
         return np.diff(self.offsets)
 
 
-class _WordHashes(dict):
-    """word (normalised UTF-8 bytes) -> CRC-32 of its spelling-folded form, filled on first
-    sight, so ``map(cache.__getitem__, words)`` stays in C for every word seen before."""
-
-    def __missing__(self, word: bytes) -> int:
-        folded = fold_spelling(word.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
-        value = zlib.crc32(folded)
-        self[word] = value
-        return value
+def word_hash(word: bytes) -> int:
+    """CRC-32 of the spelling-folded form of one normalised word (UTF-8)."""
+    return zlib.crc32(fold_spelling(word.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass"))
 
 
 class Shingler:
@@ -101,27 +96,25 @@ class Shingler:
     def __init__(self, shingle_size: int = 5, cache_size: int = 2_000_000):
         self.shingle_size = shingle_size
         self.cache_size = cache_size
-        self._cache = _WordHashes()
+        self._hashes = TokenTable(word_hash, np.uint64, limit=cache_size)
 
-    def _words(self, texts: list[str]) -> tuple[list[bytes], np.ndarray]:
-        """All words of the texts, flattened, and how many each text has (at least one: a
-        symbol-only block such as "•" is represented by its raw text)."""
-        flat, counts = normalised_words(texts)
+    def _word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The hashes of all words of the texts, flattened, and how many each text has (at
+        least one: a symbol-only block such as "•" is represented by its raw text)."""
+        data, starts, ends, counts = normalised_tokens(texts)
+        hashes = self._hashes.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
         empty = np.flatnonzero(counts == 0)
         if len(empty):
             at = np.cumsum(counts)[empty] - counts[empty]   # where the block's words would begin
-            stand_ins = [texts[i].strip().encode("utf-8", "surrogatepass") or b"_" for i in empty.tolist()]
-            flat = np.insert(np.array(flat, dtype=object), at, np.array(stand_ins, dtype=object)).tolist()
+            stand_ins = [word_hash(texts[i].strip().encode("utf-8", "surrogatepass") or b"_") for i in empty.tolist()]
+            hashes = np.insert(hashes, at, np.array(stand_ins, np.uint64))
             counts[empty] = 1
-        return flat, counts
+        return hashes, counts
 
     def shingle(self, texts: list[str]) -> ShingleBatch:
         """Shingle a batch of block texts."""
         n = self.shingle_size
-        flat, counts = self._words(texts)
-        if len(self._cache) > self.cache_size:
-            self._cache.clear()
-        word_hashes = np.fromiter(map(self._cache.__getitem__, flat), dtype=np.uint64, count=len(flat))
+        word_hashes, counts = self._word_hashes(texts)
         starts = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
 

@@ -1,0 +1,197 @@
+"""Token -> value tables, looked up for every token of a chunk at once.
+
+Three stages map each word of a chunk of blocks to a small value that depends on the word
+alone: the shingler (normalised word -> hash of its spelling-folded form), the off-topic term
+counter (piece -> hashed feature) and the boilerplate features (token -> stop word and
+vocabulary bits). A ``dict`` lookup per token makes a ``bytes`` object and a SipHash per token
+(100-150 ns with the split); here the tokens stay spans ``[start, end)`` of the chunk's one
+buffer, are keyed in numpy by their bytes, and are found in an open-addressing table in a few
+array passes (about a third of that). Only a token never seen before reaches Python, once.
+
+Keys (:func:`token_keys`): a token of at most 7 bytes is its own key (its bytes, and its length
+in the top byte), so short words never share a key; a longer token's key is a 64-bit hash of
+its 8-byte words with the top bit set, so it never equals a short token's key. Two long tokens
+share a key with probability about 2^-64 per pair. The hash is not keyed: like the CRC-32 word
+hashes it feeds, it keeps accidents out, not a forger.
+
+Example
+-------
+>>> import numpy as np
+>>> data = b"the cat  sat on the mat"
+>>> starts, ends = token_bounds(np.frombuffer(data, np.uint8))
+>>> table = TokenTable(len)
+>>> table.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]]).tolist()
+[3, 3, 3, 2, 3, 3]
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+# the bytes that bytes.split() splits at
+ASCII_WHITESPACE = np.zeros(256, bool)
+ASCII_WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
+
+_LOW_BITS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_TOP_BIT = np.uint64(1 << 63)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` of the maximal runs of ``units`` that are not gaps (``is_gap[unit]``);
+    with the default table, the pieces ``bytes.split()`` returns.
+
+    >>> token_bounds(np.frombuffer(b" ab c ", np.uint8))
+    (array([1, 4]), array([3, 5]))
+    """
+    inside = np.zeros(len(units) + 2, np.int8)
+    inside[1:-1] = ~is_gap[units]
+    change = np.diff(inside)
+    return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
+
+
+def token_keys(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """One uint64 key per token ``data[starts[i]:ends[i]]`` (byte offsets), equal for equal
+    tokens (see the module docstring). Tokens must not be empty."""
+    raw = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data.view(np.uint8)
+    padded = np.zeros(len(raw) + 8, np.uint8)
+    padded[: len(raw)] = raw
+    # the 8 bytes from every offset, read unaligned from one buffer
+    words = np.ndarray((len(raw) + 1,), dtype="<u8", buffer=padded.data, strides=(1,))
+    starts = np.asarray(starts, np.int64)
+    lengths = np.asarray(ends, np.int64) - starts
+    keys = words[starts]
+    keys &= _LOW_BITS[np.minimum(lengths, 8)]
+    keys |= lengths.astype(np.uint64) << np.uint64(56)  # exact for the short ones
+    long_tokens = np.flatnonzero(lengths >= 8)
+    if long_tokens.size:
+        first, size = starts[long_tokens], lengths[long_tokens]
+        h = _mix(words[first] ^ size.astype(np.uint64) * _GOLDEN)
+        offset = 8
+        more = np.flatnonzero(size > offset)
+        while more.size:
+            word = words[first[more] + offset] & _LOW_BITS[np.minimum(size[more] - offset, 8)]
+            h[more] = _mix(h[more] ^ word)
+            offset += 8
+            more = more[size[more] > offset]
+        keys[long_tokens] = _mix(h) | _TOP_BIT
+    return keys
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit)."""
+    h = h ^ (h >> np.uint64(33))
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+class TokenTable:
+    """Key -> value of a pure function of the token, filled on first sight.
+
+    Parameters
+    ----------
+    value_of : callable
+        The token (whatever ``token_at`` gives) -> its integer value. Must depend on the token
+        alone: the table only saves time, and is emptied when it outgrows ``limit``.
+    dtype : numpy dtype, default int64
+        Of the values.
+    limit : int, default 2_000_000
+        Distinct tokens kept; past it the table starts afresh, which bounds memory on endless
+        streams of new words.
+    """
+
+    def __init__(self, value_of: Callable[[object], int], dtype=np.int64, limit: int = 2_000_000):
+        self.value_of = value_of
+        self.dtype = np.dtype(dtype)
+        self.limit = limit
+        self.clear()
+
+    def clear(self) -> None:
+        self._bits = 12
+        self._keys = np.zeros(1 << self._bits, np.uint64)  # 0: empty (no key is 0)
+        self._values = np.zeros(1 << self._bits, self.dtype)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getstate__(self):  # workers build their own table rather than receive one
+        return {"value_of": self.value_of, "dtype": self.dtype, "limit": self.limit}
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def lookup(self, keys: np.ndarray, token_at: Callable[[int], object]) -> np.ndarray:
+        """The value of each key; ``token_at(i)`` gives the token of ``keys[i]``, asked only for
+        the first occurrence of a key the table does not hold yet."""
+        if self._size > self.limit:
+            self.clear()
+        values, missing = self._find(keys)
+        if missing.size:
+            new_keys, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
+            new_values = np.fromiter((self.value_of(token_at(i)) for i in missing[first].tolist()),
+                                     self.dtype, len(new_keys))
+            self._insert(new_keys, new_values)
+            values[missing] = new_values[inverse.reshape(-1)]
+        return values
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        # Fibonacci hashing: the top bits of key x golden ratio (short keys' low bits are
+        # letters, far from uniform); below 2^bits, so the int64 view is the index
+        return ((keys * _GOLDEN) >> np.uint64(64 - self._bits)).view(np.int64)
+
+    def _find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values (arbitrary where missing) and the positions of the keys the table lacks."""
+        slots = self._slots(keys)
+        held = self._keys[slots]
+        values = self._values[slots]
+        pending = np.flatnonzero(held != keys)  # usually few: the table is at most half full
+        if not pending.size:
+            return values, pending
+        mask = (1 << self._bits) - 1
+        slots, held = slots[pending], held[pending]
+        missing = []
+        while pending.size:  # linear probing, every pending key one step at a time
+            empty = held == 0
+            missing.append(pending[empty])
+            going = ~empty
+            pending, slots = pending[going], (slots[going] + 1) & mask
+            held = self._keys[slots]
+            found = held == keys[pending]
+            values[pending[found]] = self._values[slots[found]]
+            going = ~found
+            pending, slots, held = pending[going], slots[going], held[going]
+        return values, np.concatenate(missing)
+
+    def _insert(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Adds distinct keys the table does not hold."""
+        if 2 * (self._size + len(keys)) > len(self._keys):  # keep the load at most one half
+            old_keys, old_values = self._keys[self._keys != 0], self._values[self._keys != 0]
+            while 2 * (self._size + len(keys)) > (1 << self._bits):
+                self._bits += 1
+            self._keys = np.zeros(1 << self._bits, np.uint64)
+            self._values = np.zeros(1 << self._bits, self.dtype)
+            self._size = 0
+            self._place(old_keys, old_values)
+        self._place(keys, values)
+
+    def _place(self, keys: np.ndarray, values: np.ndarray) -> None:
+        mask = (1 << self._bits) - 1
+        slots = self._slots(keys)
+        pending = np.arange(len(keys))
+        while pending.size:
+            free = self._keys[slots] == 0
+            # of the keys probing the same free slot, the first takes it
+            _, first = np.unique(slots[free], return_index=True)
+            taking = np.flatnonzero(free)[first]
+            self._keys[slots[taking]] = keys[pending[taking]]
+            self._values[slots[taking]] = values[pending[taking]]
+            going = np.ones(len(pending), bool)
+            going[taking] = False
+            pending, slots = pending[going], (slots[going] + 1) & mask
+        self._size += len(keys)

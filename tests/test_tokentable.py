@@ -1,0 +1,97 @@
+"""The token table: spans of one buffer keyed and looked up in numpy, equal to a dict per token."""
+
+import random
+import zlib
+
+import numpy as np
+import pytest
+
+from dedupe.tokentable import TokenTable, token_bounds, token_keys
+
+
+def _spans(data: bytes):
+    starts, ends = token_bounds(np.frombuffer(data, np.uint8))
+    return starts, ends
+
+
+def _random_text(rng: random.Random, n_tokens: int) -> bytes:
+    """Tokens of every length around the 8-byte word edges, with NUL and high bytes, between
+    runs of every ASCII whitespace byte."""
+    tokens = []
+    for _ in range(n_tokens):
+        length = rng.choice([1, 2, 6, 7, 8, 9, 15, 16, 17, 24, 40, 200])
+        tokens.append(bytes(rng.choice(b"ab\x00\xc3\xa9z\xff") for _ in range(length)))
+    gaps = [bytes(rng.choice(b" \t\n\r\x0b\x0c") for _ in range(rng.randint(1, 3))) for _ in tokens]
+    return b"".join(g + t for g, t in zip(gaps, tokens)) + b" "
+
+
+def test_bounds_are_the_pieces_of_bytes_split():
+    rng = random.Random(1)
+    for data in [b"", b"   ", b"a", b" a b ", b"\x00x\x0by\x1cz", _random_text(rng, 300)]:
+        starts, ends = _spans(data)
+        assert [data[s:e] for s, e in zip(starts, ends)] == data.split()
+
+
+def test_keys_are_equal_exactly_for_equal_tokens():
+    rng = random.Random(2)
+    data = _random_text(rng, 3000)
+    starts, ends = _spans(data)
+    keys = token_keys(data, starts, ends)
+    tokens = [data[s:e] for s, e in zip(starts, ends)]
+    key_of = {}
+    for token, key in zip(tokens, keys.tolist()):
+        assert key_of.setdefault(token, key) == key
+    assert len(set(key_of.values())) == len(key_of)  # distinct tokens, distinct keys
+    assert 0 not in key_of.values()  # 0 marks an empty slot in the table
+    # a short token padded with NUL bytes is another token, and keyed apart
+    data = b"a a\x00 a\x00\x00\x00\x00\x00\x00\x00 a\x00\x00\x00\x00\x00\x00\x00\x00"
+    assert len(set(token_keys(data, *_spans(data)).tolist())) == 4
+
+
+def test_keys_do_not_depend_on_where_the_token_lies():
+    data = b"xx newspaper  newspaper\nnewspaper"
+    starts, ends = _spans(data)
+    keys = token_keys(data, starts, ends)
+    assert keys[1] == keys[2] == keys[3] != keys[0]
+    again = token_keys(b"newspaper", *_spans(b"newspaper"))
+    assert again[0] == keys[1]
+
+
+@pytest.mark.parametrize("limit", [50, 2_000_000])
+def test_lookup_equals_a_dict_and_asks_once_per_new_token(limit):
+    rng = random.Random(3)
+    asked = []
+
+    def value_of(token: bytes) -> int:
+        asked.append(token)
+        return zlib.crc32(token)
+
+    table = TokenTable(value_of, np.uint64, limit=limit)
+    seen = set()
+    for _ in range(12):  # many chunks: the table grows (and, with a small limit, starts afresh)
+        data = _random_text(rng, rng.randint(0, 800))
+        starts, ends = _spans(data)
+        tokens = [data[s:e] for s, e in zip(starts, ends)]
+        del asked[:]
+        values = table.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
+        assert values.tolist() == [zlib.crc32(t) for t in tokens]
+        assert len(asked) == len(set(asked))  # each new token once
+        if limit > 10_000:
+            assert set(asked) == set(tokens) - seen  # and only the new ones
+            seen |= set(tokens)
+    if limit > 10_000:
+        assert len(table) == len(seen)
+    else:
+        assert len(table) <= 800 + limit
+
+
+def test_a_pickled_table_starts_empty_and_gives_the_same_values():
+    import pickle
+
+    table = TokenTable(len)
+    data = b"one two three"
+    starts, ends = _spans(data)
+    table.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
+    copy = pickle.loads(pickle.dumps(table))
+    assert len(copy) == 0
+    assert copy.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]]).tolist() == [3, 3, 5]

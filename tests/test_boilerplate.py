@@ -359,7 +359,7 @@ def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
     import re
 
     from dedupe.boilerplate import (_GROUP_INDEX, _VOCAB, _VOCAB_SCAN, BLOCK_FEATURES, _features_many,
-                                    _TokenCache, _vocab_candidates, _vocab_hits_at)
+                                    _token_code, _vocab_candidates, _vocab_hits_at)
 
     rnd = random.Random(0)
     words = ["share", "read more", "by ", "\nby ", "www.", ".com", "@x", "#", "©", "cookies", "terms of",
@@ -368,15 +368,14 @@ def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
              "(", "market 5", "may", "subscriber", "xcookie", "sept. 4", "19", "apps", "ap,", "written by"]
     texts = ["\n".join(page.texts).lower() for page in seeds.values()]
     texts += ["".join(rnd.choice(words) for _ in range(rnd.randint(1, 40))) for _ in range(2000)]
-    cache = _TokenCache(limit=50)  # a small cache: most tokens are looked at afresh
     for text in texts:
         plain = [(m.start(), m.lastgroup) for m in _VOCAB.finditer(text)]
         assert [(m.start(), m.lastgroup) for m in _VOCAB_SCAN.finditer(text)] == plain
         tokens = text.split()
         token_starts = np.array([m.start() for m in re.finditer(r"\S+", text)], np.int64)
-        codes = np.fromiter(map(cache.__getitem__, tokens), np.int64, len(tokens))
+        codes = np.array([_token_code(t) for t in tokens], np.int64)
         points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
-        candidates = _vocab_candidates(codes, tokens, token_starts, points, cache).tolist()
+        candidates = _vocab_candidates(codes, tokens.__getitem__, token_starts, points).tolist()
         assert _vocab_hits_at(text, candidates, 0, len(text)) == [(p, _GROUP_INDEX[g]) for p, g in plain]
 
     # In a chunk, a document's matches do not run into the next one ("...\nby" + "By ...").
@@ -394,6 +393,8 @@ def _reference_counts(document: list[str]) -> np.ndarray:
     """The character-count features of one document's blocks, computed character by character:
     the plain definitions the vectorised ones must equal."""
     import unicodedata
+
+    from dedupe.boilerplate import _STRIP_CHARS, STOP_WORDS
 
     def kind(c: str) -> str:
         if ord(c) > 0xFFFF:  # the feature table covers the Basic Multilingual Plane
@@ -422,21 +423,23 @@ def _reference_counts(document: list[str]) -> np.ndarray:
             sum(k == "punct" for k in kinds) / safe_chars,
             np.log1p(sum(c in "|•·»/>›" for c in t)),
             np.log1p(normalised.count(norm) - 1),
+            sum(tok.strip(_STRIP_CHARS) in STOP_WORDS for tok in t.lower().split()) / safe_words,
         ])
-    return np.array(rows).reshape(len(texts), 8)
+    return np.array(rows).reshape(len(texts), 9)
 
 
 def test_character_counts_follow_their_plain_definitions(seeds):
-    """Words, character kinds, capitalised words, separators and in-document repeats, counted
+    """Words, character kinds, capitalised words, separators, in-document repeats and stop words, counted
     for a whole chunk at once (ASCII-only chunks take a faster path), equal the plain
     per-character definitions."""
     names = ["log_words", "mean_word_len", "cap_word_ratio", "alpha_ratio", "digit_ratio",
-             "punct_ratio", "sep_count", "repeats_in_doc"]
+             "punct_ratio", "sep_count", "repeats_in_doc", "stop_ratio"]
     columns = [BLOCK_FEATURES.index(name) for name in names]
     seed_docs = [page.texts for page in seeds.values()]
     docs = seed_docs + _synthetic_documents(seed_docs) + [
         ["Read  more:\tNow", "read more: now", "Ünïcödé Straße", "x\u2028y\x85z", "𝐁𝐨𝐥𝐝 and 😀 | • ›"],
-        ["İstanbul İİ", "istanbul i̇i̇"]]
+        ["İstanbul İİ", "istanbul i̇i̇", "THE İstanbul (of)", "the i̇stanbul of"],
+        ["", "A  b", " ", "a B", "", "and the, (of) «in» — it"], ["", ""]]
     ascii_only = [[b for b in d if b.isascii()] for d in docs]
     for chunk in (docs, ascii_only):
         from dedupe.boilerplate import _features_many

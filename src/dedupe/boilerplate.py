@@ -47,16 +47,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections import Counter
 from datetime import datetime, timezone
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .shingling import sequence_hashes
+from .tokentable import TokenTable, token_keys, token_runs
 
 FORMAT_VERSION = 1
 MODEL_NAME = "boilerplate-v1"
@@ -180,10 +181,10 @@ def block_features(blocks: Sequence[str]) -> np.ndarray:
     return _block_features(blocks)[0]
 
 
-def _block_features(blocks: Sequence[str], token_cache: "_TokenCache | None" = None
+def _block_features(blocks: Sequence[str], token_codes: TokenTable | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(features, word counts) of one document's blocks; word count = len(text.split())."""
-    feats, words, _ = _features_many([blocks], token_cache)
+    feats, words, _ = _features_many([blocks], token_codes)
     return feats, words
 
 
@@ -372,32 +373,24 @@ def _trie(sequences) -> str:
 _TOKEN_STARTS, _LEADS = _token_pattern(_VOCAB)
 
 
-class _TokenCache(dict):
-    """token -> what the stage-1 features need to know of it, memoised (a pure function: the
-    cache only saves time): bit 0 is ``t.strip(_STRIP_CHARS) in STOP_WORDS``; the rest is 0 when
-    no vocabulary match can start inside the token, ``offset + 1`` for one possible start and
-    ``_SEVERAL`` for more (their offsets are kept in ``several``).
-    ``map(cache.__getitem__, tokens)`` then runs in C for every known token."""
+def _token_code(token: str) -> int:
+    """What the stage-1 features need to know of a lower-cased token: bit 0 is
+    ``token.strip(_STRIP_CHARS) in STOP_WORDS``; the rest is 0 when no vocabulary match can start
+    inside the token, ``offset + 1`` for one possible start and ``_SEVERAL`` for more (see
+    :func:`_token_offsets`). A pure function: a :class:`~dedupe.tokentable.TokenTable`
+    remembers it per distinct token."""
+    offsets = _token_offsets(token)
+    return (token.strip(_STRIP_CHARS) in STOP_WORDS) | (
+        (_SEVERAL if len(offsets) > 1 else offsets[0] + 1 if offsets else 0) << 1)
 
-    def __init__(self, limit: int = 1 << 20):
-        super().__init__()
-        self.limit = limit
-        self.several: dict[str, list[int]] = {}
 
-    def __missing__(self, token: str) -> int:
-        offsets = [m.start() for m in _TOKEN_STARTS.finditer(token)]
-        value = (token.strip(_STRIP_CHARS) in STOP_WORDS) | (
-            (_SEVERAL if len(offsets) > 1 else offsets[0] + 1 if offsets else 0) << 1)
-        if len(self) < self.limit:
-            self[token] = value
-            if len(offsets) > 1:
-                self.several[token] = offsets
-        return value
+def _token_offsets(token: str) -> list[int]:
+    """Every offset in ``token`` at which a vocabulary match may start."""
+    return [m.start() for m in _TOKEN_STARTS.finditer(token)]
 
-    def offsets(self, token: str) -> list[int]:
-        """Every offset in ``token`` at which a vocabulary match may start."""
-        known = self.several.get(token)
-        return known if known is not None else [m.start() for m in _TOKEN_STARTS.finditer(token)]
+
+def _token_codes() -> TokenTable:
+    return TokenTable(_token_code, np.int64, limit=1 << 20)
 
 
 _SEVERAL = 1 << 40  # above any offset: tokens are far shorter
@@ -407,16 +400,17 @@ def _vocab_hits(lower: str, offset: int) -> list[tuple[int, int]]:
     return [(offset + m.start(), _GROUP_INDEX[m.lastgroup]) for m in _VOCAB_SCAN.finditer(lower)]
 
 
-def _vocab_candidates(codes: np.ndarray, tokens: list[str], token_starts: np.ndarray,
-                      code_points: np.ndarray, cache: _TokenCache) -> np.ndarray:
+def _vocab_candidates(codes: np.ndarray, token_at: Callable[[int], str], token_starts: np.ndarray,
+                      code_points: np.ndarray) -> np.ndarray:
     """Sorted positions of a text (given as ``code_points``) at which a vocabulary match may
-    start, from its tokens (``tokens[k]`` begins at ``token_starts[k]``) and their cached codes."""
+    start, from its tokens (``token_at(k)`` begins at ``token_starts[k]``) and their codes
+    (:func:`_token_code`)."""
     where = codes >> 1
     one = np.flatnonzero((where > 0) & (where < _SEVERAL))
     positions = token_starts[one] + where[one] - 1
     several = np.flatnonzero(where == _SEVERAL).tolist()
     if several:
-        extra = [int(token_starts[k]) + o for k in several for o in cache.offsets(tokens[k])]
+        extra = [int(token_starts[k]) + o for k in several for o in _token_offsets(token_at(k))]
         positions = np.sort(np.concatenate((positions, np.array(extra, np.int64))))
     if _LEADS and len(positions):
         before = positions[positions > 0] - 1
@@ -439,7 +433,7 @@ def _vocab_hits_at(text: str, positions: list[int], start: int, end: int) -> lis
     return hits
 
 
-def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache | None = None
+def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-1 features and word counts of all blocks of all documents, stacked in order, and
     ``sizes`` (blocks per document). Every feature is the one document-by-document computation
@@ -494,16 +488,26 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
     ends_colon = (last & _COLON) != 0
     starts_lower = ((first & _ALPHA) != 0) & ((first & _UPPER) == 0)
 
-    # Stop words: str.split tokens in order, assigned to blocks by their word counts (tokens never
-    # span the \n between blocks, so this is the same per document or for the whole chunk).
+    # Tokens: the pieces of lower.split(). lower() maps each character to one or more and keeps
+    # whitespace, so when it keeps the length the tokens lie where the words of the original
+    # text lie (the usual case); otherwise they are found in the lower-cased text itself.
     lower = joined.lower()
-    tokens = lower.split()
-    cache = _TokenCache() if token_cache is None else token_cache
-    codes = np.fromiter(map(cache.__getitem__, tokens), np.int64, len(tokens))
-    owner = np.repeat(np.arange(n), words.astype(np.int64))
-    same_offsets = len(lower) == len(joined) and len(owner) == len(tokens)
-    if len(owner) != len(tokens):  # lower() can, very rarely, change the split; fall back
-        owner = np.repeat(np.arange(n), [len(b.lower().split()) for b in flat])
+    same_offsets = len(lower) == len(joined)
+    if cps.dtype == np.uint8:
+        units = np.frombuffer(lower.encode("ascii"), np.uint8)
+    else:
+        units = np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
+    if same_offsets:
+        token_starts, token_ends = token_runs(~space)
+        owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens
+    else:
+        token_starts, token_ends = token_runs(_kind_table()[np.minimum(units, 0xFFFF)] != _SPACE_KIND)
+        lower_starts = np.cumsum([0] + [len(b.lower()) + 1 for b in flat[:-1]])
+        owner = np.searchsorted(lower_starts, token_starts, side="right") - 1
+    size = units.itemsize
+    keys = token_keys(units, token_starts * size, token_ends * size)
+    table = _token_codes() if token_codes is None else token_codes
+    codes = table.lookup(keys, lambda k: lower[token_starts[k]:token_ends[k]])
     stop = np.bincount(owner, weights=codes & 1, minlength=n)
 
     # Vocabulary: the matches of one regex pass per document (its ^ and \n anchors must not see
@@ -514,7 +518,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
     documents_with_blocks = np.flatnonzero(sizes)
     spans = np.stack((starts[doc_first[documents_with_blocks]], ends[doc_last[documents_with_blocks]]))
     if same_offsets:
-        candidates = _vocab_candidates(codes, tokens, np.flatnonzero(word_start), cps, cache)
+        candidates = _vocab_candidates(codes, lambda k: lower[token_starts[k]:token_ends[k]], token_starts, cps)
         bounds = np.searchsorted(candidates, spans).T.tolist()
         candidates = candidates.tolist()
     for k, (ds, de) in enumerate(spans.T.tolist()):
@@ -541,15 +545,13 @@ def _features_many(documents: Sequence[Sequence[str]], token_cache: _TokenCache 
     else:
         vocab, at_start = np.zeros((n_groups, n)), np.zeros(n)
 
-    # Repeats within the document: count (document, normalised text) pairs.
-    if same_offsets:  # block b's tokens are the next words[b] tokens of the chunk
-        ends_at = np.cumsum(words.astype(np.int64)).tolist()
-        normalised = map(" ".join, map(tokens.__getitem__, map(slice, [0] + ends_at[:-1], ends_at)))
-    else:
-        normalised = map(" ".join, map(str.split, map(str.lower, flat)))
-    keys = list(zip(seg.tolist(), normalised))
-    counts = Counter(keys)
-    repeats = np.fromiter(map(counts.__getitem__, keys), float, n) - 1
+    # Repeats within the document: blocks of the same document with the same lower-cased
+    # tokens (" ".join(block.lower().split()) equal), compared by a hash of their keys.
+    token_counts = np.bincount(owner, minlength=n)
+    first_token = np.concatenate(([0], np.cumsum(token_counts)))
+    same_text = np.stack((seg.astype(np.uint64), sequence_hashes(keys, first_token)), axis=1)
+    _, which, how_many = np.unique(same_text, axis=0, return_inverse=True, return_counts=True)
+    repeats = (how_many[which.reshape(-1)] - 1).astype(float)
 
     # Longest block and mean of the three longest, per (non-empty) document.
     nz = sizes > 0
@@ -818,7 +820,7 @@ class BoilerplateClassifier:
         self.stage1: _Logistic | None = None
         self.stage2: _Logistic | None = None
         self.metadata: dict = {}
-        self._token_cache = _TokenCache()  # memo of a pure function: speed only
+        self._token_codes = _token_codes()  # memo of a pure function: speed only
 
     def _validate(self) -> None:
         if not (isinstance(self.C, (int, float)) and self.C > 0):
@@ -860,7 +862,7 @@ class BoilerplateClassifier:
         for d, (doc, lab) in enumerate(zip(documents, labels)):
             if len(doc) != len(lab):
                 raise InputError(f"document {d} has {len(doc)} blocks but {len(lab)} labels")
-            f, w = _block_features(doc, self._token_cache)
+            f, w = _block_features(doc, self._token_codes)
             feats.append(f)
             words.append(w)
             ys.append(np.asarray(lab, dtype=int).reshape(-1))
@@ -911,7 +913,7 @@ class BoilerplateClassifier:
         blocks (give it chunks of ~64-256 documents)."""
         if self.stage1 is None or self.stage2 is None:
             raise ConfigError("the classifier is not trained: call fit() or load() first")
-        feats, words, sizes = _features_many(documents, self._token_cache)
+        feats, words, sizes = _features_many(documents, self._token_codes)
         if len(feats) == 0:
             return [np.zeros(0) for _ in range(len(sizes))]
         s = self.stage1.predict(feats)

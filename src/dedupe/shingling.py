@@ -131,20 +131,24 @@ class Shingler:
         # Short blocks: one shingle of all their words.
         for b in np.flatnonzero(counts < n):
             hashes[offsets[b]] = _fold(word_hashes[None, starts[b]:starts[b + 1]])[0]
-        return ShingleBatch(hashes=hashes, offsets=offsets, exact=_exact(word_hashes, starts), words=counts)
+        return ShingleBatch(hashes=hashes, offsets=offsets, exact=sequence_hashes(word_hashes, starts), words=counts)
 
 
-def _exact(word_hashes: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """64-bit hash of each block's whole word sequence: sum of word hash x K^position (mod 2^64),
-    so equal values mean identical normalised texts (up to 2^-64 collisions)."""
-    n_blocks = len(starts) - 1
-    if len(word_hashes) == 0:
-        return np.zeros(n_blocks, dtype=np.uint64)
-    position = np.arange(len(word_hashes)) - np.repeat(starts[:-1], np.diff(starts))
-    mixed = (word_hashes + np.uint64(0x9E3779B97F4A7C15)) * _POWERS[np.minimum(position, len(_POWERS) - 1)]
-    mixed ^= mixed >> np.uint64(29)
-    out = np.add.reduceat(mixed, starts[:-1]) if n_blocks else np.zeros(0, dtype=np.uint64)
-    return out ^ (np.diff(starts).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
+def sequence_hashes(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """64-bit hash of each sequence ``values[starts[i]:starts[i + 1]]`` (uint64 values): sum of
+    value x K^position (mod 2^64), mixed, and the length, so equal hashes mean equal sequences
+    (up to 2^-64 collisions). An empty sequence hashes to 0."""
+    starts = np.asarray(starts, np.int64)
+    lengths = np.diff(starts)
+    out = np.zeros(len(lengths), dtype=np.uint64)
+    some = lengths > 0
+    if len(values):
+        position = np.arange(len(values)) - np.repeat(starts[:-1], lengths)
+        mixed = (values + np.uint64(0x9E3779B97F4A7C15)) * _POWERS[np.minimum(position, len(_POWERS) - 1)]
+        mixed ^= mixed >> np.uint64(29)
+        # a non-empty sequence's sum runs to the next non-empty one's start, i.e. its own end
+        out[some] = np.add.reduceat(mixed, starts[:-1][some])
+    return out ^ (lengths.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
 
 
 # K^0, K^1, ... (mod 2^64; array arithmetic wraps silently)

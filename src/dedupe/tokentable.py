@@ -46,9 +46,14 @@ def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE) -> tu
     >>> token_bounds(np.frombuffer(b" ab c ", np.uint8))
     (array([1, 4]), array([3, 5]))
     """
-    inside = np.zeros(len(units) + 2, np.int8)
-    inside[1:-1] = ~is_gap[units]
-    change = np.diff(inside)
+    return token_runs(~is_gap[units])
+
+
+def token_runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` of the maximal runs of True in a boolean array."""
+    edges = np.zeros(len(inside) + 2, np.int8)
+    edges[1:-1] = inside
+    change = np.diff(edges)
     return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
 
 

@@ -493,19 +493,22 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     # text lie (the usual case); otherwise they are found in the lower-cased text itself.
     lower = joined.lower()
     same_offsets = len(lower) == len(joined)
-    if cps.dtype == np.uint8:
-        units = np.frombuffer(lower.encode("ascii"), np.uint8)
-    else:
-        units = np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
+    lower_points = None if cps.dtype == np.uint8 else np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
     if same_offsets:
         token_starts, token_ends = token_runs(~space)
         owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens
     else:
-        token_starts, token_ends = token_runs(_kind_table()[np.minimum(units, 0xFFFF)] != _SPACE_KIND)
+        token_starts, token_ends = token_runs(_kind_table()[np.minimum(lower_points, 0xFFFF)] != _SPACE_KIND)
         lower_starts = np.cumsum([0] + [len(b.lower()) + 1 for b in flat[:-1]])
         owner = np.searchsorted(lower_starts, token_starts, side="right") - 1
-    size = units.itemsize
-    keys = token_keys(units, token_starts * size, token_ends * size)
+    # Tokens are keyed by their UTF-8 bytes: most words are short enough to be their own key.
+    if lower_points is None:
+        keys = token_keys(lower.encode("ascii"), token_starts, token_ends)
+    else:
+        utf8_sizes = 1 + (lower_points >= 0x80).view(np.uint8) + (lower_points >= 0x800) + (lower_points >= 0x10000)
+        byte_at = np.zeros(len(lower_points) + 1, np.int64)
+        np.cumsum(utf8_sizes, out=byte_at[1:])
+        keys = token_keys(lower.encode("utf-8", "surrogatepass"), byte_at[token_starts], byte_at[token_ends])
     table = _token_codes() if token_codes is None else token_codes
     codes = table.lookup(keys, lambda k: lower[token_starts[k]:token_ends[k]])
     stop = np.bincount(owner, weights=codes & 1, minlength=n)

@@ -398,3 +398,32 @@ def test_chunks_without_any_block_pass_with_every_detector():
         assert [c.text for c in cleaned if c.document.id.startswith("e")] == ["", "\n\n \n", "", "  "]
         assert [d.reason for d in decisions(_Cleaner(chunk_size=chunk_size), docs)["b"].stripped] == ["duplicate"]
     assert list(_Cleaner().clean([Document("only", "")]))[0].decisions == []
+
+
+def test_the_tuned_allocator_keeps_chunk_sized_arrays_off_mmap():
+    """The command line tunes glibc's malloc so that a chunk's numpy temporaries are reused
+    rather than mapped and page-faulted in again; a fresh process shows the difference."""
+    import platform
+    import subprocess
+    import sys
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the tuning applies to glibc only")
+    probe = """
+import ctypes, sys
+import numpy as np
+from dedupe.parallel import tune_allocator
+if sys.argv[1] == "tuned":
+    assert tune_allocator()
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+mallinfo2.restype = Info
+before = mallinfo2().hblks
+block = np.ones(1 << 20)  # 8 MB, a chunk's temporary
+print(mallinfo2().hblks - before)
+"""
+    mapped = {how: subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True,
+                                  check=True).stdout.strip() for how in ("plain", "tuned")}
+    assert mapped == {"plain": "1", "tuned": "0"}

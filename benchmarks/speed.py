@@ -9,6 +9,9 @@ process (so peak memory is its own), ``--repeats`` times, and the medians are re
 - ``exact``: a set of hashes of the normalised paragraphs (finds exact copies only);
 - ``ours-dedup``: news-dedupe with only the copy detectors on;
 - ``ours``: news-dedupe with the defaults (every detector on), ``--workers 1`` and ``--workers 2``;
+  both ``ours`` methods tune glibc's malloc as ``dedupe clean`` does
+  (:func:`dedupe.parallel.tune_allocator`); the baselines run as their users would write them
+  (``--tune-all`` tunes them too);
 - ``floor``: parse each JSON line, split its paragraphs and write it back, nothing else: what
   any method pays, the ceiling on paragraphs per second in Python.
 
@@ -130,9 +133,13 @@ def run_ours(dump: Path, workers: int, dedup_only: bool) -> tuple[int, set, int,
                                             "templates": templates}
 
 
-def child(method: str, dump: Path, flagged_out: Path) -> None:
+def child(method: str, dump: Path, flagged_out: Path, tune_all: bool = False) -> None:
     """Run one method in this process and print its figures as JSON."""
     import dedupe  # noqa: F401 - imported before the baseline memory reading, like the libraries
+    from dedupe.parallel import tune_allocator
+
+    if method.startswith("ours") or tune_all:
+        tune_allocator()
 
     before = _memory()
     started = time.perf_counter()
@@ -166,11 +173,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default="benchmarks/results/speed", help="output path prefix (.md, .json)")
+    parser.add_argument("--tune-all", action="store_true", help="tune malloc for the baselines too")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--flagged-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.dump, args.flagged_out)
+        child(args.child, args.dump, args.flagged_out, args.tune_all)
         return
 
     from truth import load_truth, score_duplicates
@@ -187,7 +195,8 @@ def main() -> None:
             with tempfile.NamedTemporaryFile(suffix=".json") as flagged_file:
                 proc = subprocess.run(
                     [sys.executable, __file__, "--child", method, "--dump", str(dump_dir / "dump.jsonl"),
-                     "--flagged-out", flagged_file.name], capture_output=True, text=True, check=True)
+                     "--flagged-out", flagged_file.name, *(["--tune-all"] if args.tune_all else [])],
+                    capture_output=True, text=True, check=True)
                 figures = json.loads(proc.stdout.strip().splitlines()[-1])
                 found = json.loads(Path(flagged_file.name).read_text())
             figures["quality"] = score_duplicates(truth, {tuple(k) for k in found["copies"]})

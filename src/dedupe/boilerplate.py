@@ -457,7 +457,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     else:
         cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
         bmp = np.minimum(cps, 0xFFFF)
-    kinds = _kind_table()[bmp]
+    kinds = np.take(_kind_table(), bmp)  # take: no cast of the index array to intp first
     space = kinds == _SPACE_KIND
     word_start = ~space & np.concatenate(([True], space[:-1]))
     # kind_counts[block, kind, starts a word]; the \n after a block is counted with it, as a space

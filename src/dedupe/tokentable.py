@@ -46,15 +46,15 @@ def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE) -> tu
     >>> token_bounds(np.frombuffer(b" ab c ", np.uint8))
     (array([1, 4]), array([3, 5]))
     """
-    return token_runs(~is_gap[units])
+    return token_runs(~np.take(is_gap, units))  # take: no cast of the index array to intp first
 
 
 def token_runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(starts, ends)`` of the maximal runs of True in a boolean array."""
-    edges = np.zeros(len(inside) + 2, np.int8)
-    edges[1:-1] = inside
-    change = np.diff(edges)
-    return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
+    padded = np.zeros(len(inside) + 2, bool)
+    padded[1:-1] = inside
+    change = np.flatnonzero(padded[1:] ^ padded[:-1])  # a start, an end, a start, ...: they alternate
+    return change[0::2].copy(), change[1::2].copy()
 
 
 def token_keys(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

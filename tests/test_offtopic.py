@@ -310,3 +310,82 @@ def test_background_terms_hash_to_the_hashing_vectorizers_features():
         hasher = HashingVectorizer(n_features=n_features, analyzer=lambda term: [term], alternate_sign=False, norm=None)
         ours = [TermCounts(n_features).feature(term) for term in terms]
         assert hasher.transform(terms).indices.tolist() == ours
+
+
+def _reference_best_run(detector, gram, weight, words, active):
+    """The run search of one document on its own (m+1) x (m+1) grid: the plain form of what
+    :meth:`OffTopicDetector._best_runs` computes for many documents on padded grids."""
+    idx = np.flatnonzero(active)
+    m = idx.size
+    if m < detector.window:
+        return None, 0.0, np.zeros(m)
+    g = gram[np.ix_(idx, idx)]
+    p = np.zeros((m + 1, m + 1))
+    p[1:, 1:] = g.cumsum(0).cumsum(1)
+    to_total = np.concatenate(([0.0], np.cumsum(gram[idx] @ weight)))
+    total2 = weight @ gram @ weight
+    cw = np.concatenate(([0.0], np.cumsum(words[idx])))
+    a, b = np.arange(m + 1)[:, None], np.arange(m + 1)[None, :]
+    rr = np.maximum(p[b, b] - p[a, b] - p[b, a] + p[a, a], 0.0)
+    rt = to_total[b] - to_total[a]
+    qq = np.maximum(total2 - 2 * rt + rr, 0.0)
+    denom = np.sqrt(rr * qq)
+    cos = np.divide(rt - rr, denom, out=np.zeros_like(denom), where=denom > 1e-12)
+    w = cw[b] - cw[a]
+    w_rest = np.maximum(words @ (weight > 0) - w, 0.0)
+    w_eff = np.divide(w * w_rest, w + w_rest, out=np.zeros_like(w), where=w + w_rest > 0)
+    expected = detector.full_sim * w_eff**2 / (w_eff**2 + detector.half_words**2 + 1e-12)
+    ratio = np.divide(cos, expected, out=np.ones_like(cos), where=expected > 0)
+    # both edge blocks of the run are closer to the rest of the run than to the article
+    row_cum = np.zeros((m, m + 1))
+    row_cum[:, 1:] = g.cumsum(1)
+    to_t = to_total[1:] - to_total[:-1]
+    first, ends = np.arange(m)[:, None], np.arange(m + 1)[None, :]
+    belong = np.zeros((m + 1, m + 1), dtype=bool)
+    belong[:m] = True
+    for e in (np.broadcast_to(first, (m, m + 1)), np.clip(ends - 1, 0, m - 1).repeat(m, axis=0)):
+        to_run = row_cum[e, ends] - row_cum[e, first]
+        own = np.diag(g)[e]
+        cos_run = (to_run - own) / np.sqrt(np.maximum(rr[:m] - 2 * to_run + own, 1e-12))
+        cos_rest = (to_t[e] - to_run) / np.sqrt(np.maximum(qq[:m], 1e-12))
+        belong[:m] &= cos_run >= cos_rest
+    valid = (b - a >= detector.window) & (denom > 1e-12) & belong
+    run_score = np.where(valid, 1.0 - np.clip(ratio, 0.0, 1.0), -1.0)
+    best_to_end = np.maximum.accumulate(run_score[:, ::-1], axis=1)[:, ::-1]
+    block_best = np.clip(np.maximum.accumulate(best_to_end[:m, 1:], axis=0).diagonal(), 0, 1)
+    size = np.where(run_score >= detector.threshold, w + 1e-6 * run_score, -1.0)
+    start, end = np.unravel_index(np.argmax(size), size.shape)
+    if size[start, end] < 0:
+        return None, 0.0, block_best
+    return idx[start:end], float(run_score[start, end]), block_best
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_batched_run_search_equals_one_document_at_a_time(window):
+    """Documents of every size searched together on padded grids give, bit for bit, what each
+    gives searched alone on its own grid (runs found and flagged by most problems)."""
+    detector = OffTopicDetector(window=window)
+    rng = np.random.default_rng(7)
+    problems = []
+    for n in [0, 1, 2, 3, 5, 8, 9, 12, 16, 17, 23, 31, 40, 40, 41, 70] * 3:
+        topics = np.zeros(n, np.int64)  # an article with a pasted story in it: a run to find
+        start, length = rng.integers(0, max(n, 1)), rng.integers(3, 12)
+        topics[start:start + length] = 1
+        vocabulary = np.repeat(np.eye(2), 15, axis=1)  # the two topics share no term
+        x = rng.random((n, 30)) * (rng.random((n, 30)) < 0.3) * vocabulary[topics]
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        gram = x @ x.T
+        weight = np.where(rng.random(n) < 0.2, 0.0, np.where(rng.random(n) < 0.2, 2.0, 1.0))
+        words = rng.integers(1, 80, n).astype(float)
+        problems.append((gram, weight, words, rng.random(n) < 0.85))
+    found = detector._best_runs(problems)
+    flagged = 0
+    for problem, (run, score, block_best) in zip(problems, found):
+        want_run, want_score, want_best = _reference_best_run(detector, *problem)
+        assert (run is None) == (want_run is None)
+        if run is not None:
+            flagged += 1
+            np.testing.assert_array_equal(run, want_run)
+            assert score == want_score
+        np.testing.assert_array_equal(block_best, want_best)
+    assert flagged >= 10

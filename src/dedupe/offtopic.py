@@ -452,27 +452,39 @@ class OffTopicDetector:
         titled = first_substantive & (2 * n_lead_sub >= n_lead)
         searched = np.flatnonzero(titled & (n_candidates >= self.window) & (n_candidates <= MAX_BLOCKS))
         grams = _block_grams(x, starts, searched)
-        for k, gram in zip(searched, grams):
-            a, b = starts[k], starts[k + 1]
-            score, flagged = results[k]
-            self._search(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], score, flagged)
+        self._search_many([(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], *results[k])
+                           for k, gram, a, b in zip(searched.tolist(), grams, starts[searched].tolist(),
+                                                    starts[searched + 1].tolist())])
         return results
 
-    def _search(self, gram, words, substantive, lead, candidate, score, flagged) -> None:
-        """Flags runs of one document, largest first, and fills ``score``, in place."""
-        weight = np.where(lead, self.lead_weight, 1.0) * substantive
-        runs = 0
-        while True:
-            active = candidate & ~flagged
-            run, run_score, block_best = self._best_run(gram, weight, words, active)
-            score[active] = block_best
-            if run is None or runs == self.max_runs:
-                break
-            flagged[run] = True
-            score[run] = run_score
-            weight[run] = 0.0  # a flagged run no longer vouches for the rest
-            runs += 1
-        _spread_to_short_blocks(score, flagged, substantive)
+    def _search_many(self, documents: list[tuple]) -> None:
+        """Flags runs of each document, largest first, and fills its ``score``, in place; the
+        documents are ``(gram, words, substantive, lead, candidate, score, flagged)``. Each
+        round searches every document still going at once (:meth:`_best_runs`); a document's
+        own rounds are exactly those of searching it alone."""
+        weights = [np.where(lead, self.lead_weight, 1.0) * substantive
+                   for _, _, substantive, lead, *_ in documents]
+        runs = [0] * len(documents)
+        going = list(range(len(documents)))
+        while going:
+            problems = []
+            for d in going:
+                gram, words, _, _, candidate, _, flagged = documents[d]
+                problems.append((gram, weights[d], words, candidate & ~flagged))
+            still = []
+            for d, (*_, active), (run, run_score, block_best) in zip(going, problems, self._best_runs(problems)):
+                score, flagged = documents[d][5:]
+                score[active] = block_best
+                if run is None or runs[d] == self.max_runs:
+                    continue
+                flagged[run] = True
+                score[run] = run_score
+                weights[d][run] = 0.0  # a flagged run no longer vouches for the rest
+                runs[d] += 1
+                still.append(d)
+            going = still
+        for _, _, substantive, _, _, score, flagged in documents:
+            _spread_to_short_blocks(score, flagged, substantive)
 
     def _vectors(self, counts: TermMatrix) -> tuple[TermMatrix, np.ndarray]:
         """Row-normalised TF-IDF matrix of blocks given by their term counts, and each block's
@@ -497,63 +509,110 @@ class OffTopicDetector:
         reverse = indptr[1:][row] - 1 - (np.arange(len(data)) - indptr[:-1][row])
         return TermMatrix(scale[row] * weights[reverse], indices[reverse], indptr, counts.n_features), words
 
-    def _best_run(self, gram, weight, words, active):
-        """The run to flag (block indices) or None, its score, and every active block's score."""
-        idx = np.flatnonzero(active)
-        m = idx.size
-        if m < self.window:
-            return None, 0.0, np.zeros(m)
-        g = gram[np.ix_(idx, idx)]
-        p = np.zeros((m + 1, m + 1))
-        p[1:, 1:] = g.cumsum(0).cumsum(1)
-        to_total = np.concatenate(([0.0], np.cumsum(gram[idx] @ weight)))
-        total2 = weight @ gram @ weight
-        cw = np.concatenate(([0.0], np.cumsum(words[idx])))
-        a = np.arange(m + 1)[:, None]
-        b = np.arange(m + 1)[None, :]
-        rr = np.maximum(p[b, b] - p[a, b] - p[b, a] + p[a, a], 0.0)   # R.R
-        rt = to_total[b] - to_total[a]                                  # R.T
-        qq = np.maximum(total2 - 2 * rt + rr, 0.0)                      # Q.Q, Q = T - R
+    def _best_runs(self, problems: list[tuple]) -> list[tuple]:
+        """For each ``(gram, weight, words, active)``: the run to flag (block indices) or None,
+        its score, and every active block's score (see the module docstring).
+
+        Documents are searched in batches of like size, on arrays padded to a common size M:
+        every number is the one a document's own (m+1) x (m+1) grid gives, as each step is
+        elementwise, a cumulative sum or maximum along the document's own axes, or a product
+        taken document by document; cells beyond m are masked out of every result."""
+        results: list = [None] * len(problems)
+        by_size: dict[int, list] = {}
+        for k, (_, _, _, active) in enumerate(problems):
+            idx = np.flatnonzero(active)
+            if idx.size < self.window:
+                results[k] = (None, 0.0, np.zeros(idx.size))
+                continue
+            padded = -(-idx.size // 8) * 8  # the next multiple of 8
+            by_size.setdefault(padded, []).append((k, idx))
+        for padded, members in by_size.items():
+            per_batch = max(1, _BATCH_CELLS // (padded + 1) ** 2)
+            for lo in range(0, len(members), per_batch):
+                batch = members[lo:lo + per_batch]
+                size = padded if len(batch) > 1 else batch[0][1].size  # alone: no padding
+                found = self._best_runs_padded(size, [(problems[k], idx) for k, idx in batch])
+                for (k, _), result in zip(batch, found):
+                    results[k] = result
+        return results
+
+    def _best_runs_padded(self, size: int, batch: list[tuple]) -> list[tuple]:
+        """:meth:`_best_runs` for documents of at most ``size`` active blocks, on (D, M+1, M+1)
+        grids (M = ``size``): runs a..b-1 for 0 <= a < b <= m."""
+        n_docs, top = len(batch), size + 1
+        g = np.zeros((n_docs, size, size))
+        to_total = np.zeros((n_docs, top))
+        cw = np.zeros((n_docs, top))
+        total2, words_on = np.zeros(n_docs), np.zeros(n_docs)
+        m = np.zeros(n_docs, np.int64)
+        for d, ((gram, weight, words, _), idx) in enumerate(batch):
+            k = m[d] = idx.size
+            g[d, :k, :k] = gram[np.ix_(idx, idx)]
+            to_total[d, 1:k + 1] = np.cumsum(gram[idx] @ weight)
+            total2[d] = weight @ gram @ weight
+            cw[d, 1:k + 1] = np.cumsum(words[idx])
+            words_on[d] = words @ (weight > 0)
+        p = np.zeros((n_docs, top, top))
+        p[:, 1:, 1:] = g.cumsum(1).cumsum(2)
+        grid = np.arange(top)
+        p_diag = p[:, grid, grid]
+        a = grid[None, :, None]
+        b = grid[None, None, :]
+        rr = np.maximum(p_diag[:, None, :] - p - p.transpose(0, 2, 1) + p_diag[:, :, None], 0.0)   # R.R
+        rt = to_total[:, None, :] - to_total[:, :, None]                                         # R.T
+        qq = np.maximum(total2[:, None, None] - 2 * rt + rr, 0.0)                                 # Q.Q, Q = T - R
         denom = np.sqrt(rr * qq)
         cos = np.divide(rt - rr, denom, out=np.zeros_like(denom), where=denom > 1e-12)
-        w = cw[b] - cw[a]
-        w_rest = np.maximum(words @ (weight > 0) - w, 0.0)
+        w = cw[:, None, :] - cw[:, :, None]
+        w_rest = np.maximum(words_on[:, None, None] - w, 0.0)
         w_eff = np.divide(w * w_rest, w + w_rest, out=np.zeros_like(w), where=w + w_rest > 0)
         expected = self.full_sim * w_eff**2 / (w_eff**2 + self.half_words**2 + 1e-12)
         ratio = np.divide(cos, expected, out=np.ones_like(cos), where=expected > 0)
-        valid = (b - a >= self.window) & (denom > 1e-12) & _edges_belong(g, rr, qq, to_total)
+        valid = ((b - a >= self.window) & (b <= m[:, None, None]) & (denom > 1e-12)
+                 & _edges_belong(g, rr, qq, to_total))
         run_score = np.where(valid, 1.0 - np.clip(ratio, 0.0, 1.0), -1.0)
         # A block's score is the best score of any run holding it: max over a <= i < b.
-        best_to_end = np.maximum.accumulate(run_score[:, ::-1], axis=1)[:, ::-1]
-        block_best = np.clip(np.maximum.accumulate(best_to_end[:m, 1:], axis=0).diagonal(), 0, 1)
-        # The largest qualifying run goes, so a pasted story is flagged whole, not piecemeal.
-        size = np.where(run_score >= self.threshold, w + 1e-6 * run_score, -1.0)
-        start, end = np.unravel_index(np.argmax(size), size.shape)
-        if size[start, end] < 0:
-            return None, 0.0, block_best
-        return idx[start:end], float(run_score[start, end]), block_best
+        best_to_end = np.maximum.accumulate(run_score[:, :, ::-1], axis=2)[:, :, ::-1]
+        block_best = np.clip(np.maximum.accumulate(best_to_end[:, :size, 1:], axis=1)[:, grid[:-1], grid[:-1]], 0, 1)
+        # The largest qualifying run goes, so a pasted story is flagged whole, not piecemeal;
+        # the first in row-major order on ties (padding cells are -1, never the first maximum).
+        largest = np.where(run_score >= self.threshold, w + 1e-6 * run_score, -1.0).reshape(n_docs, -1)
+        pick = largest.argmax(axis=1)
+        out = []
+        for d, (_, idx) in enumerate(batch):
+            start, end = divmod(int(pick[d]), top)
+            best = block_best[d, :m[d]].copy()
+            if largest[d, pick[d]] < 0:
+                out.append((None, 0.0, best))
+            else:
+                out.append((idx[start:end], float(run_score[d, start, end]), best))
+        return out
 
 
 def _edges_belong(g, rr, qq, to_total) -> np.ndarray:
-    """(m+1, m+1) mask: both edge blocks of run a..b-1 are closer to the rest of the run than
+    """(D, M+1, M+1) mask: both edge blocks of run a..b-1 are closer to the rest of the run than
     to the article (cosines), so the run has not swallowed article text at its edges."""
-    m = g.shape[0]
-    row_cum = np.zeros((m, m + 1))
-    row_cum[:, 1:] = g.cumsum(1)
-    diag = np.diag(g)
-    to_t = to_total[1:] - to_total[:-1]                               # x_i . T
-    first = np.arange(m)[:, None]                                     # a
-    ends = np.arange(m + 1)[None, :]                                  # b
-    last = np.clip(ends - 1, 0, m - 1)                                # b - 1
-    ok = np.zeros((m + 1, m + 1), dtype=bool)
-    ok[:m] = True
-    for e in (np.broadcast_to(first, (m, m + 1)), last.repeat(m, axis=0)):
-        to_run = row_cum[e, ends] - row_cum[e, first]                 # x_e . R
-        own = diag[e]
-        cos_run = (to_run - own) / np.sqrt(np.maximum(rr[:m] - 2 * to_run + own, 1e-12))
-        cos_rest = (to_t[e] - to_run) / np.sqrt(np.maximum(qq[:m], 1e-12))
-        ok[:m] &= cos_run >= cos_rest
+    n_docs, size = g.shape[0], g.shape[1]
+    row_cum = np.zeros((n_docs, size, size + 1))
+    row_cum[:, :, 1:] = g.cumsum(2)
+    diag = g[:, np.arange(size), np.arange(size)]
+    to_t = to_total[:, 1:] - to_total[:, :-1]                           # x_i . T
+    first = np.broadcast_to(np.arange(size)[:, None], (size, size + 1))  # a
+    ends = np.broadcast_to(np.arange(size + 1)[None, :], (size, size + 1))  # b
+    last = np.clip(ends - 1, 0, size - 1)                               # b - 1
+    ok = np.zeros((n_docs, size + 1, size + 1), dtype=bool)
+    ok[:, :size] = True
+    for e in (first, last):
+        to_run = row_cum[:, e, ends] - row_cum[:, e, first]             # x_e . R
+        own = diag[:, e]
+        cos_run = (to_run - own) / np.sqrt(np.maximum(rr[:, :size] - 2 * to_run + own, 1e-12))
+        cos_rest = (to_t[:, e] - to_run) / np.sqrt(np.maximum(qq[:, :size], 1e-12))
+        ok[:, :size] &= cos_run >= cos_rest
     return ok
+
+
+# cells of the (D, M+1, M+1) grids searched at once (about 1 MB an array)
+_BATCH_CELLS = 1 << 17
 
 
 def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

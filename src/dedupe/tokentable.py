@@ -73,20 +73,21 @@ def token_keys(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray) -
     long_tokens = np.flatnonzero(lengths >= 8)
     if long_tokens.size:
         first, size = starts[long_tokens], lengths[long_tokens]
-        h = _mix(words[first] ^ size.astype(np.uint64) * _GOLDEN)
+        h = fmix64(words[first] ^ size.astype(np.uint64) * _GOLDEN)
         offset = 8
         more = np.flatnonzero(size > offset)
         while more.size:
             word = words[first[more] + offset] & _LOW_BITS[np.minimum(size[more] - offset, 8)]
-            h[more] = _mix(h[more] ^ word)
+            h[more] = fmix64(h[more] ^ word)
             offset += 8
             more = more[size[more] > offset]
-        keys[long_tokens] = _mix(h) | _TOP_BIT
+        keys[long_tokens] = fmix64(h) | _TOP_BIT
     return keys
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit)."""
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit; the 64-bit
+    sibling of :func:`dedupe.minhash.fmix32`)."""
     h = h ^ (h >> np.uint64(33))
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)

@@ -71,7 +71,7 @@ import numpy as np
 
 from .errors import ConfigError, DedupeError, InputError
 from .reading import chunked
-from .tokentable import TokenTable, token_bounds, token_keys
+from .tokentable import TokenTable, spans, token_bounds, token_keys
 
 DEFAULT_BACKGROUND = "default"
 BACKGROUND_FILE = "background-idf-v1.json"
@@ -148,7 +148,7 @@ class TermMatrix(NamedTuple):
     def rows(self, selection: np.ndarray) -> "TermMatrix":
         """The rows at the (ascending) positions ``selection``."""
         lengths = np.diff(self.indptr)[selection]
-        take = _spans(self.indptr[:-1][selection], lengths)
+        take = spans(self.indptr[:-1][selection], lengths)
         return TermMatrix(self.data[take], self.indices[take], np.concatenate(([0], np.cumsum(lengths))),
                           self.n_features)
 
@@ -615,16 +615,6 @@ def _edges_belong(g, rr, qq, to_total) -> np.ndarray:
 _BATCH_CELLS = 1 << 17
 
 
-def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions ``starts[k] .. starts[k] + lengths[k] - 1`` for every ``k``, concatenated
-    (a length may be 0): the stored entries of chosen rows, without a Python loop.
-
-    >>> _spans(np.array([4, 0, 9]), np.array([2, 0, 3])).tolist()
-    [4, 5, 9, 10, 11]
-    """
-    return np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(lengths.sum())
-
-
 def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np.ndarray]:
     """Dense Gram matrix ``x_d @ x_d.T`` of each document ``d`` in ``docs`` (rows
     ``starts[d]:starts[d+1]`` of ``x``), bit for bit what scipy's sparse product gives: the entry
@@ -635,7 +625,7 @@ def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np
     lo, hi = x.indptr[starts[docs]], x.indptr[starts[docs + 1]]
     # The stored entries of the chosen documents, in stored order.
     counts = hi - lo
-    entry = _spans(lo, counts)
+    entry = spans(lo, counts)
     doc = np.repeat(np.arange(docs.size), counts)
     row = np.searchsorted(x.indptr, entry, side="right") - 1 - np.repeat(starts[docs], counts)
     feature = x.indices[entry].astype(np.int64)

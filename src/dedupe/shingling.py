@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .normalising import fold_spelling, normalised_tokens
-from .tokentable import TokenTable, token_keys
+from .tokentable import TokenTable, spans, token_keys
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -125,7 +125,7 @@ class Shingler:
         # Long blocks: every window of n words that stays inside its block.
         long_blocks = np.flatnonzero(counts >= n)
         if long_blocks.size:
-            dest = _ranges(offsets[long_blocks], n_shingles[long_blocks])
+            dest = spans(offsets[long_blocks], n_shingles[long_blocks])
             first = np.repeat(starts[long_blocks] - offsets[long_blocks], n_shingles[long_blocks])
             hashes[dest] = _fold(word_hashes[(dest + first)[:, None] + np.arange(n)])
         # Short blocks: one shingle of all their words.
@@ -154,13 +154,3 @@ def sequence_hashes(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 # K^0, K^1, ... (mod 2^64; array arithmetic wraps silently)
 _POWERS = np.concatenate((np.ones(1, dtype=np.uint64),
                           np.multiply.accumulate(np.full((1 << 16) - 1, 0x100000001B3, dtype=np.uint64))))
-
-
-def _ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(b, b + l)`` for each pair, without a Python loop."""
-    total = int(lengths.sum())
-    steps = np.ones(total, dtype=np.int64)
-    ends = np.cumsum(lengths)[:-1]
-    steps[0] = begins[0]
-    steps[ends] = begins[1:] - (begins[:-1] + lengths[:-1] - 1)
-    return np.cumsum(steps)

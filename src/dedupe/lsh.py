@@ -63,11 +63,9 @@ import functools
 import numpy as np
 
 from dedupe.errors import ConfigError
+from dedupe.minhash import fmix64
 
 _U64 = np.uint64
-_FMIX_C1 = _U64(0xFF51AFD7ED558CCD)
-_FMIX_C2 = _U64(0xC4CEB9FE1A85EC53)
-_S33 = _U64(33)
 _MAX_ENTRIES = 2**32 - 1  # entry positions are stored as uint32
 
 
@@ -172,20 +170,10 @@ def equal_runs_pairs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return later, np.repeat(run_start, before) + offset
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser, in place: a bijection that spreads every input bit."""
-    h ^= h >> _S33
-    h *= _FMIX_C1
-    h ^= h >> _S33
-    h *= _FMIX_C2
-    h ^= h >> _S33
-    return h
-
-
 def _band_constants(bands: int, rows: int) -> np.ndarray:
     """Fixed odd multipliers, one per (band, row), from a splitmix64 stream (no randomness)."""
     x = np.arange(1, bands * rows + 1, dtype=_U64) * _U64(0x9E3779B97F4A7C15)
-    return (_fmix64(x) | _U64(1)).reshape(bands, rows)
+    return (fmix64(x) | _U64(1)).reshape(bands, rows)
 
 
 # --------------------------------------------------------------------------- sorted runs

@@ -60,6 +60,18 @@ def fmix32(h: np.ndarray) -> np.ndarray:
     return h
 
 
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, element-wise (a bijection that spreads every input bit);
+    returns a new array."""
+    h = h.astype(np.uint64, copy=True)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
 class MinHasher:
     """Batch MinHash with datasketch's "affine32" permutations.
 

@@ -31,6 +31,8 @@ from typing import Callable
 
 import numpy as np
 
+from .minhash import fmix64
+
 # the bytes that bytes.split() splits at
 ASCII_WHITESPACE = np.zeros(256, bool)
 ASCII_WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
@@ -97,17 +99,6 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     [4, 5, 9, 10, 11]
     """
     return np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(lengths.sum())
-
-
-def fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit; the 64-bit
-    sibling of :func:`dedupe.minhash.fmix32`)."""
-    h = h ^ (h >> np.uint64(33))
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
-    return h
 
 
 class TokenTable:

@@ -246,6 +246,19 @@ def _terms(text: str) -> list[str]:
     return [t for t in _WORD_RUNS.findall(text) if len(t) > 1 and t not in ENGLISH_STOP_WORDS]
 
 
+class _Search(NamedTuple):
+    """One document's run search: its blocks' Gram matrix and per-block arrays; ``score`` and
+    ``flagged`` are filled in place."""
+
+    gram: np.ndarray
+    words: np.ndarray
+    substantive: np.ndarray
+    lead: np.ndarray
+    candidate: np.ndarray
+    score: np.ndarray
+    flagged: np.ndarray
+
+
 class OffTopicDetector:
     """Flags runs of blocks that are unrelated to the document's title, lead and article body.
 
@@ -452,39 +465,35 @@ class OffTopicDetector:
         titled = first_substantive & (2 * n_lead_sub >= n_lead)
         searched = np.flatnonzero(titled & (n_candidates >= self.window) & (n_candidates <= MAX_BLOCKS))
         grams = _block_grams(x, starts, searched)
-        self._search_many([(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], *results[k])
+        self._search_many([_Search(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], *results[k])
                            for k, gram, a, b in zip(searched.tolist(), grams, starts[searched].tolist(),
                                                     starts[searched + 1].tolist())])
         return results
 
-    def _search_many(self, documents: list[tuple]) -> None:
-        """Flags runs of each document, largest first, and fills its ``score``, in place; the
-        documents are ``(gram, words, substantive, lead, candidate, score, flagged)``. Each
+    def _search_many(self, documents: list["_Search"]) -> None:
+        """Flags runs of each document, largest first, and fills its ``score``, in place. Each
         round searches every document still going at once (:meth:`_best_runs`); a document's
         own rounds are exactly those of searching it alone."""
-        weights = [np.where(lead, self.lead_weight, 1.0) * substantive
-                   for _, _, substantive, lead, *_ in documents]
+        weights = [np.where(doc.lead, self.lead_weight, 1.0) * doc.substantive for doc in documents]
         runs = [0] * len(documents)
         going = list(range(len(documents)))
         while going:
-            problems = []
-            for d in going:
-                gram, words, _, _, candidate, _, flagged = documents[d]
-                problems.append((gram, weights[d], words, candidate & ~flagged))
+            active = [documents[d].candidate & ~documents[d].flagged for d in going]
+            problems = [(documents[d].gram, weights[d], documents[d].words, a) for d, a in zip(going, active)]
             still = []
-            for d, (*_, active), (run, run_score, block_best) in zip(going, problems, self._best_runs(problems)):
-                score, flagged = documents[d][5:]
-                score[active] = block_best
+            for d, chosen, (run, run_score, block_best) in zip(going, active, self._best_runs(problems)):
+                doc = documents[d]
+                doc.score[chosen] = block_best
                 if run is None or runs[d] == self.max_runs:
                     continue
-                flagged[run] = True
-                score[run] = run_score
+                doc.flagged[run] = True
+                doc.score[run] = run_score
                 weights[d][run] = 0.0  # a flagged run no longer vouches for the rest
                 runs[d] += 1
                 still.append(d)
             going = still
-        for _, _, substantive, _, _, score, flagged in documents:
-            _spread_to_short_blocks(score, flagged, substantive)
+        for doc in documents:
+            _spread_to_short_blocks(doc.score, doc.flagged, doc.substantive)
 
     def _vectors(self, counts: TermMatrix) -> tuple[TermMatrix, np.ndarray]:
         """Row-normalised TF-IDF matrix of blocks given by their term counts, and each block's

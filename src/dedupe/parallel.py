@@ -50,7 +50,7 @@ def available_cores() -> int:
 
 # glibc's malloc hands the 1-16 MB numpy temporaries of a chunk back to the kernel (through
 # mmap, or by trimming the heap) and page-faults them in again for the next chunk: on the 10k
-# benchmark dump, a fifth of a worker's time went to the kernel. Keeping them costs a few MB.
+# benchmark dump, an eighth of the workers' time went to the kernel. Keeping them costs a few MB.
 _MMAP_THRESHOLD = 16 << 20  # arrays above this still come and go by mmap
 _TRIM_THRESHOLD = 128 << 20  # free heap kept for the next chunk
 _TOP_PAD = 16 << 20  # grow the heap in steps of this

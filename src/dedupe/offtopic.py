@@ -71,7 +71,7 @@ import numpy as np
 
 from .errors import ConfigError, DedupeError, InputError
 from .reading import chunked
-from .tokentable import TokenTable, spans, token_bounds, token_keys
+from .tokentable import TokenTable, spans, token_bounds
 
 DEFAULT_BACKGROUND = "default"
 BACKGROUND_FILE = "background-idf-v1.json"
@@ -199,7 +199,7 @@ class TermCounts:
             return self.count([b.replace("\n", " ") for b in blocks])
         raw = np.frombuffer(data, np.uint8)
         starts, ends = token_bounds(raw)  # the pieces of data.split()
-        codes = self._codes.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
+        codes = self._codes.lookup_spans(data, starts, ends)
         # After the translation the only whitespace bytes left are spaces and the newlines
         # between blocks: a piece's row is the number of newlines before its first byte.
         row = np.searchsorted(np.flatnonzero(raw == 0x0A), starts)

@@ -5,9 +5,10 @@ A block's shingles are its word n-grams (``n`` = ``shingle_size``, 5 by default)
 of all its words, so a short heading only matches the same heading.
 
 Hashing is done once per distinct word, never per shingle in Python: each word gets a CRC-32
-(remembered per :class:`Shingler` in a :class:`~dedupe.tokentable.TokenTable`), and the words of an n-gram are folded together in numpy with a
-64-bit FNV-1a style step, ``h = (h XOR w) * 0x100000001B3 mod 2**64``, starting from the offset
-basis ``0xCBF29CE484222325``. The 32-bit shingle hash is ``(h >> 32) XOR (h mod 2**32)``.
+(remembered per :class:`Shingler` in a :class:`~dedupe.tokentable.TokenTable`), and the words
+of an n-gram are folded together in numpy with a 64-bit FNV-1a style step,
+``h = (h XOR w) * 0x100000001B3 mod 2**64``, starting from the offset basis
+``0xCBF29CE484222325``. The 32-bit shingle hash is ``(h >> 32) XOR (h mod 2**32)``.
 
 :func:`shingle_hash` computes the same value from the shingle's bytes (the words joined by a
 single space), so it can be handed to ``datasketch.MinHash(hashfunc=shingle_hash)`` to get
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .normalising import fold_spelling, normalised_tokens
-from .tokentable import TokenTable, spans, token_keys
+from .tokentable import TokenTable, spans
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -102,7 +103,7 @@ class Shingler:
         """The hashes of all words of the texts, flattened, and how many each text has (at
         least one: a symbol-only block such as "•" is represented by its raw text)."""
         data, starts, ends, counts = normalised_tokens(texts)
-        hashes = self._hashes.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
+        hashes = self._hashes.lookup_spans(data, starts, ends)
         empty = np.flatnonzero(counts == 0)
         if len(empty):
             at = np.cumsum(counts)[empty] - counts[empty]   # where the block's words would begin

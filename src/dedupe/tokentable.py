@@ -20,8 +20,7 @@ Example
 >>> import numpy as np
 >>> data = b"the cat  sat on the mat"
 >>> starts, ends = token_bounds(np.frombuffer(data, np.uint8))
->>> table = TokenTable(len)
->>> table.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]]).tolist()
+>>> TokenTable(len).lookup_spans(data, starts, ends).tolist()
 [3, 3, 3, 2, 3, 3]
 """
 
@@ -150,6 +149,11 @@ class TokenTable:
             self._insert(new_keys, new_values)
             values[missing] = new_values[inverse.reshape(-1)]
         return values
+
+    def lookup_spans(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """:meth:`lookup` for the tokens ``data[starts[i]:ends[i]]`` of one bytes buffer, each
+        given to ``value_of`` as bytes."""
+        return self.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
 
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         # Fibonacci hashing: the top bits of key x golden ratio (short keys' low bits are

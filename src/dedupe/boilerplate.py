@@ -510,7 +510,10 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         np.cumsum(utf8_sizes, out=byte_at[1:])
         keys = token_keys(lower.encode("utf-8", "surrogatepass"), byte_at[token_starts], byte_at[token_ends])
     table = _token_codes() if token_codes is None else token_codes
-    codes = table.lookup(keys, lambda k: lower[token_starts[k]:token_ends[k]])
+    def token_at(k: int) -> str:
+        return lower[token_starts[k]:token_ends[k]]
+
+    codes = table.lookup(keys, token_at)
     stop = np.bincount(owner, weights=codes & 1, minlength=n)
 
     # Vocabulary: the matches of one regex pass per document (its ^ and \n anchors must not see
@@ -521,7 +524,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     documents_with_blocks = np.flatnonzero(sizes)
     spans = np.stack((starts[doc_first[documents_with_blocks]], ends[doc_last[documents_with_blocks]]))
     if same_offsets:
-        candidates = _vocab_candidates(codes, lambda k: lower[token_starts[k]:token_ends[k]], token_starts, cps)
+        candidates = _vocab_candidates(codes, token_at, token_starts, cps)
         bounds = np.searchsorted(candidates, spans).T.tolist()
         candidates = candidates.tolist()
     for k, (ds, de) in enumerate(spans.T.tolist()):

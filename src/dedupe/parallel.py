@@ -33,7 +33,7 @@ import numpy as np
 
 from .deciding import Sketch, local_copies
 from .minhash import MinHasher
-from .segmenting import block_offsets, segment, segment_texts
+from .segmenting import segment, segment_texts
 from .shingling import Shingler
 
 if TYPE_CHECKING:
@@ -220,14 +220,13 @@ class ChunkWork:
     None, scores or None)``; the vocabulary is ``(features, blocks, packed counts or None)`` for
     ``fitting`` (see :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or None. With
     ``blocks=False`` the blocks stay in the worker (None is returned): a pass that only counts
-    need not ship every paragraph back.
+    need not ship every paragraph back, and with worker processes the cleaner segments the
+    texts it holds itself rather than receive the blocks.
     """
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
-                 fitting: "OffTopicDetector | None" = None, blocks: bool = True, compact: bool = False,
-                 keep_counts: bool = False):
+                 fitting: "OffTopicDetector | None" = None, blocks: bool = True, keep_counts: bool = False):
         self.sketcher, self.scorer, self.fitting, self.blocks = sketcher, scorer, fitting, blocks
-        self.compact = compact  # blocks as offset arrays (segmenting.block_offsets): for pipes
         self.keep_counts = keep_counts  # pack the fitting's term counts for the second pass
 
     def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[list[tuple], object]:
@@ -249,8 +248,6 @@ class ChunkWork:
             counts = self.fitting.term_counts(block_texts)
             packed = pack_counts(block_texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
-        if self.compact and self.blocks:
-            segmented = [block_offsets(blocks) for blocks in segmented]
         return list(zip(segmented, sketches, scores)), vocabulary
 
 

@@ -40,7 +40,7 @@ from .errors import ConfigError, InputError
 from .indexing import BlockIndex, BlockRef, GrowableArray, Index
 from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Sketcher
 from .reading import Document, chunked
-from .segmenting import Block, blocks_at, strip_blocks
+from .segmenting import Block, segment, strip_blocks
 
 
 @dataclass(slots=True)
@@ -236,13 +236,14 @@ class Cleaner:
                 first += len(chunk)
                 yield [doc.text for doc in chunk], skip, spool.get(number) if spool is not None else None
 
-        # Between processes, blocks travel as offsets into the texts this process holds anyway.
-        work.compact = self.workers > 1
+        # Blocks do not travel between processes: with workers, this process segments the texts
+        # it holds anyway (cheaper than pickling the blocks, or their offsets, and rebuilding them).
+        wanted, work.blocks = work.blocks, work.blocks and self.workers == 1
         with OrderedPool(work, self.workers) as pool:
             for results, vocabulary in pool.map(texts()):
                 docs = held.popleft()
-                if work.compact and work.blocks:
-                    results = [(blocks_at(doc.text, offsets), *rest) for doc, (offsets, *rest) in zip(docs, results)]
+                if wanted and not work.blocks:
+                    results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]
                 yield docs, results, vocabulary
 
     def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[list[_Located]]:

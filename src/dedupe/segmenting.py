@@ -18,10 +18,8 @@ Example
 from __future__ import annotations
 
 import re
-from itertools import repeat
 from typing import NamedTuple
 
-import numpy as np
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 _BLANK = re.compile(r"\s*")
@@ -62,25 +60,6 @@ def segment_texts(text: str) -> list[str]:
     if "\r" in text:
         return [block.text for block in segment(text)]
     return [line for line in text.split("\n") if line and not line.isspace()]
-
-
-def block_offsets(blocks: list[Block]) -> np.ndarray:
-    """``(start, end, line_end)`` of each block, as a (k, 3) array: the blocks without their
-    texts, cheap to send between processes (:func:`blocks_at` rebuilds them)."""
-    return np.array([(b.start, b.end, b.line_end) for b in blocks], np.int64).reshape(len(blocks), 3)
-
-
-def blocks_at(text: str, offsets: np.ndarray) -> list[Block]:
-    """The blocks of ``text`` at ``offsets`` (from :func:`block_offsets`).
-
-    >>> text = "Title\\n\\nBody"
-    >>> blocks_at(text, block_offsets(segment(text))) == segment(text)
-    True
-    """
-    starts, ends, line_ends = offsets.T.tolist()
-    texts = [text[a:b] for a, b in zip(starts, ends)]
-    # tuple.__new__ builds the named tuples in C (Block(...) goes through Python-level __new__)
-    return list(map(tuple.__new__, repeat(Block), zip(range(len(starts)), starts, ends, texts, line_ends)))
 
 
 def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:

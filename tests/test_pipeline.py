@@ -120,6 +120,8 @@ def _recombined_seed_documents(n: int = 40) -> list[Document]:
 
 def test_decisions_do_not_depend_on_chunking_or_workers():
     docs = _recombined_seed_documents()
+    # documents without blocks, and a whole copy (it needs no detector scores), travel too
+    docs[10:10] = [Document("empty", ""), Document("blank", "\n \n"), Document("copy", docs[3].text)]
 
     def run(**kw):
         return [(c.text, [(d.action, d.reason, d.score, d.duplicate_of, d.cluster) for d in c.decisions])

@@ -236,14 +236,14 @@ class Cleaner:
                 first += len(chunk)
                 yield [doc.text for doc in chunk], skip, spool.get(number) if spool is not None else None
 
-        # Blocks do not travel between processes: with workers, this process segments the texts
-        # it holds anyway (cheaper than pickling the blocks, or their offsets, and rebuilding them).
-        wanted, work.blocks = work.blocks, work.blocks and self.workers == 1
+        work.shipped = self.workers > 1
         with OrderedPool(work, self.workers) as pool:
             for results, vocabulary in pool.map(texts()):
                 docs = held.popleft()
-                if wanted and not work.blocks:
-                    results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]
+                if work.shipped:  # the blocks did not travel: this process holds the texts
+                    results = results.documents()
+                    if work.blocks:
+                        results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]
                 yield docs, results, vocabulary
 
     def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[list[_Located]]:

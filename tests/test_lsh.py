@@ -8,7 +8,7 @@ from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
 from dedupe.errors import ConfigError
-from dedupe.lsh import MinHashLSHIndex, _SortedMultimap, optimal_bands
+from dedupe.lsh import MinHashLSHIndex, _SortedMultimap, optimal_bands, sorted_pairs
 
 NUM_PERM = 128
 
@@ -209,6 +209,24 @@ def test_multimap_levels_against_a_dict():
         got.setdefault(int(q[i]), []).append(v)
     expected = {int(k): reference[int(k)] for k in q if int(k) in reference}
     assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
+
+
+def test_sorted_pairs_is_a_stable_sort_by_key():
+    """The one-sort shortcut for 32-bit keys orders exactly as a stable argsort, and other
+    inputs (values that decrease, 64-bit keys) take the argsort itself."""
+    rng = np.random.default_rng(3)
+    for keys, vals in [
+        (rng.integers(0, 50, 5000).astype(np.uint32), np.repeat(np.arange(500), 10)),   # row numbers
+        (rng.integers(0, 2**32, 5000).astype(np.uint32), np.arange(5000, dtype=np.uint32)),
+        (rng.integers(0, 50, 5000).astype(np.uint32), rng.integers(0, 10, 5000)),       # not ascending
+        (rng.integers(0, 50, 5000).astype(np.uint64), np.arange(5000, dtype=np.uint32)),
+        (np.array([9, 9, 1], np.uint32), np.array([-1, 0, 5])),
+        (np.zeros(0, np.uint32), np.zeros(0, np.uint32)),
+    ]:
+        order = np.argsort(keys, kind="stable")
+        got_keys, got_vals = sorted_pairs(keys, vals)
+        assert got_keys.dtype == keys.dtype and got_vals.dtype == vals.dtype
+        assert got_keys.tolist() == keys[order].tolist() and got_vals.tolist() == vals[order].tolist()
 
 
 def test_memory_per_entry_within_budget():

@@ -37,7 +37,7 @@ from typing import NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from .lsh import MinHashLSHIndex, equal_runs_pairs, optimal_bands
+from .lsh import MinHashLSHIndex, equal_runs_pairs, optimal_bands, sorted_pairs
 
 # Missing a copy costs a stripped duplicate; a false candidate costs one signature check. The
 # banding is therefore chosen with false negatives weighted four times false positives: for
@@ -243,9 +243,8 @@ class ChunkLookup:
         if n < 2:
             return
         keys = (index._lsh.band_keys(signatures) if band_keys is None else band_keys).ravel()
-        rows = np.repeat(np.arange(n), index.bands)
-        order = np.argsort(keys, kind="stable")
-        keys, rows = keys[order], rows[order]  # within a run of equal keys, rows ascend
+        # within a run of equal keys, rows ascend
+        keys, rows = sorted_pairs(keys, np.repeat(np.arange(n), index.bands))
         member, partner = equal_runs_pairs(keys)
         if len(member) == 0:
             return
@@ -254,7 +253,8 @@ class ChunkLookup:
         distinct = later != earlier
         later, earlier = later[distinct], earlier[distinct]
         first = np.flatnonzero(np.r_[True, later[1:] != later[:-1]]) if len(later) else later
-        self._earlier = dict(zip(later[first].tolist(), np.split(earlier, first[1:])))
+        bounds = [*first.tolist(), len(later)]
+        self._earlier = dict(zip(later[first].tolist(), (earlier[a:b] for a, b in zip(bounds, bounds[1:]))))
 
     def added(self, rows: list[int], entries: np.ndarray) -> None:
         """Rows of the chunk that were registered in the index, with their entries."""

@@ -118,14 +118,18 @@ def _recombined_seed_documents(n: int = 40) -> list[Document]:
     return docs
 
 
-def test_decisions_do_not_depend_on_chunking_or_workers():
+@pytest.mark.parametrize("detect", [None, COPIES, COPIES | {"template"}], ids=["every detector", "copies", "copies and templates"])
+def test_decisions_do_not_depend_on_chunking_or_workers(detect):
+    """Every detector (two passes, scores shipped), the copy detectors alone (one pass, no scores)
+    and with the template counts (two passes, no scores)."""
     docs = _recombined_seed_documents()
     # documents without blocks, and a whole copy (it needs no detector scores), travel too
     docs[10:10] = [Document("empty", ""), Document("blank", "\n \n"), Document("copy", docs[3].text)]
 
     def run(**kw):
+        cleaner = _Cleaner(**kw) if detect is None else _Cleaner(detect=detect, **kw)
         return [(c.text, [(d.action, d.reason, d.score, d.duplicate_of, d.cluster) for d in c.decisions])
-                for c in _Cleaner(**kw).clean(docs)]
+                for c in cleaner.clean(docs)]
 
     reference = run(chunk_size=1)
     assert sum(r[1] == "near-duplicate" for _, ds in reference for r in ds) > 0

@@ -263,9 +263,10 @@ def _stacked(items: list) -> Optional[tuple]:
     with the type of the tuples and each document's block count; None when the items are."""
     if not items or items[0] is None:
         return None
-    sizes = np.array([len(next(f for f in item if f is not None)) for item in items], np.int64)
     columns = [None if first is None else np.concatenate([item[k] for item in items])
                for k, first in enumerate(items[0])]
+    given = [k for k, column in enumerate(columns) if column is not None]  # (scores of no detector: none)
+    sizes = np.array([len(item[given[0]]) for item in items] if given else [0] * len(items), np.int64)
     return type(items[0]), sizes, columns
 
 
@@ -275,7 +276,7 @@ def _unstacked(stacked: Optional[tuple], n: int) -> list:
     kind, sizes, columns = stacked
     bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
     spans = list(zip(bounds, bounds[1:]))
-    fields = [repeat(None) if column is None else [column[a:b] for a, b in spans] for column in columns]
+    fields = [[None] * n if column is None else [column[a:b] for a, b in spans] for column in columns]
     make = getattr(kind, "_make", kind)  # a named tuple, or a plain tuple
     return [make(values) for values in zip(*fields)]
 

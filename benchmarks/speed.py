@@ -1,7 +1,8 @@
 """Dump-scale speed, memory and duplicate recall: news-dedupe against the straightforward pipeline.
 
 On one dump from ``benchmarks/make_dump.py`` (built if missing), each method runs in a fresh
-process (so peak memory is its own), ``--repeats`` times, and the medians are reported:
+process (so peak memory is its own), ``--repeats`` rounds of every method in turn, and the
+medians are reported:
 
 - ``datasketch``: the straightforward pipeline: the same normalising and word 5-gram shingles,
   ``MinHash.bulk`` per document, ``MinHashLSH`` (threshold 0.8, 128 permutations), candidates
@@ -188,28 +189,29 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "make_dump.py"), "--docs", str(args.docs), "--out", str(dump_dir)],
                        check=True)
     truth = load_truth(dump_dir)
-    results = {}
-    for method in args.methods.split(","):
-        runs = []
-        for _ in range(args.repeats):
-            with tempfile.NamedTemporaryFile(suffix=".json") as flagged_file:
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--child", method, "--dump", str(dump_dir / "dump.jsonl"),
-                     "--flagged-out", flagged_file.name, *(["--tune-all"] if args.tune_all else [])],
-                    capture_output=True, text=True, check=True)
-                figures = json.loads(proc.stdout.strip().splitlines()[-1])
-                found = json.loads(Path(flagged_file.name).read_text())
-            figures["quality"] = score_duplicates(truth, {tuple(k) for k in found["copies"]})
-            if found["templates"]:  # site lines stripped as templates, first copies included
-                templates = score_duplicates(truth, {tuple(k) for k in found["templates"]})
-                figures["template_recall"] = templates["recall"]["template"]
-            runs.append(figures)
-            print(f"{method}: {figures['paragraphs_per_second']:,.0f} paragraphs/s", file=sys.stderr)
-        results[method] = {
-            "runs": runs,
-            "median_paragraphs_per_second": statistics.median(r["paragraphs_per_second"] for r in runs),
-            "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
-        }
+    methods = args.methods.split(",")
+    runs: dict[str, list] = {method: [] for method in methods}
+    # Round after round of every method, so a slow spell of the machine touches all of them
+    # (the ratios, --workers 2 against 1 above all, compare runs minutes apart otherwise).
+    for method in [m for _ in range(args.repeats) for m in methods]:
+        with tempfile.NamedTemporaryFile(suffix=".json") as flagged_file:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", method, "--dump", str(dump_dir / "dump.jsonl"),
+                 "--flagged-out", flagged_file.name, *(["--tune-all"] if args.tune_all else [])],
+                capture_output=True, text=True, check=True)
+            figures = json.loads(proc.stdout.strip().splitlines()[-1])
+            found = json.loads(Path(flagged_file.name).read_text())
+        figures["quality"] = score_duplicates(truth, {tuple(k) for k in found["copies"]})
+        if found["templates"]:  # site lines stripped as templates, first copies included
+            templates = score_duplicates(truth, {tuple(k) for k in found["templates"]})
+            figures["template_recall"] = templates["recall"]["template"]
+        runs[method].append(figures)
+        print(f"{method}: {figures['paragraphs_per_second']:,.0f} paragraphs/s", file=sys.stderr)
+    results = {method: {
+        "runs": runs[method],
+        "median_paragraphs_per_second": statistics.median(r["paragraphs_per_second"] for r in runs[method]),
+        "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs[method]),
+    } for method in methods}
     table = _table(results, dump_dir)
     print(table)
     out = Path(args.out)
@@ -223,7 +225,7 @@ def _table(results: dict, dump_dir: Path) -> str:
     paragraphs = meta.get("blocks") or meta.get("paragraphs") or next(iter(results.values()))["runs"][0]["paragraphs"]
     base = results.get("datasketch", {}).get("median_paragraphs_per_second")
     lines = [f"Dump: {dump_dir.name}, {paragraphs:,} paragraphs; medians of {len(next(iter(results.values()))['runs'])} "
-             f"runs per method, each in a fresh process, one machine, one run of the script.", "",
+             f"runs per method, each in a fresh process, the methods in turn, one machine, one run of the script.", "",
              "| method | paragraphs/s | vs datasketch | peak RSS (MB) | index MB / 100k paragraphs | "
              "recall exact / near / syndicated | duplicate precision | template copies stripped |",
              "|---|---|---|---|---|---|---|---|"]

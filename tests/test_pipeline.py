@@ -305,35 +305,37 @@ def test_the_second_pass_reuses_the_first_pass_term_counts(monkeypatch):
         return [(c.text, [(d.action, d.reason, d.score) for d in c.decisions])
                 for c in _Cleaner(chunk_size=8).clean(docs)]
 
-    kept = run(lambda payload, documents: unpacked.append(real_unpack(payload, documents)) or unpacked[-1])
+    kept = run(lambda payload, texts: unpacked.append(real_unpack(payload, texts)) or unpacked[-1])
     assert len(unpacked) == 4 and all(counts is not None for counts in unpacked)
-    afresh = run(lambda payload, documents: None)
+    afresh = run(lambda payload, texts: None)
     assert kept == afresh
     assert any(r == "off-topic" for _, ds in kept for _, r, _ in ds)
 
 
-def test_kept_counts_come_back_only_for_the_same_blocks():
+def test_kept_counts_come_back_only_for_the_same_texts():
     import numpy as np
 
     from dedupe.offtopic import OffTopicDetector
     from dedupe.parallel import CountSpool, pack_counts, unpack_counts
+    from dedupe.segmenting import segment_texts
 
     detector = OffTopicDetector()
-    documents = [["A title about the river bridge", "The bridge opens in spring."], [], ["Weather: rain"]]
-    counts = detector.term_counts(documents)
+    texts = ["A title about the river bridge\nThe bridge opens in spring.", "", "Weather: rain"]
+    counts = detector.term_counts([segment_texts(text) for text in texts])
     spool = CountSpool()
-    spool.put(0, pack_counts(documents, counts))
-    spool.put(1, pack_counts([["Other"]], detector.term_counts([["Other"]])))
+    spool.put(0, pack_counts(texts, counts))
+    spool.put(1, pack_counts(["Other"], detector.term_counts([["Other"]])))
     def same(a, b):
         return a.n_features == b.n_features and all(
             x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a[:3], b[:3]))
 
-    assert same(unpack_counts(spool.get(0), documents), counts)
-    assert unpack_counts(spool.get(0), [["A title about the river bridge", "The bridge opens in summer."], [],
-                                        ["Weather: rain"]]) is None
-    regrouped = [["A title about the river bridge"], ["The bridge opens in spring."], ["Weather: rain"]]
-    assert unpack_counts(spool.get(0), regrouped) is not None  # counts are per block
-    assert spool.get(2) is None and unpack_counts(None, documents) is None
+    assert same(unpack_counts(spool.get(0), texts), counts)
+    changed = ["A title about the river bridge\nThe bridge opens in summer.", "", "Weather: rain"]
+    assert unpack_counts(spool.get(0), changed) is None
+    assert unpack_counts(spool.get(0), ["A title about the river bridge", "The bridge opens in spring.",
+                                        "Weather: rain"]) is None  # other documents
+    assert unpack_counts(spool.get(0), texts[:2] + ["Weather: rain \ud800"]) is None  # a lone surrogate: no error
+    assert spool.get(2) is None and unpack_counts(None, texts) is None
 
     class FullDisk:
         def __init__(self, file):
@@ -346,10 +348,10 @@ def test_kept_counts_come_back_only_for_the_same_blocks():
             raise OSError(28, "No space left on device")
 
     spool._file = FullDisk(spool._file)
-    spool.put(2, pack_counts(documents, counts))  # a disk that refuses: not kept, no error
+    spool.put(2, pack_counts(texts, counts))  # a disk that refuses: not kept, no error
     assert spool.get(2) is None
     spool._file = spool._file.file
-    assert same(unpack_counts(spool.get(1), [["Other"]]), detector.term_counts([["Other"]]))
+    assert same(unpack_counts(spool.get(1), ["Other"]), detector.term_counts([["Other"]]))
     spool.close()
 
 

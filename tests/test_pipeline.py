@@ -178,9 +178,16 @@ def test_in_document_copies_of_a_chunk_equal_the_per_document_matrix_rule():
     sketcher = Sketcher(config)
     sketches = sketcher([[b.text for b in segment(d.text)] for d in docs])
     fresh = [s._replace(earlier=None) for s in sketches]
+    # pairs are ruled out by their low bytes first: blocks whose low bytes all agree must still
+    # be compared in full (none of the values agree, or half of them)
+    base = next(s for s in sketches if len(s.signatures) >= 3 and (s.words >= config.shingle_size).all())
+    forged = base.signatures[:3].copy()
+    forged[1] = forged[0] + np.uint32(256)
+    forged[2, :64] = forged[0, :64] + np.uint32(256)
+    fresh.append(Sketch(base.words[:3], base.sizes[:3], np.array([1, 2, 3], np.uint64), forged))
     # small pair batches exercise the batching, the agreeing-pairs search for documents of more
     # than max_pairs pairs, and its fallback to every pair when agreements are too many
-    for batched in (sketches, local_copies(fresh, config, max_pairs=5),
+    for batched in (sketches, local_copies(fresh, config), local_copies(fresh, config, max_pairs=5),
                     local_copies(fresh, config, max_pairs=5, max_agreements=0)):
         for s in batched:
             k = len(s.signatures)

@@ -106,6 +106,7 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
     score = np.zeros(n)
     if n:
         sig = np.concatenate([s.signatures for s in sketches])
+        low = sig.astype(np.uint8)  # the low byte of each value (see _score_pairs)
         exact = np.concatenate([s.exact for s in sketches])
         sizes = np.concatenate([s.sizes for s in sketches]).astype(np.float64)
         short = np.concatenate([s.words for s in sketches]) < config.shingle_size
@@ -128,15 +129,15 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
                 agreeing = _agreeing_pairs(sig[rows], max_agreements)
                 if agreeing is not None:
                     i, j, sims = agreeing
-                    _score_pairs([(rows[i], rows[j])], sig, sizes, short, config, earlier, score, sims)
+                    _score_pairs([(rows[i], rows[j])], sig, low, sizes, short, config, earlier, score, sims)
                     continue
             for i, j in _document_pairs(k, max_pairs):
                 batch.append((i + lo, j + lo))
                 pending += len(i)
                 if pending >= max_pairs:
-                    _score_pairs(batch, sig, sizes, short, config, earlier, score)
+                    _score_pairs(batch, sig, low, sizes, short, config, earlier, score)
                     batch, pending = [], 0
-        _score_pairs(batch, sig, sizes, short, config, earlier, score)
+        _score_pairs(batch, sig, low, sizes, short, config, earlier, score)
         # identical normalised text beats any similarity: the first identical block is copied
         repeated = np.flatnonzero(first_same != np.arange(n))
         earlier[repeated] = first_same[repeated]
@@ -205,23 +206,39 @@ def _document_pairs(k: int, max_pairs: int):
         row = end
 
 
-def _score_pairs(batch, sig, sizes, short, config, earlier, score, sims=None) -> None:
-    """Scores a batch of pairs (see :func:`local_copies`) and keeps each later block's best; a
-    later block's pairs all come in one batch. ``sims``: their similarities, when known."""
-    if not batch:
-        return
-    i = np.concatenate([b[0] for b in batch])
-    j = np.concatenate([b[1] for b in batch])
-    if sims is None:
-        sims = similarity(sig, i, j)
-    later, before = sizes[i], sizes[j]
+def _pair_scores(sims: np.ndarray, later: np.ndarray, before: np.ndarray, either_short: np.ndarray,
+                 config: CleanerConfig) -> np.ndarray:
+    """Rule 1's score of pairs (later block, earlier block) of similarity ``sims`` and shingle
+    counts ``later`` and ``before``: 0 where the pair is no copy. Never falls as ``sims`` grows."""
     s = np.where(sims >= config.doc_threshold, sims, 0.0)
     contained = sims * (later + before) / ((1.0 + sims) * before)
     addition = later - before
     short_addition = (addition > 0) & (addition <= np.maximum(4.0, 0.6 * before))
     by_containment = short_addition & (contained >= config.containment)
     s = np.where(by_containment, np.maximum(s, np.minimum(contained, 1.0)), s)
-    s[short[i] | short[j]] = 0.0
+    s[either_short] = 0.0
+    return s
+
+
+def _score_pairs(batch, sig, low, sizes, short, config, earlier, score, sims=None) -> None:
+    """Scores a batch of pairs (see :func:`local_copies`) and keeps each later block's best; a
+    later block's pairs all come in one batch. ``low``: the low bytes of the signatures ``sig``;
+    ``sims``: the pairs' similarities, when known."""
+    if not batch:
+        return
+    i = np.concatenate([b[0] for b in batch])
+    j = np.concatenate([b[1] for b in batch])
+    later, before, either_short = sizes[i], sizes[j], short[i] | short[j]
+    if sims is None:
+        # The low bytes of two values agree wherever the values do, so their share of agreeing
+        # low bytes bounds the similarity from above; a score never falls as the similarity
+        # grows, so a pair whose bound scores 0 scores 0. Unrelated blocks agree in about one
+        # low byte of 128: only the few pairs left are compared in full (a quarter of the bytes
+        # gathered for the rest).
+        sims = similarity(low, i, j)
+        maybe = np.flatnonzero(_pair_scores(sims, later, before, either_short, config) > 0)
+        sims[maybe] = similarity(sig, i[maybe], j[maybe])
+    s = _pair_scores(sims, later, before, either_short, config)
     hit = s > 0
     if not hit.any():
         return

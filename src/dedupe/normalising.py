@@ -62,10 +62,14 @@ def fold_spelling(word: str) -> str:
 
 
 def _fold_typographic(text: str) -> str:
-    # one str.replace per distinct character present: no Python call per occurrence
-    for char in set(_TYPOGRAPHIC.findall(text)):
-        text = text.replace(char, _FOLDS[char])
-    return text
+    # One pass, a dict lookup per occurrence: a chunk of news holds some 10k of them (curly
+    # quotes mostly), and a str.replace per distinct character copied the whole chunk each time
+    # (7.9 against 12 ms for 256 documents).
+    return _TYPOGRAPHIC.sub(_folded, text)
+
+
+def _folded(match: re.Match) -> str:
+    return _FOLDS[match.group()]
 
 
 def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@ Two kinds of work are free of shared state and go to worker processes: sketching
 normalise, shingle, MinHash: a pure function of the text) and scoring blocks with the fitted
 detectors (boilerplate, off-topic: a pure function of the document's blocks and the fitted
 models). The index, the copy decisions and the writing stay in the main process, which receives
-results in input order, so any number of workers gives output identical to one.
+results in input order, so any number of workers gives output identical to one. A chunk's
+results travel as one array per field (:class:`Shipped`), without the blocks: the main process
+holds the texts and segments them itself.
 
 :class:`OrderedPool` keeps at most ``2 x workers`` chunks in flight, so a dump is never read
 ahead into memory; with ``workers=1`` it runs everything inline. :class:`CountSpool` carries

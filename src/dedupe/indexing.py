@@ -10,8 +10,7 @@ implement the same methods:
 - ``add(signatures, exact, doc_id, blocks)``: register kept blocks, returning their entry
   numbers (entry numbers are cluster ids);
 - ``chunk(signatures, exact)``: the same lookups for a whole chunk of documents in one batch
-  (:class:`ChunkLookup`), which is how the cleaner calls it (with the chunk's band keys and
-  :func:`shared_bands`, which worker processes compute with the index's ``banding``);
+  (:class:`ChunkLookup`), which is how the cleaner calls it;
 - ``flush()``: make the blocks added so far part of the main tables (the cleaner calls it after
   each chunk of documents; a persistent store would commit there);
 - ``ref(entry)``: the ``(doc_id, block)`` an entry points back to.
@@ -38,7 +37,7 @@ from typing import NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from .lsh import Banding, MinHashLSHIndex, equal_runs_pairs, optimal_bands, sorted_pairs
+from .lsh import MinHashLSHIndex, equal_runs_pairs, optimal_bands, sorted_pairs
 
 # Missing a copy costs a stripped duplicate; a false candidate costs one signature check. The
 # banding is therefore chosen with false negatives weighted four times false positives: for
@@ -62,8 +61,7 @@ class Match(NamedTuple):
 
 class Index(Protocol):
     def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]: ...
-    def chunk(self, signatures: np.ndarray, exact: np.ndarray, band_keys: np.ndarray | None = None,
-              shared: tuple[np.ndarray, np.ndarray] | None = None) -> "ChunkLookup": ...
+    def chunk(self, signatures: np.ndarray, exact: np.ndarray) -> "ChunkLookup": ...
     def add(self, signatures: np.ndarray, exact: np.ndarray, doc_id: str, blocks: list[int]) -> np.ndarray: ...
     def flush(self) -> None: ...
     def ref(self, entry: int) -> BlockRef: ...
@@ -145,22 +143,12 @@ class BlockIndex:
         self.flush()
         return self._lookup_flushed(signatures, exact)
 
-    @property
-    def banding(self) -> Banding:
-        """How the index bands signatures: worker processes compute a chunk's band keys and
-        :func:`shared_bands` with it, and give them to :meth:`chunk`."""
-        return self._lsh.banding
-
-    def chunk(self, signatures: np.ndarray, exact: np.ndarray, band_keys: np.ndarray | None = None,
-              shared: tuple[np.ndarray, np.ndarray] | None = None) -> "ChunkLookup":
+    def chunk(self, signatures: np.ndarray, exact: np.ndarray) -> "ChunkLookup":
         """Lookups for the blocks of a chunk of documents, searched in one batch; see
-        :class:`ChunkLookup`. ``band_keys`` (``banding.keys(signatures)``) and ``shared``
-        (:func:`shared_bands` of them) are computed here when not given."""
+        :class:`ChunkLookup`."""
         self.flush()
-        keys = self._lsh.band_keys(signatures) if band_keys is None else band_keys  # serves both searches
-        if shared is None:
-            shared = shared_bands(keys)
-        return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact, keys), shared)
+        keys = self._lsh.band_keys(signatures)  # one computation for both searches
+        return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact, keys), keys)
 
     def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray, band_keys: np.ndarray | None = None
                         ) -> list[Optional[Match]]:
@@ -236,49 +224,37 @@ class BlockIndex:
         return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))
 
 
-def shared_bands(band_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs ``(later, earlier)`` of rows of ``band_keys`` (an (n, bands) array) that share
-    at least one band key, one per pair, ordered by ``later`` then ``earlier``: the candidates
-    that blocks of one chunk are to each other. A pure function of the keys, so worker
-    processes compute it.
-
-    >>> later, earlier = shared_bands(np.array([[1, 2], [3, 4], [1, 9], [5, 4]], np.uint32))
-    >>> later.tolist(), earlier.tolist()
-    ([2, 3], [0, 1])
-    """
-    n, bands = band_keys.shape
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    # within a run of equal keys, rows ascend
-    keys, rows = sorted_pairs(band_keys.ravel(), np.repeat(np.arange(n), bands))
-    member, partner = equal_runs_pairs(keys)
-    pairs = np.unique(rows[member] * n + rows[partner])  # one per pair, whichever bands it shares
-    later, earlier = pairs // n, pairs % n
-    distinct = later != earlier
-    return later[distinct], earlier[distinct]
-
-
 class ChunkLookup:
     """Index lookups for the blocks of one chunk of documents, done as one batch.
 
     The chunk's blocks (rows of ``signatures``, in input order) are looked up in the LSH tables
     at once, and the pairs of chunk blocks that share a band are found at once by sorting their
-    band keys (:func:`shared_bands`). :meth:`lookup` then answers for a document's rows exactly
-    what a lookup right before that document would have: the best of the tables' match and of
-    the chunk blocks already :meth:`added` (same candidates, same stored bits, same estimate,
-    same tie-breaks).
+    band keys. :meth:`lookup` then answers for a document's rows exactly what a lookup right
+    before that document would have: the best of the tables' match and of the chunk blocks
+    already :meth:`added` (same candidates, same stored bits, same estimate, same tie-breaks).
     """
 
     def __init__(self, index: BlockIndex, signatures: np.ndarray, exact: np.ndarray,
-                 flushed: list[Optional[Match]], shared: tuple[np.ndarray, np.ndarray]):
+                 flushed: list[Optional[Match]], band_keys: np.ndarray | None = None):
         self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
         self._entry_of: dict[int, int] = {}
-        later, earlier = shared
+        self._earlier: dict[int, np.ndarray] = {}  # row -> the earlier rows it shares a band with
+        n = len(signatures)
+        if n < 2:
+            return
+        keys = (index._lsh.band_keys(signatures) if band_keys is None else band_keys).ravel()
+        # within a run of equal keys, rows ascend
+        keys, rows = sorted_pairs(keys, np.repeat(np.arange(n), index.bands))
+        member, partner = equal_runs_pairs(keys)
+        if len(member) == 0:
+            return
+        pairs = np.unique(rows[member] * n + rows[partner])  # one per pair, whichever bands it shares
+        later, earlier = pairs // n, pairs % n
+        distinct = later != earlier
+        later, earlier = later[distinct], earlier[distinct]
         first = np.flatnonzero(np.r_[True, later[1:] != later[:-1]]) if len(later) else later
         bounds = [*first.tolist(), len(later)]
-        # row -> the earlier rows it shares a band with
-        self._earlier: dict[int, np.ndarray] = dict(zip(later[first].tolist(),
-                                                        (earlier[a:b] for a, b in zip(bounds, bounds[1:]))))
+        self._earlier = dict(zip(later[first].tolist(), (earlier[a:b] for a, b in zip(bounds, bounds[1:]))))
 
     def added(self, rows: list[int], entries: np.ndarray) -> None:
         """Rows of the chunk that were registered in the index, with their entries."""

@@ -358,30 +358,6 @@ class _RowStore:
         return out
 
 
-# --------------------------------------------------------------------------- banding
-
-
-class Banding:
-    """The band keys of a ``(bands, rows)`` design: a pure function of the signatures, small and
-    picklable, so that worker processes compute the keys the index will look up.
-
-    >>> Banding(bands=2, rows=2).keys(np.array([[1, 2, 3, 4], [1, 2, 9, 9]], np.uint32)).shape
-    (2, 2)
-    """
-
-    def __init__(self, bands: int, rows: int, key_bits: int = 64):
-        self.bands, self.rows, self.key_bits = bands, rows, key_bits
-        self.constants = _band_constants(bands, rows)
-
-    def keys(self, signatures: np.ndarray) -> np.ndarray:
-        """(n, bands) band keys (uint64, or the top 32 bits as uint32): a per-band linear fold of
-        the band's rows mod 2**64."""
-        used = signatures[:, : self.bands * self.rows].reshape(len(signatures), self.bands, self.rows)
-        # (n, bands, 1, rows) @ (bands, rows, 1): uint64 products and sums wrap modulo 2**64.
-        keys = np.matmul(used.astype(_U64)[:, :, None, :], self.constants[:, :, None])[:, :, 0, 0]
-        return (keys >> _U64(32)).astype(np.uint32) if self.key_bits == 32 else keys
-
-
 # --------------------------------------------------------------------------- the index
 
 
@@ -402,7 +378,7 @@ class MinHashLSHIndex:
         # signature check then rejects (a band key collides with ~n / 2**32 stored keys).
         self.key_bits = key_bits
         self._low_dtype = np.uint16 if signature_bits == 16 else np.uint8
-        self.banding = Banding(self.bands, self.rows, key_bits)
+        self._consts = _band_constants(self.bands, self.rows)
         self._table = _SortedMultimap()
         # 4-bit values are packed two a byte
         self._sigs = _RowStore(self.num_perm // 2 if signature_bits == 4 else self.num_perm, self._low_dtype)
@@ -419,7 +395,7 @@ class MinHashLSHIndex:
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (allocated capacity, slack included)."""
         extra = self._key_table.nbytes if self._key_table is not None else 0
-        return self._table.nbytes + self._sigs.nbytes + self._keys.nbytes + self.banding.constants.nbytes + extra
+        return self._table.nbytes + self._sigs.nbytes + self._keys.nbytes + self._consts.nbytes + extra
 
     # ------------------------------------------------------------------ validation
 
@@ -447,8 +423,12 @@ class MinHashLSHIndex:
     # ------------------------------------------------------------------ operations
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
-        """(n, bands) band keys (see :class:`Banding`)."""
-        return self.banding.keys(self._check_signatures(signatures))
+        """(n, bands) uint64 band keys: a per-band linear fold of the band's rows mod 2**64."""
+        sig = self._check_signatures(signatures)
+        used = sig[:, : self.bands * self.rows].reshape(len(sig), self.bands, self.rows)
+        # (n, bands, 1, rows) @ (bands, rows, 1): uint64 products and sums wrap modulo 2**64.
+        keys = np.matmul(used.astype(_U64)[:, :, None, :], self._consts[:, :, None])[:, :, 0, 0]
+        return (keys >> _U64(32)).astype(np.uint32) if self.key_bits == 32 else keys
 
     def add(self, signatures: np.ndarray, keys: np.ndarray) -> None:
         """Index ``signatures[i]`` under ``keys[i]``; keys must be new and distinct."""

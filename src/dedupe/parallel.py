@@ -34,13 +34,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Opti
 import numpy as np
 
 from .deciding import Sketch, local_copies
-from .indexing import shared_bands
 from .minhash import MinHasher
 from .segmenting import segment, segment_texts
 from .shingling import Shingler
 
 if TYPE_CHECKING:
-    from .lsh import Banding
     from .offtopic import OffTopicDetector
 
 
@@ -222,10 +220,9 @@ class ChunkWork:
 
     Items are ``(texts, skip, kept)``: ``skip[i]`` marks a document that needs no scores, and
     ``kept`` holds the chunk's off-topic term counts from the first pass (:class:`CountSpool`)
-    or None. Returns ``(per-document results, vocabulary, bands)``: per document ``(blocks,
-    sketch or None, scores or None)``; the vocabulary is ``(features, blocks, packed counts or
-    None)`` for ``fitting`` (see :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or
-    None; ``bands`` the chunk's band keys and shared bands (:meth:`Sketcher.chunk`) or None. With
+    or None. Returns ``(per-document results, vocabulary)``: per document ``(blocks, sketch or
+    None, scores or None)``; the vocabulary is ``(features, blocks, packed counts or None)`` for
+    ``fitting`` (see :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or None. With
     ``blocks=False`` the blocks stay in the worker (None is returned): a pass that only counts
     need not ship every paragraph back.
 
@@ -241,7 +238,7 @@ class ChunkWork:
         self.keep_counts = keep_counts  # pack the fitting's term counts for the second pass
         self.shipped = shipped
 
-    def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[object, object, object]:
+    def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[object, object]:
         texts, skip, kept = item
         if self.blocks and not self.shipped:
             segmented = [segment(text) for text in texts]
@@ -249,7 +246,7 @@ class ChunkWork:
         else:  # the blocks stay here: their texts are all that is needed
             segmented = [None] * len(texts)
             block_texts = [segment_texts(text) for text in texts]
-        sketches, bands = self.sketcher.chunk(block_texts) if self.sketcher is not None else ([None] * len(texts), None)
+        sketches = self.sketcher(block_texts) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
             scores = self.scorer(block_texts, skip, unpack_counts(kept, texts))
@@ -261,8 +258,8 @@ class ChunkWork:
             packed = pack_counts(texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
         if self.shipped:
-            return Shipped(len(texts), _stacked(sketches), _stacked(scores)), vocabulary, bands
-        return list(zip(segmented, sketches, scores)), vocabulary, bands
+            return Shipped(len(texts), _stacked(sketches), _stacked(scores)), vocabulary
+        return list(zip(segmented, sketches, scores)), vocabulary
 
 
 def _stacked(items: list) -> Optional[tuple]:
@@ -308,28 +305,19 @@ class Sketcher:
     """Shingle and MinHash the blocks of a chunk of documents, and find the copies inside each
     document (:func:`dedupe.deciding.local_copies`): a pure function of the texts.
 
-    Returns one :class:`~dedupe.deciding.Sketch` per document. With the index's ``banding``
-    (:attr:`dedupe.indexing.BlockIndex.banding`), :meth:`chunk` also gives the chunk's band keys
-    and the pairs of its blocks that share a band (:func:`dedupe.indexing.shared_bands`), so that
-    the process that owns the index need not compute them.
+    Returns one :class:`~dedupe.deciding.Sketch` per document.
     """
 
-    def __init__(self, config, banding: "Banding | None" = None):
+    def __init__(self, config):
         self.config = config
-        self.banding = banding
         self._shingler: Shingler | None = None
         self._minhasher: MinHasher | None = None
 
     def __getstate__(self):
-        return {"config": self.config, "banding": self.banding, "_shingler": None, "_minhasher": None}
+        return {"config": self.config, "_shingler": None, "_minhasher": None}
 
     def __call__(self, documents: list[list[str]]) -> list[Sketch]:
         """One sketch per document, given as its block texts."""
-        return self.chunk(documents)[0]
-
-    def chunk(self, documents: list[list[str]]) -> tuple[list[Sketch], Optional[tuple]]:
-        """The sketches, and ``(band keys, shared bands)`` of all the chunk's blocks in order (None
-        without a banding)."""
         if self._shingler is None:
             self._shingler = Shingler(self.config.shingle_size)
             self._minhasher = MinHasher(self.config.num_perm, self.config.seed)
@@ -342,11 +330,7 @@ class Sketcher:
             hi = lo + len(blocks)
             out.append(Sketch(batch.words[lo:hi], sizes[lo:hi], batch.exact[lo:hi], sigs[lo:hi]))
             lo = hi
-        bands = None
-        if self.banding is not None:
-            keys = self.banding.keys(sigs)
-            bands = keys, shared_bands(keys)
-        return local_copies(out, self.config), bands
+        return local_copies(out, self.config)
 
 
 class Scorer:

@@ -164,7 +164,7 @@ class Cleaner:
         number = 0
         spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
         try:
-            for docs, results, _, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
+            for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
                 chunk = []
                 for doc, (blocks, _, scores) in zip(docs, results):
                     chunk.append(_Located(doc, blocks, stats.copies(number, doc, len(blocks)), scores))
@@ -213,9 +213,6 @@ class Cleaner:
 
             threshold = self.config.offtopic_threshold
             self.offtopic = OffTopicDetector() if threshold is None else OffTopicDetector(threshold=threshold)
-        # the workers compute each chunk's band keys as this index bands them (an index of one's
-        # own without a banding gets them computed in this process)
-        self._sketcher.banding = getattr(self.index, "banding", None)
 
     def _scorer(self) -> Scorer:
         return Scorer(self.boilerplate if "boilerplate" in self.config.detect else None,
@@ -223,8 +220,8 @@ class Cleaner:
 
     def _run(self, documents: Iterable[DocumentLike], work: ChunkWork,
              settled: Optional[np.ndarray] = None, spool: Optional[CountSpool] = None) -> Iterator[tuple]:
-        """``(documents, per-document results, vocabulary, bands)`` per chunk, in input order (see
-        :class:`~dedupe.parallel.ChunkWork`); the work runs on the worker processes. ``settled[n]``: document ``n`` needs no scores; ``spool``:
+        """``(documents, per-document results, vocabulary)`` per chunk, in input order; the work
+        runs on the worker processes. ``settled[n]``: document ``n`` needs no scores; ``spool``:
         the first pass's term counts, chunk by chunk."""
         held: deque = deque()
 
@@ -241,13 +238,13 @@ class Cleaner:
 
         work.shipped = self.workers > 1
         with OrderedPool(work, self.workers) as pool:
-            for results, vocabulary, bands in pool.map(texts()):
+            for results, vocabulary in pool.map(texts()):
                 docs = held.popleft()
                 if work.shipped:  # the blocks did not travel: this process holds the texts
                     results = results.documents()
                     if work.blocks:
                         results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]
-                yield docs, results, vocabulary, bands
+                yield docs, results, vocabulary
 
     def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[list[_Located]]:
         """Sketch and look up every block; register the first occurrences. One list per chunk.
@@ -256,7 +253,7 @@ class Cleaner:
         found through :class:`~dedupe.indexing.ChunkLookup`, so the result is the same as one
         document at a time.
         """
-        for number, (docs, results, vocabulary, bands) in enumerate(self._run(documents, work)):
+        for number, (docs, results, vocabulary) in enumerate(self._run(documents, work)):
             if vocabulary is not None:
                 features, blocks, packed = vocabulary
                 self.offtopic.add_frequencies(features, blocks)
@@ -264,7 +261,7 @@ class Cleaner:
                     self._spool.put(number, packed)
             sketches = [sketch for _, sketch, _ in results]
             lookup = self.index.chunk(np.concatenate([s.signatures for s in sketches]),
-                                      np.concatenate([s.exact for s in sketches]), *(bands or ()))
+                                      np.concatenate([s.exact for s in sketches]))
             lo, chunk = 0, []
             for doc, (blocks, sketch, scores) in zip(docs, results):
                 rows = range(lo, lo + len(sketch.signatures))

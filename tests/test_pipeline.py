@@ -139,6 +139,42 @@ def test_decisions_do_not_depend_on_chunking_or_workers(detect):
     assert run(chunk_size=5, workers=2) == reference
 
 
+def test_an_index_of_ones_own_needs_only_the_interface():
+    """An index with only the methods of dedupe.indexing.Index (a persistent store would have
+    no more) gives the decisions of the default one, with and without worker processes."""
+    from dedupe.indexing import BlockIndex
+
+    class OwnIndex:  # the interface, and nothing else
+        def __init__(self):
+            self._inner = BlockIndex(threshold=CleanerConfig().threshold)
+
+        def lookup(self, signatures, exact):
+            return self._inner.lookup(signatures, exact)
+
+        def chunk(self, signatures, exact):
+            return self._inner.chunk(signatures, exact)
+
+        def add(self, signatures, exact, doc_id, blocks):
+            return self._inner.add(signatures, exact, doc_id, blocks)
+
+        def flush(self):
+            self._inner.flush()
+
+        def ref(self, entry):
+            return self._inner.ref(entry)
+
+    docs = _recombined_seed_documents()
+
+    def run(**kw):
+        return [[(d.action, d.reason, d.score, d.duplicate_of, d.cluster) for d in c.decisions]
+                for c in Cleaner(chunk_size=5, **kw).clean(docs)]
+
+    reference = run()
+    assert sum(d[1] == "duplicate" for ds in reference for d in ds) > 50
+    assert run(index=OwnIndex(), workers=2) == reference
+    assert run(index=OwnIndex()) == reference
+
+
 def _story(i: int) -> str:
     import random
 

@@ -34,6 +34,7 @@ from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from . import native
 from .config import CleanerConfig
 from .indexing import Match
 from .lsh import equal_runs_pairs
@@ -79,7 +80,11 @@ class Verdicts:
 
 def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
     """Estimated Jaccard similarity of rows ``a`` and ``b`` (pairwise, float32)."""
-    agree = np.count_nonzero(signatures[a] == signatures[b], axis=-1)
+    kernels = native.load()
+    if kernels is not None and signatures.dtype == np.uint32 and np.ndim(a) == 1 and np.ndim(b) == 1:
+        agree = kernels.agreements(signatures, a, b)
+    else:
+        agree = np.count_nonzero(signatures[a] == signatures[b], axis=-1)
     return (agree / signatures.shape[-1]).astype(np.float32)  # = the mean of the matches, exactly
 
 
@@ -235,9 +240,12 @@ def _score_pairs(batch, sig, low, sizes, short, config, earlier, score, sims=Non
         # grows, so a pair whose bound scores 0 scores 0. Unrelated blocks agree in about one
         # low byte of 128: only the few pairs left are compared in full (a quarter of the bytes
         # gathered for the rest).
-        sims = similarity(low, i, j)
-        maybe = np.flatnonzero(_pair_scores(sims, later, before, either_short, config) > 0)
-        sims[maybe] = similarity(sig, i[maybe], j[maybe])
+        if native.load() is not None:  # compiled, the full comparison costs what the bound does
+            sims = similarity(sig, i, j)
+        else:
+            sims = similarity(low, i, j)
+            maybe = np.flatnonzero(_pair_scores(sims, later, before, either_short, config) > 0)
+            sims[maybe] = similarity(sig, i[maybe], j[maybe])
     s = _pair_scores(sims, later, before, either_short, config)
     hit = s > 0
     if not hit.any():

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native
+
 _MAX32 = np.uint32(0xFFFFFFFF)
 
 
@@ -99,6 +101,9 @@ class MinHasher:
         Returns an array of shape (len(offsets) - 1, num_perm), dtype uint32. Every block must
         have at least one shingle.
         """
+        kernels = native.load()
+        if kernels is not None:
+            return kernels.minhash(hashes, offsets, self._a[:, 0], self._b[:, 0])
         n_blocks = len(offsets) - 1
         # Permutations along the rows, shingles along the columns: the per-block minima are
         # then a reduceat over contiguous memory, an order of magnitude faster than down columns.

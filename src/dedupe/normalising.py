@@ -91,8 +91,7 @@ def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, 
         return normalised_tokens([t.replace("\n", " ").replace("\r", " ") for t in texts])
     # A word belongs to the text whose line holds its first byte.
     raw = np.frombuffer(data, np.uint8)
-    starts, ends = token_bounds(raw)
-    text_of = np.searchsorted(np.flatnonzero(raw == 0x0A), starts)
+    starts, ends, text_of = token_bounds(raw, lines=True)
     return data, starts, ends, np.bincount(text_of, minlength=len(texts))
 
 

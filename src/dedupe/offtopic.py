@@ -198,11 +198,10 @@ class TermCounts:
         if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
             return self.count([b.replace("\n", " ") for b in blocks])
         raw = np.frombuffer(data, np.uint8)
-        starts, ends = token_bounds(raw)  # the pieces of data.split()
+        # The pieces of data.split(). After the translation the only whitespace bytes left are
+        # spaces and the newlines between blocks: a piece's row is its line.
+        starts, ends, row = token_bounds(raw, lines=True)
         codes = self._codes.lookup_spans(data, starts, ends)
-        # After the translation the only whitespace bytes left are spaces and the newlines
-        # between blocks: a piece's row is the number of newlines before its first byte.
-        row = np.searchsorted(np.flatnonzero(raw == 0x0A), starts)
         several = np.flatnonzero(codes == _SEVERAL_TERMS)
         if several.size:
             parts = [self._features_of(data[starts[i]:ends[i]]) for i in several.tolist()]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import native
 from .normalising import fold_spelling, normalised_tokens
 from .tokentable import TokenTable, spans
 
@@ -122,23 +123,39 @@ class Shingler:
         n_shingles = np.where(counts >= n, counts - n + 1, 1)
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(n_shingles, out=offsets[1:])
-        hashes = np.empty(offsets[-1], dtype=np.uint32)
-        # Long blocks: every window of n words that stays inside its block.
-        long_blocks = np.flatnonzero(counts >= n)
-        if long_blocks.size:
-            dest = spans(offsets[long_blocks], n_shingles[long_blocks])
-            first = np.repeat(starts[long_blocks] - offsets[long_blocks], n_shingles[long_blocks])
-            hashes[dest] = _fold(word_hashes[(dest + first)[:, None] + np.arange(n)])
-        # Short blocks: one shingle of all their words.
-        for b in np.flatnonzero(counts < n):
-            hashes[offsets[b]] = _fold(word_hashes[None, starts[b]:starts[b + 1]])[0]
+        kernels = native.load()
+        if kernels is not None:
+            hashes = kernels.fold_shingles(word_hashes, starts, offsets, n)
+        else:
+            hashes = _fold_shingles(word_hashes, starts, offsets, n)
         return ShingleBatch(hashes=hashes, offsets=offsets, exact=sequence_hashes(word_hashes, starts), words=counts)
+
+
+def _fold_shingles(word_hashes: np.ndarray, starts: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
+    """Block b's shingle hashes at ``offsets[b]:offsets[b + 1]``, from its word hashes at
+    ``starts[b]:starts[b + 1]`` (at least one)."""
+    counts = np.diff(starts)
+    n_shingles = np.diff(offsets)
+    hashes = np.empty(offsets[-1], dtype=np.uint32)
+    # Long blocks: every window of n words that stays inside its block.
+    long_blocks = np.flatnonzero(counts >= n)
+    if long_blocks.size:
+        dest = spans(offsets[long_blocks], n_shingles[long_blocks])
+        first = np.repeat(starts[long_blocks] - offsets[long_blocks], n_shingles[long_blocks])
+        hashes[dest] = _fold(word_hashes[(dest + first)[:, None] + np.arange(n)])
+    # Short blocks: one shingle of all their words.
+    for b in np.flatnonzero(counts < n):
+        hashes[offsets[b]] = _fold(word_hashes[None, starts[b]:starts[b + 1]])[0]
+    return hashes
 
 
 def sequence_hashes(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """64-bit hash of each sequence ``values[starts[i]:starts[i + 1]]`` (uint64 values): sum of
     value x K^position (mod 2^64), mixed, and the length, so equal hashes mean equal sequences
     (up to 2^-64 collisions). An empty sequence hashes to 0."""
+    kernels = native.load()
+    if kernels is not None:
+        return kernels.sequence_hashes(values, starts)
     starts = np.asarray(starts, np.int64)
     lengths = np.diff(starts)
     out = np.zeros(len(lengths), dtype=np.uint64)

@@ -30,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import native
 from .minhash import fmix64
 
 # the bytes that bytes.split() splits at
@@ -42,18 +43,28 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _LENGTH_MIX = np.uint64(0xD6E8FEB86659FD93)
 
 
-def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE) -> tuple[np.ndarray, np.ndarray]:
+def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE, lines: bool = False):
     """``(starts, ends)`` of the maximal runs of ``units`` that are not gaps (``is_gap[unit]``);
-    with the default table, the pieces ``bytes.split()`` returns.
+    with the default table, the pieces ``bytes.split()`` returns. With ``lines``, a third array
+    gives each run's line: how many newline units come before it.
 
-    >>> token_bounds(np.frombuffer(b" ab c ", np.uint8))
-    (array([1, 4]), array([3, 5]))
+    >>> token_bounds(np.frombuffer(b" ab c\\nd", np.uint8), lines=True)
+    (array([1, 4, 6]), array([3, 5, 7]), array([0, 0, 1]))
     """
-    return token_runs(~np.take(is_gap, units))  # take: no cast of the index array to intp first
+    kernels = native.load()
+    if kernels is not None and units.dtype == np.uint8:
+        return kernels.token_bounds(units, is_gap, lines)
+    starts, ends = token_runs(~np.take(is_gap, units))  # take: no cast of the index array to intp first
+    if lines:
+        return starts, ends, np.searchsorted(np.flatnonzero(units == 0x0A), starts)
+    return starts, ends
 
 
 def token_runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(starts, ends)`` of the maximal runs of True in a boolean array."""
+    kernels = native.load()
+    if kernels is not None:
+        return kernels.token_runs(inside)
     padded = np.zeros(len(inside) + 2, bool)
     padded[1:-1] = inside
     change = np.flatnonzero(padded[1:] ^ padded[:-1])  # a start, an end, a start, ...: they alternate
@@ -64,6 +75,9 @@ def token_keys(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray) -
     """One uint64 key per token ``data[starts[i]:ends[i]]`` (byte offsets), equal for equal
     tokens (see the module docstring). Tokens must not be empty."""
     raw = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data.view(np.uint8)
+    kernels = native.load()
+    if kernels is not None:
+        return kernels.token_keys(raw, starts, ends)
     padded = np.zeros(len(raw) + 8, np.uint8)
     padded[: len(raw)] = raw
     # the 8 bytes from every offset, read unaligned from one buffer
@@ -162,6 +176,9 @@ class TokenTable:
 
     def _find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values (arbitrary where missing) and the positions of the keys the table lacks."""
+        kernels = native.load()
+        if kernels is not None and self.dtype.itemsize == 8:
+            return kernels.table_find(self._keys, self._values, self._bits, keys)
         slots = self._slots(keys)
         held = self._keys[slots]
         values = self._values[slots]

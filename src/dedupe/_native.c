@@ -1,0 +1,218 @@
+/* Compiled kernels of the text path: plain C over numpy buffers, called through ctypes
+ * (dedupe/native.py). Each function computes exactly what the numpy code it stands in for
+ * computes (tests hold the two equal), so a machine without a compiler gets the same output from
+ * the numpy path, only slower.
+ *
+ *   token_bounds / token_runs   tokentable.token_bounds / token_runs
+ *   token_keys                  tokentable.token_keys
+ *   table_find                  tokentable.TokenTable._find (open addressing, linear probing)
+ *   agreements                  deciding.similarity (before the division)
+ *   fold_shingles               shingling.Shingler.shingle's n-gram folding
+ *   sequence_hashes             shingling.sequence_hashes
+ *   minhash                     minhash.MinHasher.signatures
+ *
+ * Arrays are C-contiguous; int64 sizes and offsets, as numpy gives them. No function allocates
+ * or keeps memory, and none calls back into Python, so the GIL is released around each call.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define GOLDEN 0x9E3779B97F4A7C15ULL
+#define LENGTH_MIX 0xD6E8FEB86659FD93ULL
+#define TOP_BIT (1ULL << 63)
+#define FNV_OFFSET 0xCBF29CE484222325ULL
+#define FNV_PRIME 0x100000001B3ULL
+#define POWER_CAP 65535 /* sequence_hashes' positions stop at K^65535 */
+
+static inline uint64_t fmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6BU;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35U;
+    h ^= h >> 16;
+    return h;
+}
+
+/* The 8 bytes from data[at] as a little-endian integer, zeros past the end of the buffer. */
+static inline uint64_t load8(const uint8_t *data, int64_t size, int64_t at) {
+    uint64_t word = 0;
+    if (at + 8 <= size) {
+        memcpy(&word, data + at, 8);
+    } else if (at < size) {
+        memcpy(&word, data + at, (size_t)(size - at));
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    word = __builtin_bswap64(word);
+#endif
+    return word;
+}
+
+static inline uint64_t low_bits(int64_t k) { return k >= 8 ? ~0ULL : ((1ULL << (8 * k)) - 1); }
+
+/* Maximal runs of units that are not gaps (is_gap[unit] != 0); returns how many. starts and ends
+ * have room for (n + 1) / 2 runs; line_of, when not NULL, gets each run's line (how many
+ * newline bytes come before it). Branch-free: a word boundary every few bytes defeats the
+ * branch predictor. */
+int64_t dd_token_bounds(const uint8_t *units, int64_t n, const uint8_t *is_gap, int64_t *starts, int64_t *ends,
+                        int64_t *line_of) {
+    int64_t n_starts = 0, n_ends = 0, line = 0;
+    int inside = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t u = units[i];
+        const int word = !is_gap[u];
+        starts[n_starts] = i;
+        if (line_of) line_of[n_starts] = line;
+        n_starts += word & !inside;
+        ends[n_ends] = i;
+        n_ends += inside & !word;
+        line += u == 0x0A;
+        inside = word;
+    }
+    if (inside) ends[n_ends++] = n;
+    return n_starts;
+}
+
+/* Maximal runs of nonzero bytes; returns how many (branch-free, as above). */
+int64_t dd_token_runs(const uint8_t *flags, int64_t n, int64_t *starts, int64_t *ends) {
+    int64_t n_starts = 0, n_ends = 0;
+    int inside = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int word = flags[i] != 0;
+        starts[n_starts] = i;
+        n_starts += word & !inside;
+        ends[n_ends] = i;
+        n_ends += inside & !word;
+        inside = word;
+    }
+    if (inside) ends[n_ends++] = n;
+    return n_starts;
+}
+
+/* How many of the `columns` values rows i[p] and j[p] of sig share, for every pair p. */
+void dd_agreements(const uint32_t *sig, int64_t columns, const int64_t *i, const int64_t *j, int64_t n_pairs,
+                   int64_t *out) {
+    for (int64_t p = 0; p < n_pairs; p++) {
+        const uint32_t *x = sig + i[p] * columns, *y = sig + j[p] * columns;
+        int64_t agree = 0;
+        for (int64_t k = 0; k < columns; k++) agree += x[k] == y[k];
+        out[p] = agree;
+    }
+}
+
+void dd_token_keys(const uint8_t *data, int64_t size, const int64_t *starts, const int64_t *ends, int64_t n,
+                   uint64_t *keys) {
+    for (int64_t t = 0; t < n; t++) {
+        int64_t start = starts[t], length = ends[t] - start;
+        if (length < 8) {
+            keys[t] = (load8(data, size, start) & low_bits(length)) | ((uint64_t)length << 56);
+            continue;
+        }
+        uint64_t summed = 0;
+        for (int64_t place = 0; place * 8 < length; place++) {
+            uint64_t word = load8(data, size, start + place * 8) & low_bits(length - place * 8);
+            summed += fmix64(word ^ (uint64_t)(place + 1) * GOLDEN);
+        }
+        keys[t] = fmix64(summed ^ (uint64_t)length * LENGTH_MIX) | TOP_BIT;
+    }
+}
+
+/* Looks every key up in a table of 2^bits slots (key 0: empty); values[i] is the value held
+ * for keys[i] (left as is where the key is missing), missing[] the positions of the keys the
+ * table lacks, in order. Returns how many are missing. */
+int64_t dd_table_find(const uint64_t *table_keys, const uint64_t *table_values, int bits, const uint64_t *keys,
+                      int64_t n, uint64_t *values, int64_t *missing) {
+    const uint64_t mask = (1ULL << bits) - 1;
+    int64_t n_missing = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t key = keys[i];
+        uint64_t slot = (key * GOLDEN) >> (64 - bits);
+        for (;;) {
+            uint64_t held = table_keys[slot];
+            if (held == key) {
+                values[i] = table_values[slot];
+                break;
+            }
+            if (held == 0) {
+                missing[n_missing++] = i;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    return n_missing;
+}
+
+static inline uint32_t fold(const uint64_t *words, int64_t count) {
+    uint64_t h = FNV_OFFSET;
+    for (int64_t i = 0; i < count; i++) h = (h ^ words[i]) * FNV_PRIME;
+    return (uint32_t)((h >> 32) ^ (h & 0xFFFFFFFFULL));
+}
+
+/* Block b's words are word_hashes[word_starts[b]:word_starts[b + 1]] (at least one); its
+ * shingles go to hashes[offsets[b]:offsets[b + 1]]: every window of n words, or one of all its
+ * words when it has fewer than n. */
+void dd_fold_shingles(const uint64_t *word_hashes, const int64_t *word_starts, const int64_t *offsets,
+                      int64_t n_blocks, int64_t n, uint32_t *hashes) {
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const uint64_t *words = word_hashes + word_starts[b];
+        int64_t count = word_starts[b + 1] - word_starts[b];
+        uint32_t *out = hashes + offsets[b];
+        if (count < n) {
+            out[0] = fold(words, count);
+        } else {
+            for (int64_t j = 0; j + n <= count; j++) out[j] = fold(words + j, n);
+        }
+    }
+}
+
+void dd_sequence_hashes(const uint64_t *values, const int64_t *starts, int64_t n_sequences, uint64_t *out) {
+    for (int64_t s = 0; s < n_sequences; s++) {
+        int64_t length = starts[s + 1] - starts[s];
+        const uint64_t *v = values + starts[s];
+        uint64_t summed = 0, power = 1;
+        for (int64_t pos = 0; pos < length; pos++) {
+            uint64_t mixed = (v[pos] + GOLDEN) * power;
+            summed += mixed ^ (mixed >> 29);
+            if (pos < POWER_CAP) power *= FNV_PRIME;
+        }
+        out[s] = summed ^ ((uint64_t)length * LENGTH_MIX);
+    }
+}
+
+/* sig[b * num_perm + k] = min over block b's shingles x of a[k] * fmix32(x) + b[k] (mod 2^32).
+ * The loop over permutations is the inner one, so it runs in vector registers. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks, const uint32_t *a,
+                const uint32_t *b, int64_t num_perm, uint32_t *sig) {
+    for (int64_t block = 0; block < n_blocks; block++) {
+        uint32_t *row = sig + block * num_perm;
+        for (int64_t k = 0; k < num_perm; k++) row[k] = 0xFFFFFFFFU;
+        for (int64_t s = offsets[block]; s < offsets[block + 1]; s++) {
+            const uint32_t m = fmix32(hashes[s]);
+            for (int64_t k = 0; k < num_perm; k++) {
+                uint32_t v = a[k] * m + b[k];
+                row[k] = v < row[k] ? v : row[k];
+            }
+        }
+    }
+}
+
+/* An importable module too (setuptools builds it as one), though its functions are reached
+ * through ctypes. */
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Compiled kernels (see dedupe.native).", -1,
+                                    NULL};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

@@ -1,0 +1,144 @@
+"""The compiled kernels of the text path, where they were built; ``None`` where not.
+
+``pip install`` compiles ``_native.c`` (plain C over numpy buffers, no Python objects) when a C
+compiler is there; the build is optional, and without it every stage runs its numpy code, which
+gives the same values (tests hold each kernel to its numpy counterpart). Set
+``DEDUPE_NATIVE=0`` to run the numpy code anyway, e.g. to compare the two.
+
+The kernels are called through :mod:`ctypes`, which releases the GIL for the call. Each wrapper
+here takes and returns numpy arrays and checks nothing beyond dtype and contiguity: the callers
+hand over what the numpy code would have received.
+
+Example
+-------
+>>> import numpy as np
+>>> from dedupe import native
+>>> kernels = native.load()
+>>> kernels is None or kernels.token_bounds(np.frombuffer(b" ab c ", np.uint8), np.array(
+...     [c in b" " for c in range(256)], np.uint8))[0].tolist() == [1, 4]
+True
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+from functools import lru_cache
+
+import numpy as np
+
+_P = ctypes.c_void_p
+_I64 = ctypes.c_int64
+
+
+def _ptr(array: np.ndarray) -> int:
+    return array.ctypes.data
+
+
+class Kernels:
+    """The functions of one loaded ``_native`` library, with numpy in and out."""
+
+    def __init__(self, library: ctypes.CDLL):
+        self._lib = library
+        for name, argtypes, restype in (
+            ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P], _I64),
+            ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),
+            ("dd_token_runs", [_P, _I64, _P, _P], _I64),
+            ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
+            ("dd_table_find", [_P, _P, ctypes.c_int, _P, _I64, _P, _P], _I64),
+            ("dd_fold_shingles", [_P, _P, _P, _I64, _I64, _P], None),
+            ("dd_sequence_hashes", [_P, _P, _I64, _P], None),
+            ("dd_minhash", [_P, _P, _I64, _P, _P, _I64, _P], None),
+        ):
+            function = getattr(library, name)
+            function.argtypes, function.restype = argtypes, restype
+
+    def token_bounds(self, units: np.ndarray, is_gap: np.ndarray, lines: bool = False):
+        """Runs of bytes ``u`` with ``is_gap[u] == 0`` (a 256-entry table): ``(starts, ends)``,
+        and with ``lines`` each run's line (newline bytes before it) too."""
+        units = np.ascontiguousarray(units, np.uint8)
+        is_gap = np.ascontiguousarray(is_gap, np.uint8)
+        out = np.empty((3 if lines else 2, len(units) // 2 + 2), np.int64)
+        count = self._lib.dd_token_bounds(_ptr(units), len(units), _ptr(is_gap), _ptr(out[0]), _ptr(out[1]),
+                                          _ptr(out[2]) if lines else None)
+        return tuple(row[:count].copy() for row in out)
+
+    def token_runs(self, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Runs of True in a boolean array."""
+        inside = np.ascontiguousarray(inside, np.bool_)
+        starts, ends = np.empty((2, len(inside) // 2 + 2), np.int64)
+        count = self._lib.dd_token_runs(_ptr(inside), len(inside), _ptr(starts), _ptr(ends))
+        return starts[:count].copy(), ends[:count].copy()
+
+    def agreements(self, signatures: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """How many values rows ``i[p]`` and ``j[p]`` of a uint32 matrix share, per pair."""
+        signatures = np.ascontiguousarray(signatures, np.uint32)
+        i = np.ascontiguousarray(i, np.int64)
+        j = np.ascontiguousarray(j, np.int64)
+        out = np.empty(len(i), np.int64)
+        self._lib.dd_agreements(_ptr(signatures), signatures.shape[-1], _ptr(i), _ptr(j), len(i), _ptr(out))
+        return out
+
+    def token_keys(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        raw = np.ascontiguousarray(raw, np.uint8)
+        starts = np.ascontiguousarray(starts, np.int64)
+        ends = np.ascontiguousarray(ends, np.int64)
+        keys = np.empty(len(starts), np.uint64)
+        self._lib.dd_token_keys(_ptr(raw), len(raw), _ptr(starts), _ptr(ends), len(starts), _ptr(keys))
+        return keys
+
+    def table_find(self, table_keys: np.ndarray, table_values: np.ndarray, bits: int, keys: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Values held for the keys (garbage where missing) and the positions of the missing
+        ones; ``table_values`` of any 8-byte dtype, returned in it."""
+        keys = np.ascontiguousarray(keys, np.uint64)
+        values = np.empty(len(keys), table_values.dtype)
+        missing = np.empty(len(keys), np.int64)
+        count = self._lib.dd_table_find(_ptr(table_keys), _ptr(table_values), bits, _ptr(keys), len(keys),
+                                        _ptr(values), _ptr(missing))
+        return values, missing[:count].copy()
+
+    def fold_shingles(self, word_hashes: np.ndarray, word_starts: np.ndarray, offsets: np.ndarray,
+                      n: int) -> np.ndarray:
+        word_hashes = np.ascontiguousarray(word_hashes, np.uint64)
+        word_starts = np.ascontiguousarray(word_starts, np.int64)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        hashes = np.empty(int(offsets[-1]), np.uint32)
+        self._lib.dd_fold_shingles(_ptr(word_hashes), _ptr(word_starts), _ptr(offsets), len(offsets) - 1, n,
+                                   _ptr(hashes))
+        return hashes
+
+    def sequence_hashes(self, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        values = np.ascontiguousarray(values, np.uint64)
+        starts = np.ascontiguousarray(starts, np.int64)
+        out = np.empty(len(starts) - 1, np.uint64)
+        self._lib.dd_sequence_hashes(_ptr(values), _ptr(starts), len(out), _ptr(out))
+        return out
+
+    def minhash(self, hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        hashes = np.ascontiguousarray(hashes, np.uint32)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        a = np.ascontiguousarray(a, np.uint32)
+        b = np.ascontiguousarray(b, np.uint32)
+        sig = np.empty((len(offsets) - 1, len(a)), np.uint32)
+        self._lib.dd_minhash(_ptr(hashes), _ptr(offsets), len(offsets) - 1, _ptr(a), _ptr(b), len(a), _ptr(sig))
+        return sig
+
+
+@lru_cache(maxsize=None)
+def _load(enabled: bool) -> Kernels | None:
+    if not enabled:
+        return None
+    spec = importlib.util.find_spec("dedupe._native")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        return Kernels(ctypes.CDLL(spec.origin))
+    except (OSError, AttributeError):  # built for another machine, or an older build
+        return None
+
+
+def load() -> Kernels | None:
+    """The compiled kernels, or None where they were not built or ``DEDUPE_NATIVE=0``."""
+    return _load(os.environ.get("DEDUPE_NATIVE", "1") != "0")

@@ -1,0 +1,156 @@
+"""The compiled kernels (dedupe/_native.c) against the numpy code they stand in for: the same
+values for the same inputs, down to the bit, and the same cleaning output end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedupe import native
+from dedupe.deciding import similarity
+from dedupe.minhash import MinHasher
+from dedupe.offtopic import TermCounts
+from dedupe.shingling import Shingler, sequence_hashes
+from dedupe.tokentable import TokenTable, token_bounds, token_keys, token_runs
+
+from conftest import ROOT, run_dedupe
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import make_dump  # noqa: E402
+
+numpy_only = os.environ.get("DEDUPE_NATIVE") == "0"
+
+
+def test_the_kernels_are_built():
+    if numpy_only:
+        pytest.skip("DEDUPE_NATIVE=0: the numpy code is tested alone")
+    assert native.load() is not None, (
+        "dedupe/_native.c was not compiled (no C compiler at install time?): install gcc and "
+        "run `pip install -e .` again, or set DEDUPE_NATIVE=0 to test the numpy code alone")
+
+
+@pytest.fixture
+def both(monkeypatch):
+    """``both(f, *args)``: f's result with the kernels and with numpy alone."""
+    if native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+
+    def run(f, *args, **kwargs):
+        monkeypatch.setenv("DEDUPE_NATIVE", "1")
+        compiled = f(*args, **kwargs)
+        monkeypatch.setenv("DEDUPE_NATIVE", "0")
+        assert native.load() is None
+        plain = f(*args, **kwargs)
+        monkeypatch.setenv("DEDUPE_NATIVE", "1")
+        return compiled, plain
+
+    return run
+
+
+def _assert_same(compiled, plain):
+    if isinstance(compiled, tuple):
+        assert len(compiled) == len(plain)
+        for c, p in zip(compiled, plain):
+            _assert_same(c, p)
+    else:
+        assert compiled.dtype == plain.dtype and compiled.shape == plain.shape
+        assert np.array_equal(compiled, plain)
+
+
+def _blocks() -> list[str]:
+    """Seed paragraphs and the hard cases: typography, non-Latin scripts, symbols alone, blocks of
+    one word and of thousands, a word of 10k bytes, astral characters and a lone surrogate."""
+    lines = [line for p in sorted((ROOT / "seeds").glob("*.txt"))
+             for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return lines + ["“Brutalised” — the  Colour of NEWS…", "•", "x", "Straße ÉTÉ ǅ ﬁne", "日本語の テキスト 12",
+                    "emoji 🙂🙂 here", "lone \ud800 surrogate", "a" * 10_000, "word " * 3000, "tab\tand\x0bvt"]
+
+
+def _random_bytes(rng: random.Random, n_tokens: int) -> bytes:
+    tokens = [bytes(rng.choice(b"ab\x00\xc3\xa9z\xff\n") for _ in range(rng.choice([1, 7, 8, 9, 16, 17, 300])))
+              for _ in range(n_tokens)]
+    return b"".join(bytes(rng.choice(b" \t\n\r\x0b\x0c") for _ in range(rng.randint(0, 2))) + t for t in tokens)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_token_bounds_lines_and_keys(both, seed):
+    data = _random_bytes(random.Random(seed), 2000)
+    raw = np.frombuffer(data, np.uint8)
+    for edge in (raw, raw[:1], raw[:0], np.frombuffer(b"ab", np.uint8), np.frombuffer(b"  ", np.uint8)):
+        _assert_same(*both(token_bounds, edge))
+        _assert_same(*both(token_bounds, edge, lines=True))
+        _assert_same(*both(token_runs, edge > 100))
+    starts, ends = token_bounds(raw)
+    assert [data[s:e] for s, e in zip(starts, ends)] == data.split()
+    _assert_same(*both(token_keys, data, starts, ends))
+    _assert_same(*both(token_keys, data[:ends[-1]], starts, ends))  # the last token ends the buffer
+
+
+def test_table_lookups_grow_and_restart_alike(both):
+    data = _random_bytes(random.Random(4), 5000)
+    starts, ends = token_bounds(np.frombuffer(data, np.uint8))
+
+    def lookups():
+        table = TokenTable(lambda token: len(token) * 31 + token[0], np.int64, limit=700)
+        return tuple(table.lookup_spans(data, starts[lo:lo + 900], ends[lo:lo + 900]) for lo in range(0, len(starts), 900))
+
+    _assert_same(*both(lookups))
+
+
+def test_shingles_signatures_and_exact_hashes(both):
+    blocks = _blocks()
+
+    def sketch(shingle_size):
+        batch = Shingler(shingle_size=shingle_size).shingle(blocks)
+        sig = MinHasher(num_perm=128).signatures(batch.hashes, batch.offsets)
+        return batch.hashes, batch.offsets, batch.exact, batch.words, sig
+
+    for size in (1, 3, 5):
+        _assert_same(*both(sketch, size))
+    values = np.random.default_rng(5).integers(0, 2**63, 70_000, dtype=np.int64).astype(np.uint64)
+    starts = np.array([0, 0, 1, 5, 69_000, 69_000, 70_000])  # empty sequences, and one past K^65535
+    _assert_same(*both(sequence_hashes, values, starts))
+
+
+def test_term_counts(both):
+    blocks = _blocks()
+
+    def count():
+        m = TermCounts(2**18).count(blocks)
+        return m.data, m.indices, m.indptr
+
+    _assert_same(*both(count))
+
+
+def test_similarity_of_pairs(both):
+    rng = np.random.default_rng(6)
+    sig = rng.integers(0, 4, (50, 128), dtype=np.uint32)  # values agree often
+    i, j = rng.integers(0, 50, 3000), rng.integers(0, 50, 3000)
+    _assert_same(*both(similarity, sig, i, j))
+    assert float(similarity(sig, np.array([3]), np.array([3]))[0]) == 1.0
+
+
+def test_cleaning_gives_the_same_files_with_and_without_the_kernels(tmp_path):
+    if native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    corpus = list(dict.fromkeys(" ".join(line.split()) for p in sorted((ROOT / "seeds").glob("*.txt"))
+                                for line in p.read_text(encoding="utf-8").splitlines() if line.strip()))
+    config = make_dump.DumpConfig(docs=300, seed=7, exact_rate=0.1, near_rate=0.1, syndicated_rate=0.1)
+    make_dump.DumpWriter(config, corpus).write(tmp_path / "dump")
+    outputs = {}
+    for flag in ("1", "0"):
+        out = tmp_path / f"native-{flag}"
+        done = run_dedupe("clean", tmp_path / "dump" / "dump.jsonl", "-o", out / "clean.jsonl", "--report",
+                          out / "report.jsonl", "--workers", "2", "--quiet", env={"DEDUPE_NATIVE": flag})
+        assert done.returncode == 0, done.stderr.decode()
+        outputs[flag] = ((out / "clean.jsonl").read_bytes(), (out / "report.jsonl").read_bytes())
+    reasons = [json.loads(line)["reason"] for line in outputs["1"][1].decode().splitlines()]
+    assert {"duplicate", "near-duplicate", "boilerplate"} <= set(reasons)  # the run had work to do
+    assert outputs["1"] == outputs["0"]

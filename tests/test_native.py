@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from dedupe import native
-from dedupe.deciding import similarity
+from dedupe.boilerplate import _features_many
+from dedupe.deciding import _pairs_of_documents, similarity
 from dedupe.minhash import MinHasher
 from dedupe.offtopic import TermCounts
 from dedupe.shingling import Shingler, sequence_hashes
@@ -129,12 +130,24 @@ def test_term_counts(both):
     _assert_same(*both(count))
 
 
+def test_boilerplate_features(both):
+    documents = [p.read_text(encoding="utf-8").splitlines() for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    documents += [[], ["", "  "], _blocks()[-10:], ["İstanbul ǅ ﬁ", "x"]]  # lower() changes offsets in the last
+    _assert_same(*both(_features_many, documents))
+
+
 def test_similarity_of_pairs(both):
     rng = np.random.default_rng(6)
     sig = rng.integers(0, 4, (50, 128), dtype=np.uint32)  # values agree often
     i, j = rng.integers(0, 50, 3000), rng.integers(0, 50, 3000)
     _assert_same(*both(similarity, sig, i, j))
     assert float(similarity(sig, np.array([3]), np.array([3]))[0]) == 1.0
+
+
+def test_pairs_of_documents(both):
+    _assert_same(*both(_pairs_of_documents, [(0, 2), (2, 1), (3, 5), (100, 3)]))
+    i, j = _pairs_of_documents([(3, 3)])
+    assert list(zip(i.tolist(), j.tolist())) == [(4, 3), (5, 3), (5, 4)]
 
 
 def test_cleaning_gives_the_same_files_with_and_without_the_kernels(tmp_path):

@@ -7,6 +7,8 @@
  *   token_keys                  tokentable.token_keys
  *   table_find                  tokentable.TokenTable._find (open addressing, linear probing)
  *   agreements                  deciding.similarity (before the division)
+ *   document_pairs              deciding._pairs_of_documents
+ *   kind_counts                 boilerplate._features_many's character counts
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
@@ -97,6 +99,39 @@ int64_t dd_token_runs(const uint8_t *flags, int64_t n, int64_t *starts, int64_t 
     }
     if (inside) ends[n_ends++] = n;
     return n_starts;
+}
+
+/* Every pair (i, j), lo[d] <= j < i < lo[d] + k[d], of documents d, in row-major order. */
+void dd_document_pairs(const int64_t *lo, const int64_t *k, int64_t n_docs, int64_t *i_out, int64_t *j_out) {
+    int64_t p = 0;
+    for (int64_t d = 0; d < n_docs; d++) {
+        for (int64_t i = lo[d] + 1; i < lo[d] + k[d]; i++) {
+            for (int64_t j = lo[d]; j < i; j++) {
+                i_out[p] = i;
+                j_out[p++] = j;
+            }
+        }
+    }
+}
+
+/* counts[b][kind][starts a word] over block b's characters and the newline after it (the blocks
+ * lie one after another, each followed by one separator; the last has none): every character of
+ * a kind other than space_kind after a space_kind one (or first) starts a word. counts is zeroed. */
+void dd_kind_counts(const uint8_t *kinds, int64_t n_chars, const int64_t *lengths, int64_t n_blocks, int64_t n_kinds,
+                    int64_t space_kind, int64_t *counts) {
+    int64_t at = 0;
+    int after_space = 1;
+    for (int64_t b = 0; b < n_blocks && at < n_chars; b++) {
+        int64_t *row = counts + b * n_kinds * 2;
+        int64_t end = at + lengths[b] + 1;
+        if (end > n_chars) end = n_chars;
+        for (; at < end; at++) {
+            const int64_t kind = kinds[at];
+            const int space = kind == space_kind;
+            row[kind * 2 + (!space & after_space)]++;
+            after_space = space;
+        }
+    }
 }
 
 /* How many of the `columns` values rows i[p] and j[p] of sig share, for every pair p. */

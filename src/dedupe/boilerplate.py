@@ -55,6 +55,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import native
 from .errors import ConfigError, InputError
 from .shingling import sequence_hashes
 from .tokentable import TokenTable, token_keys, token_runs
@@ -459,11 +460,15 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         bmp = np.minimum(cps, 0xFFFF)
     kinds = np.take(_kind_table(), bmp)  # take: no cast of the index array to intp first
     space = kinds == _SPACE_KIND
-    word_start = ~space & np.concatenate(([True], space[:-1]))
     # kind_counts[block, kind, starts a word]; the \n after a block is counted with it, as a space
-    block_of_char = np.repeat(np.arange(n), lengths + 1)[: len(kinds)]
-    cell = (block_of_char * _N_KINDS + kinds) * 2 + word_start
-    kind_counts = np.bincount(cell, minlength=n * _N_KINDS * 2).reshape(n, _N_KINDS, 2).astype(float)
+    kernels = native.load()
+    if kernels is not None:
+        kind_counts = kernels.kind_counts(kinds, lengths, _N_KINDS, _SPACE_KIND).astype(float)
+    else:
+        word_start = ~space & np.concatenate(([True], space[:-1]))
+        block_of_char = np.repeat(np.arange(n), lengths + 1)[: len(kinds)]
+        cell = (block_of_char * _N_KINDS + kinds) * 2 + word_start
+        kind_counts = np.bincount(cell, minlength=n * _N_KINDS * 2).reshape(n, _N_KINDS, 2).astype(float)
     words = kind_counts[:, :, 1].sum(axis=1)
     safe_words = np.maximum(words, 1)
     chars = lengths.astype(float)

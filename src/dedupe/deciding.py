@@ -111,7 +111,7 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
     score = np.zeros(n)
     if n:
         sig = np.concatenate([s.signatures for s in sketches])
-        low = sig.astype(np.uint8)  # the low byte of each value (see _score_pairs)
+        low = None if native.load() is not None else sig.astype(np.uint8)  # the low bytes (see _score_pairs)
         exact = np.concatenate([s.exact for s in sketches])
         sizes = np.concatenate([s.sizes for s in sketches]).astype(np.float64)
         short = np.concatenate([s.words for s in sketches]) < config.shingle_size
@@ -122,26 +122,41 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
         run_start = np.r_[True, (exact[order][1:] != exact[order][:-1]) | (doc[order][1:] != doc[order][:-1])]
         first_same = np.empty(n, dtype=np.int64)
         first_same[order] = order[np.flatnonzero(run_start)[np.cumsum(run_start) - 1]]
-        # pairs (i, j), j < i, document by document, in row-major order of i then j
+        # pairs (i, j), j < i, document by document, in row-major order of i then j; those of
+        # the usual (small) documents are made for many documents at once
         batch: list[tuple[np.ndarray, np.ndarray]] = []
+        small: list[tuple[int, int]] = []
         pending = 0
         for lo, k in zip(first.tolist(), sizes_per_doc.tolist()):
-            if k * (k - 1) // 2 > max_pairs:
-                # Only blocks that are their text's first occurrence and not short can score:
-                # a repeat's similarity search is overruled by its identical copy, and the
-                # earliest of identical candidates wins every tie.
-                rows = lo + np.flatnonzero((first_same[lo:lo + k] == np.arange(lo, lo + k)) & ~short[lo:lo + k])
-                agreeing = _agreeing_pairs(sig[rows], max_agreements)
-                if agreeing is not None:
-                    i, j, sims = agreeing
-                    _score_pairs([(rows[i], rows[j])], sig, low, sizes, short, config, earlier, score, sims)
-                    continue
+            if k * (k - 1) // 2 <= max_pairs:
+                if k > 1:
+                    small.append((lo, k))
+                    pending += k * (k - 1) // 2
+                    if pending >= max_pairs:
+                        batch.append(_pairs_of_documents(small))
+                        _score_pairs(batch, sig, low, sizes, short, config, earlier, score)
+                        batch, small, pending = [], [], 0
+                continue
+            if small:
+                batch.append(_pairs_of_documents(small))
+                small = []
+            # Only blocks that are their text's first occurrence and not short can score: a
+            # repeat's similarity search is overruled by its identical copy, and the earliest of
+            # identical candidates wins every tie.
+            rows = lo + np.flatnonzero((first_same[lo:lo + k] == np.arange(lo, lo + k)) & ~short[lo:lo + k])
+            agreeing = _agreeing_pairs(sig[rows], max_agreements)
+            if agreeing is not None:
+                i, j, sims = agreeing
+                _score_pairs([(rows[i], rows[j])], sig, low, sizes, short, config, earlier, score, sims)
+                continue
             for i, j in _document_pairs(k, max_pairs):
                 batch.append((i + lo, j + lo))
                 pending += len(i)
                 if pending >= max_pairs:
                     _score_pairs(batch, sig, low, sizes, short, config, earlier, score)
                     batch, pending = [], 0
+        if small:
+            batch.append(_pairs_of_documents(small))
         _score_pairs(batch, sig, low, sizes, short, config, earlier, score)
         # identical normalised text beats any similarity: the first identical block is copied
         repeated = np.flatnonzero(first_same != np.arange(n))
@@ -190,6 +205,18 @@ def _agreements(values: np.ndarray) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
+def _pairs_of_documents(documents: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)``, ``lo <= j < i < lo + k``, of the documents ``(lo, k)``, document by
+    document in row-major order."""
+    lo, k = np.array(documents, np.int64).T
+    kernels = native.load()
+    if kernels is not None:
+        return kernels.document_pairs(lo, k)
+    pairs = [np.tril_indices(size, -1) for size in k.tolist()]
+    shift = np.repeat(lo, k * (k - 1) // 2)
+    return (np.concatenate([i for i, _ in pairs]) + shift, np.concatenate([j for _, j in pairs]) + shift)
+
+
 def _document_pairs(k: int, max_pairs: int):
     """The pairs ``(i, j)``, ``j < i < k``, in row-major order, as arrays of whole rows of at
     most ``max_pairs`` pairs (a row longer than that comes alone): memory stays bounded on a
@@ -227,8 +254,8 @@ def _pair_scores(sims: np.ndarray, later: np.ndarray, before: np.ndarray, either
 
 def _score_pairs(batch, sig, low, sizes, short, config, earlier, score, sims=None) -> None:
     """Scores a batch of pairs (see :func:`local_copies`) and keeps each later block's best; a
-    later block's pairs all come in one batch. ``low``: the low bytes of the signatures ``sig``;
-    ``sims``: the pairs' similarities, when known."""
+    later block's pairs all come in one batch. ``low``: the low bytes of the signatures ``sig``
+    (None: compare in full); ``sims``: the pairs' similarities, when known."""
     if not batch:
         return
     i = np.concatenate([b[0] for b in batch])
@@ -240,7 +267,7 @@ def _score_pairs(batch, sig, low, sizes, short, config, earlier, score, sims=Non
         # grows, so a pair whose bound scores 0 scores 0. Unrelated blocks agree in about one
         # low byte of 128: only the few pairs left are compared in full (a quarter of the bytes
         # gathered for the rest).
-        if native.load() is not None:  # compiled, the full comparison costs what the bound does
+        if low is None:  # compiled, the full comparison costs what the bound does
             sims = similarity(sig, i, j)
         else:
             sims = similarity(low, i, j)

@@ -44,6 +44,8 @@ class Kernels:
         for name, argtypes, restype in (
             ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P], _I64),
             ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),
+            ("dd_document_pairs", [_P, _P, _I64, _P, _P], None),
+            ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_token_runs", [_P, _I64, _P, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_table_find", [_P, _P, ctypes.c_int, _P, _I64, _P, _P], _I64),
@@ -79,6 +81,24 @@ class Kernels:
         out = np.empty(len(i), np.int64)
         self._lib.dd_agreements(_ptr(signatures), signatures.shape[-1], _ptr(i), _ptr(j), len(i), _ptr(out))
         return out
+
+    def document_pairs(self, lo: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair ``(i, j)``, ``lo[d] <= j < i < lo[d] + k[d]``, document by document."""
+        lo = np.ascontiguousarray(lo, np.int64)
+        k = np.ascontiguousarray(k, np.int64)
+        i, j = np.empty((2, int((k * (k - 1) // 2).sum())), np.int64)
+        self._lib.dd_document_pairs(_ptr(lo), _ptr(k), len(lo), _ptr(i), _ptr(j))
+        return i, j
+
+    def kind_counts(self, kinds: np.ndarray, lengths: np.ndarray, n_kinds: int, space_kind: int) -> np.ndarray:
+        """``counts[block, kind, starts a word]`` of blocks of ``lengths`` characters, each
+        followed by one separator character, in ``kinds`` (uint8, one per character)."""
+        kinds = np.ascontiguousarray(kinds, np.uint8)
+        lengths = np.ascontiguousarray(lengths, np.int64)
+        counts = np.zeros((len(lengths), n_kinds, 2), np.int64)
+        self._lib.dd_kind_counts(_ptr(kinds), len(kinds), _ptr(lengths), len(lengths), n_kinds, space_kind,
+                                 _ptr(counts))
+        return counts
 
     def token_keys(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         raw = np.ascontiguousarray(raw, np.uint8)

@@ -5,6 +5,8 @@
  *
  *   token_bounds / token_runs   tokentable.token_bounds / token_runs
  *   token_keys                  tokentable.token_keys
+ *   token_keys_utf32            the same for tokens given as code points (boilerplate features)
+ *   lookup_capped               boilerplate's character table, looked up per code point
  *   table_find                  tokentable.TokenTable._find (open addressing, linear probing)
  *   agreements                  deciding.similarity (before the division)
  *   document_pairs              deciding._pairs_of_documents
@@ -159,6 +161,67 @@ void dd_token_keys(const uint8_t *data, int64_t size, const int64_t *starts, con
             summed += fmix64(word ^ (uint64_t)(place + 1) * GOLDEN);
         }
         keys[t] = fmix64(summed ^ (uint64_t)length * LENGTH_MIX) | TOP_BIT;
+    }
+}
+
+/* Streams a token's bytes into its key (the same key dd_token_keys gives the bytes at once). */
+typedef struct {
+    uint64_t word, summed;
+    int64_t length;
+} KeyState;
+
+static inline void key_byte(KeyState *k, uint64_t byte) {
+    k->word |= byte << (8 * (k->length & 7));
+    k->length++;
+    if ((k->length & 7) == 0) {
+        k->summed += fmix64(k->word ^ (uint64_t)(k->length / 8) * GOLDEN);
+        k->word = 0;
+    }
+}
+
+static inline uint64_t key_end(KeyState *k) {
+    if (k->length < 8) return k->word | ((uint64_t)k->length << 56);
+    if (k->length & 7) k->summed += fmix64(k->word ^ (uint64_t)(k->length / 8 + 1) * GOLDEN);
+    return fmix64(k->summed ^ (uint64_t)k->length * LENGTH_MIX) | TOP_BIT;
+}
+
+/* dd_token_keys for tokens given as code points: each keyed by its UTF-8 bytes (a surrogate as
+ * the three bytes Python's "surrogatepass" writes). */
+void dd_token_keys_utf32(const uint32_t *points, const int64_t *starts, const int64_t *ends, int64_t n,
+                         uint64_t *keys) {
+    for (int64_t t = 0; t < n; t++) {
+        KeyState k = {0, 0, 0};
+        for (int64_t i = starts[t]; i < ends[t]; i++) {
+            const uint32_t cp = points[i];
+            if (cp < 0x80) {
+                key_byte(&k, cp);
+            } else if (cp < 0x800) {
+                key_byte(&k, 0xC0 | (cp >> 6));
+                key_byte(&k, 0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                key_byte(&k, 0xE0 | (cp >> 12));
+                key_byte(&k, 0x80 | ((cp >> 6) & 0x3F));
+                key_byte(&k, 0x80 | (cp & 0x3F));
+            } else {
+                key_byte(&k, 0xF0 | (cp >> 18));
+                key_byte(&k, 0x80 | ((cp >> 12) & 0x3F));
+                key_byte(&k, 0x80 | ((cp >> 6) & 0x3F));
+                key_byte(&k, 0x80 | (cp & 0x3F));
+            }
+        }
+        keys[t] = key_end(&k);
+    }
+}
+
+/* out[i] = table[min(points[i], size - 1)], for 1- or 4-byte points. */
+void dd_lookup_capped(const uint8_t *table, int64_t size, const void *points, int64_t itemsize, int64_t n,
+                      uint8_t *out) {
+    if (itemsize == 1) {
+        const uint8_t *p = points;
+        for (int64_t i = 0; i < n; i++) out[i] = table[p[i] < size ? p[i] : size - 1];
+    } else {
+        const uint32_t *p = points;
+        for (int64_t i = 0; i < n; i++) out[i] = table[p[i] < (uint64_t)size ? p[i] : (uint64_t)size - 1];
     }
 }
 

@@ -452,16 +452,19 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
     ends = starts + lengths
     joined = "\n".join(flat)
+    kernels = native.load()
     if joined.isascii():  # the usual case: one byte a character, cheaper to encode and look up
         cps = np.frombuffer(joined.encode("ascii"), np.uint8)
         bmp = cps
     else:
         cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
-        bmp = np.minimum(cps, 0xFFFF)
-    kinds = np.take(_kind_table(), bmp)  # take: no cast of the index array to intp first
+        bmp = np.minimum(cps, 0xFFFF) if kernels is None else None  # then only the edges are capped
+    if kernels is not None:
+        kinds = kernels.lookup_capped(_kind_table(), cps)
+    else:
+        kinds = np.take(_kind_table(), bmp)  # take: no cast of the index array to intp first
     space = kinds == _SPACE_KIND
     # kind_counts[block, kind, starts a word]; the \n after a block is counted with it, as a space
-    kernels = native.load()
     if kernels is not None:
         kind_counts = kernels.kind_counts(kinds, lengths, _N_KINDS, _SPACE_KIND).astype(float)
     else:
@@ -485,10 +488,15 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     # the visible edges); an empty block reads as "no character".
     has = lengths > 0
     flags = _char_table()
-    edges = bmp if len(bmp) else np.zeros(1, bmp.dtype)  # every block empty: nothing is read
-    last = np.where(has, flags[edges[np.maximum(ends - 1, 0)]], 0)
-    prev = np.where(lengths > 1, flags[edges[np.maximum(ends - 2, 0)]], 0)
-    first = np.where(has, flags[edges[np.minimum(starts, len(edges) - 1)]], 0)
+    edges = cps if len(cps) else np.zeros(1, cps.dtype)  # every block empty: nothing is read
+
+    def flags_at(at: np.ndarray) -> np.ndarray:
+        points = edges[at]
+        return flags[points if bmp is cps else np.minimum(points, 0xFFFF)]
+
+    last = np.where(has, flags_at(np.maximum(ends - 1, 0)), 0)
+    prev = np.where(lengths > 1, flags_at(np.maximum(ends - 2, 0)), 0)
+    first = np.where(has, flags_at(np.minimum(starts, len(edges) - 1)), 0)
     ends_sentence = ((last & _ENDP) != 0) | (((last & _QUOTE) != 0) & ((prev & _ENDP) != 0))
     ends_colon = (last & _COLON) != 0
     starts_lower = ((first & _ALPHA) != 0) & ((first & _UPPER) == 0)
@@ -503,12 +511,16 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         token_starts, token_ends = token_runs(~space)
         owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens
     else:
-        token_starts, token_ends = token_runs(_kind_table()[np.minimum(lower_points, 0xFFFF)] != _SPACE_KIND)
+        lower_kinds = (kernels.lookup_capped(_kind_table(), lower_points) if kernels is not None
+                       else _kind_table()[np.minimum(lower_points, 0xFFFF)])
+        token_starts, token_ends = token_runs(lower_kinds != _SPACE_KIND)
         lower_starts = np.cumsum([0] + [len(b.lower()) + 1 for b in flat[:-1]])
         owner = np.searchsorted(lower_starts, token_starts, side="right") - 1
     # Tokens are keyed by their UTF-8 bytes: most words are short enough to be their own key.
     if lower_points is None:
         keys = token_keys(lower.encode("ascii"), token_starts, token_ends)
+    elif kernels is not None:
+        keys = kernels.token_keys_utf32(lower_points, token_starts, token_ends)
     else:
         utf8_sizes = 1 + (lower_points >= 0x80).view(np.uint8) + (lower_points >= 0x800) + (lower_points >= 0x10000)
         byte_at = np.zeros(len(lower_points) + 1, np.int64)
@@ -560,9 +572,12 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     # tokens (" ".join(block.lower().split()) equal), compared by a hash of their keys.
     token_counts = np.bincount(owner, minlength=n)
     first_token = np.concatenate(([0], np.cumsum(token_counts)))
-    same_text = np.stack((seg.astype(np.uint64), sequence_hashes(keys, first_token)), axis=1)
-    _, which, how_many = np.unique(same_text, axis=0, return_inverse=True, return_counts=True)
-    repeats = (how_many[which.reshape(-1)] - 1).astype(float)
+    text_hash = sequence_hashes(keys, first_token)
+    by_text = np.lexsort((text_hash, seg))
+    new_text = np.r_[True, (np.diff(seg[by_text]) != 0) | (np.diff(text_hash[by_text]) != 0)]
+    group = np.cumsum(new_text) - 1
+    repeats = np.empty(n)
+    repeats[by_text] = np.bincount(group)[group] - 1
 
     # Longest block and mean of the three longest, per (non-empty) document.
     nz = sizes > 0

@@ -48,6 +48,8 @@ class Kernels:
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_token_runs", [_P, _I64, _P, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
+            ("dd_token_keys_utf32", [_P, _P, _P, _I64, _P], None),
+            ("dd_lookup_capped", [_P, _I64, _P, _I64, _I64, _P], None),
             ("dd_table_find", [_P, _P, ctypes.c_int, _P, _I64, _P, _P], _I64),
             ("dd_fold_shingles", [_P, _P, _P, _I64, _I64, _P], None),
             ("dd_sequence_hashes", [_P, _P, _I64, _P], None),
@@ -107,6 +109,25 @@ class Kernels:
         keys = np.empty(len(starts), np.uint64)
         self._lib.dd_token_keys(_ptr(raw), len(raw), _ptr(starts), _ptr(ends), len(starts), _ptr(keys))
         return keys
+
+    def token_keys_utf32(self, points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """:meth:`token_keys` of the UTF-8 encoding (surrogatepass) of ``points[starts[i]:ends[i]]``."""
+        points = np.ascontiguousarray(points, np.uint32)
+        starts = np.ascontiguousarray(starts, np.int64)
+        ends = np.ascontiguousarray(ends, np.int64)
+        keys = np.empty(len(starts), np.uint64)
+        self._lib.dd_token_keys_utf32(_ptr(points), _ptr(starts), _ptr(ends), len(starts), _ptr(keys))
+        return keys
+
+    def lookup_capped(self, table: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """``table[min(p, len(table) - 1)]`` for every p (a uint8 table; uint8 or uint32 points)."""
+        table = np.ascontiguousarray(table, np.uint8)
+        points = np.ascontiguousarray(points)
+        if points.dtype not in (np.uint8, np.uint32):
+            points = points.astype(np.uint32)
+        out = np.empty(len(points), np.uint8)
+        self._lib.dd_lookup_capped(_ptr(table), len(table), _ptr(points), points.itemsize, len(points), _ptr(out))
+        return out
 
     def table_find(self, table_keys: np.ndarray, table_values: np.ndarray, bits: int, keys: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import pytest
 
 from dedupe import native
 from dedupe.boilerplate import _features_many
+from dedupe.lsh import _SortedMultimap
 from dedupe.deciding import _pairs_of_documents, similarity
 from dedupe.minhash import MinHasher
 from dedupe.offtopic import TermCounts
@@ -135,6 +136,20 @@ def test_boilerplate_features(both):
     documents += [[], ["", "  "], _blocks()[-10:]]  # non-ASCII, long tokens, astral and surrogates
     _assert_same(*both(_features_many, documents))
     _assert_same(*both(_features_many, documents + [["İstanbul ǅ ﬁ", "x"]]))  # lower() moves the offsets
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_sorted_multimap_merges_and_lookups(both, dtype):
+    def grow_and_look():
+        rng = np.random.default_rng(8)
+        table, found = _SortedMultimap(base=64, ratio=4), []
+        for batch in range(12):  # runs merge level into level
+            keys = rng.integers(0, 5000, 300).astype(dtype)  # keys repeat, within and across batches
+            table.add(keys, np.arange(batch * 300, batch * 300 + 300, dtype=np.uint32))
+            found += table.lookup(rng.integers(0, 5100, 400).astype(dtype))
+        return tuple(found) + tuple(a for run in table.levels if run for a in (run.keys, run.vals))
+
+    _assert_same(*both(grow_and_look))
 
 
 def test_similarity_of_pairs(both):

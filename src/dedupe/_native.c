@@ -11,6 +11,7 @@
  *   agreements                  deciding.similarity (before the division)
  *   document_pairs              deciding._pairs_of_documents
  *   kind_counts                 boilerplate._features_many's character counts
+ *   merge_runs / run_lookup     lsh._merge / lsh._SortedMultimap.lookup (per run)
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
@@ -306,6 +307,49 @@ void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks
             }
         }
     }
+}
+
+/* Sorted runs of (key, uint32 value), keys of 4 or 8 bytes (lsh._Run). */
+#define KEY_AT(keys, wide, i) ((wide) ? ((const uint64_t *)(keys))[i] : (uint64_t)((const uint32_t *)(keys))[i])
+
+/* Merges sorted (new_keys, new_vals) into the sorted run (keys, vals); a new pair goes after the
+ * run's pairs of an equal key (as searchsorted(side="right") places it). */
+void dd_merge_runs(const void *keys, const uint32_t *vals, int64_t n, const void *new_keys, const uint32_t *new_vals,
+                   int64_t m, int64_t wide, void *out_keys, uint32_t *out_vals) {
+    int64_t i = 0, j = 0, o = 0;
+    while (i < n || j < m) {
+        int take_new = j < m && (i == n || KEY_AT(new_keys, wide, j) < KEY_AT(keys, wide, i));
+        uint64_t key = take_new ? KEY_AT(new_keys, wide, j) : KEY_AT(keys, wide, i);
+        out_vals[o] = take_new ? new_vals[j++] : vals[i++];
+        if (wide) {
+            ((uint64_t *)out_keys)[o++] = key;
+        } else {
+            ((uint32_t *)out_keys)[o++] = (uint32_t)key;
+        }
+    }
+}
+
+/* For every query q[i], the pairs of the run with key q[i]: their query numbers to out_q and
+ * values to out_v, query by query, in run order. The bucket directory start[] (uint32) gives
+ * the slice start[q >> shift] .. start[(q >> shift) + 1] that can hold q. With out_q NULL only
+ * counts. Returns how many. */
+int64_t dd_run_lookup(const void *keys, const uint32_t *vals, const uint32_t *start, int64_t shift, int64_t wide,
+                      const void *q, int64_t m, int64_t *out_q, uint32_t *out_v) {
+    int64_t found = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const uint64_t key = KEY_AT(q, wide, i);
+        const uint64_t bucket = key >> shift;
+        for (uint32_t s = start[bucket]; s < start[bucket + 1]; s++) {
+            if (KEY_AT(keys, wide, s) == key) {
+                if (out_q) {
+                    out_q[found] = i;
+                    out_v[found] = vals[s];
+                }
+                found++;
+            }
+        }
+    }
+    return found;
 }
 
 /* An importable module too (setuptools builds it as one), though its functions are reached

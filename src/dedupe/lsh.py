@@ -62,6 +62,7 @@ import functools
 
 import numpy as np
 
+from dedupe import native
 from dedupe.errors import ConfigError
 from dedupe.minhash import fmix64
 
@@ -229,6 +230,9 @@ def _merge(big: _Run | None, keys: np.ndarray, vals: np.ndarray) -> tuple[np.nda
     """Merge sorted (keys, vals) into run ``big``: O(n + m log n), no full re-sort."""
     if big is None:
         return keys, vals
+    kernels = native.load()
+    if kernels is not None and keys.dtype == big.keys.dtype and big.vals.dtype == np.uint32:
+        return kernels.merge_runs(big.keys, big.vals, keys, vals)
     m, n = len(keys), len(big)
     ins = np.searchsorted(big.keys, keys, side="right") + np.arange(m)
     out_k = np.empty(n + m, dtype=keys.dtype)
@@ -283,6 +287,11 @@ class _SortedMultimap:
         m = len(q)
         if not runs or m == 0:
             return np.empty(0, np.intp), np.empty(0, np.uint32)
+        kernels = native.load()
+        if kernels is not None and all(r.keys.dtype == q.dtype and r.vals.dtype == r.start.dtype == np.uint32
+                                         for r in runs):
+            found = [kernels.run_lookup(r.keys, r.vals, r.start, r.shift, q) for r in runs]
+            return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
         los, cnts = [], []
         for run in runs:
             bucket = (q >> run.shift).astype(np.intp)

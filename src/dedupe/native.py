@@ -46,6 +46,8 @@ class Kernels:
             ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_document_pairs", [_P, _P, _I64, _P, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
+            ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
+            ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P], _I64),
             ("dd_token_runs", [_P, _I64, _P, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_token_keys_utf32", [_P, _P, _P, _I64, _P], None),
@@ -101,6 +103,30 @@ class Kernels:
         self._lib.dd_kind_counts(_ptr(kinds), len(kinds), _ptr(lengths), len(lengths), n_kinds, space_kind,
                                  _ptr(counts))
         return counts
+
+    def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Two sorted runs of (uint32 or uint64 key, uint32 value) as one; new pairs after the
+        old ones of an equal key."""
+        new_keys = np.ascontiguousarray(new_keys, keys.dtype)
+        new_vals = np.ascontiguousarray(new_vals, np.uint32)
+        out_k = np.empty(len(keys) + len(new_keys), keys.dtype)
+        out_v = np.empty(len(out_k), np.uint32)
+        self._lib.dd_merge_runs(_ptr(keys), _ptr(vals), len(keys), _ptr(new_keys), _ptr(new_vals), len(new_keys),
+                                keys.itemsize == 8, _ptr(out_k), _ptr(out_v))
+        return out_k, out_v
+
+    def run_lookup(self, keys: np.ndarray, vals: np.ndarray, start: np.ndarray, shift: int, q: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(query number, value) of every pair of a sorted run whose key some ``q[i]`` equals."""
+        q = np.ascontiguousarray(q, keys.dtype)
+        args = (_ptr(keys), _ptr(vals), _ptr(start), int(shift), keys.itemsize == 8, _ptr(q), len(q))
+        count = self._lib.dd_run_lookup(*args, None, None)
+        out_q = np.empty(count, np.int64)
+        out_v = np.empty(count, np.uint32)
+        if count:
+            self._lib.dd_run_lookup(*args, _ptr(out_q), _ptr(out_v))
+        return out_q, out_v
 
     def token_keys(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         raw = np.ascontiguousarray(raw, np.uint8)

@@ -121,6 +121,20 @@ def test_shingles_signatures_and_exact_hashes(both):
     _assert_same(*both(sequence_hashes, values, starts))
 
 
+def test_folding_line_by_line_equals_folding_the_joined_text():
+    from dedupe import normalising, offtopic
+
+    rng = random.Random(9)
+    alphabet = ("aZ9 ,.'`-\t\r" + "".join(normalising._FOLDS) + "éÉİßǅﬁ日ȺΣσK\u0301\u1100\u1161\u0bbe🙂\ud800"
+                "\u0bc6\uac00\u11a8")
+    texts = _blocks() + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    cases = [(normalising._folded_bytes, normalising._ASCII_STEPS, normalising.steps_map),
+             (offtopic._lowered_bytes, offtopic._ASCII_LOWERED, offtopic._lowered_map)]
+    for fold, ascii_map, bmp_map in cases:
+        for chunk in (texts, texts[:1], [], ["", ""], ["one\ntwo", "é"], ["\u0301x", "e", "\u0301"]):
+            assert normalising.fold_lines(chunk, fold, ascii_map, bmp_map) == fold("\n".join(chunk))
+
+
 def test_term_counts(both):
     blocks = _blocks()
 

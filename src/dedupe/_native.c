@@ -4,6 +4,7 @@
  * the numpy path, only slower.
  *
  *   token_bounds / token_runs   tokentable.token_bounds / token_runs
+ *   fold_utf8                   normalising.fold_lines: text folded one character at a time
  *   token_keys                  tokentable.token_keys
  *   token_keys_utf32            the same for tokens given as code points (boilerplate features)
  *   lookup_capped               boilerplate's character table, looked up per code point
@@ -224,6 +225,59 @@ void dd_lookup_capped(const uint8_t *table, int64_t size, const void *points, in
         const uint32_t *p = points;
         for (int64_t i = 0; i < n; i++) out[i] = table[p[i] < (uint64_t)size ? p[i] : (uint64_t)size - 1];
     }
+}
+
+/* Folds UTF-8 text line by line, one character at a time: an ASCII byte b becomes ascii[b]
+ * (-1: dropped); a character c of the Basic Multilingual Plane becomes bmp[c] (FOLD_DROP:
+ * dropped; an ASCII result is mapped by ascii[] in turn); a character that bmp[] says
+ * FOLD_PYTHON (or one beyond the plane) marks its line in needs_python[], for the caller to
+ * fold that line itself, and is copied as it is. Lines end at '\n', which must map to itself.
+ * bmp[] maps into the plane, so out needs at most 3/2 of n (2-byte characters becoming 3).
+ * Returns the length written to out. */
+#define FOLD_PYTHON 0xFFFFFFFFU
+#define FOLD_DROP 0xFFFFFFFEU
+
+static inline int64_t put_utf8(uint8_t *out, uint32_t cp) {
+    if (cp < 0x80) { out[0] = (uint8_t)cp; return 1; }
+    if (cp < 0x800) { out[0] = 0xC0 | (cp >> 6); out[1] = 0x80 | (cp & 0x3F); return 2; }
+    if (cp < 0x10000) {
+        out[0] = 0xE0 | (cp >> 12); out[1] = 0x80 | ((cp >> 6) & 0x3F); out[2] = 0x80 | (cp & 0x3F);
+        return 3;
+    }
+    out[0] = 0xF0 | (cp >> 18); out[1] = 0x80 | ((cp >> 12) & 0x3F);
+    out[2] = 0x80 | ((cp >> 6) & 0x3F); out[3] = 0x80 | (cp & 0x3F);
+    return 4;
+}
+
+int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const uint32_t *bmp, uint8_t *out,
+                     uint8_t *needs_python) {
+    int64_t o = 0, line = 0;
+    for (int64_t i = 0; i < n;) {
+        const uint8_t c = in[i];
+        if (c < 0x80) {
+            const int16_t to = ascii[c];
+            if (to >= 0) out[o++] = (uint8_t)to;
+            line += c == '\n';
+            i++;
+            continue;
+        }
+        int64_t size = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (i + size > n) size = n - i;
+        uint32_t cp = size == 2 ? (c & 0x1F) : size == 3 ? (c & 0x0F) : (c & 0x07);
+        for (int64_t k = 1; k < size; k++) cp = (cp << 6) | (in[i + k] & 0x3F);
+        const uint32_t to = cp < 0x10000 ? bmp[cp] : FOLD_PYTHON;
+        if (to == FOLD_PYTHON) {
+            needs_python[line] = 1;
+            memcpy(out + o, in + i, (size_t)size);
+            o += size;
+        } else if (to < 0x80) {
+            if (ascii[to] >= 0) out[o++] = (uint8_t)ascii[to];
+        } else if (to != FOLD_DROP) {
+            o += put_utf8(out + o, to);
+        }
+        i += size;
+    }
+    return o;
 }
 
 /* Looks every key up in a table of 2^bits slots (key 0: empty); values[i] is the value held

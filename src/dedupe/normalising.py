@@ -27,12 +27,15 @@ Example
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
+from typing import Callable
 
 import numpy as np
 
+from . import native
 from .tokentable import token_bounds
 
 _APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02bc"
@@ -72,6 +75,96 @@ def _folded(match: re.Match) -> str:
     return _FOLDS[match.group()]
 
 
+def _folded_bytes(text: str) -> bytes:
+    """Steps 1-3 of one text (or of texts joined by newlines), as UTF-8."""
+    if not text.isascii():
+        text = _fold_typographic(text)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = _fold_typographic(unicodedata.normalize("NFKC", text))
+    return text.casefold().encode("utf-8", "surrogatepass").translate(_TABLE, b"'")
+
+
+def lowered_ascii_map(table: bytes, deleted: bytes = b"") -> np.ndarray:
+    """What ``text.lower().encode().translate(table, deleted)`` does to each ASCII byte, as
+    :func:`fold_lines` takes it."""
+    mapped = np.array([table[b + 32 if 65 <= b <= 90 else b] for b in range(256)], np.int16)
+    mapped[list(deleted)] = -1
+    return mapped
+
+
+def character_map(fold_character: Callable[[str], str | None]) -> np.ndarray:
+    """The ``bmp`` table of :func:`fold_lines` (uint32, one entry per code point below 0x10000)
+    for a fold of one character: ``fold_character(c)`` is what ``c`` becomes (one character or
+    none), or None when the fold of ``c`` needs Python (a change of length, or of its
+    neighbours). Surrogates and the ASCII range (mapped by the ASCII table) need no entry."""
+    table = np.full(0x10000, native.Kernels.FOLD_PYTHON, np.uint32)
+    for cp in range(0x80, 0x10000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        folded = fold_character(chr(cp))
+        if folded == "":
+            table[cp] = native.Kernels.FOLD_DROP
+        elif folded is not None and len(folded) == 1 and ord(folded) < 0x10000:
+            table[cp] = ord(folded)
+    return table
+
+
+def _second_in_composition() -> frozenset[int]:
+    """Starters that NFKC may compose with the character before them."""
+    # every canonical pair lies below U+30000 (above it: unassigned planes and private use)
+    second = {int(d.split()[1], 16) for d in map(unicodedata.decomposition, map(chr, range(0x30000)))
+              if d and not d.startswith("<") and len(d.split()) == 2}
+    return frozenset(second | set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3)))  # and Hangul's V and T
+
+
+def _step_of_character(c: str, second: frozenset[int]) -> str | None:
+    """Steps 1-3 of one character wherever it stands, or None where its neighbours matter."""
+    if c in _FOLDS:
+        return _FOLDS[c]
+    if unicodedata.combining(c) or not unicodedata.is_normalized("NFKC", c) or ord(c) in second:
+        return None
+    return c.casefold()
+
+
+@functools.lru_cache(maxsize=None)
+def steps_map() -> np.ndarray:
+    """:func:`character_map` of steps 1-3 (made once per process)."""
+    second = _second_in_composition()
+    return character_map(lambda c: _step_of_character(c, second))
+
+
+_ASCII_STEPS = lowered_ascii_map(_TABLE, b"'")
+
+
+def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.ndarray,
+               bmp_map: Callable[[], np.ndarray]) -> bytes:
+    """``fold("\\n".join(texts))`` for a fold of one character at a time that keeps newlines,
+    given what it does to ASCII (``ascii_map``: byte -> byte, -1 dropped) and to the other
+    characters (``bmp_map()``, see :func:`character_map`). With the compiled kernels, only the
+    texts holding characters that need Python go through ``fold``, one by one."""
+    joined = "\n".join(texts)
+    kernels = native.load()
+    if kernels is None:
+        return fold(joined)
+    data = joined.encode("utf-8", "surrogatepass")
+    if data.count(b"\n") != len(texts) - 1:  # a text holds a newline: no line is one text
+        return fold(joined)
+    folded, odd = kernels.fold_utf8(data, len(texts), ascii_map, bmp_map() if not data.isascii() else _NO_MAP)
+    if not len(odd):
+        return folded
+    line_ends = np.flatnonzero(np.frombuffer(folded, np.uint8) == 0x0A).tolist() + [len(folded)]
+    pieces, cursor = [], 0
+    for k in odd.tolist():
+        start = line_ends[k - 1] + 1 if k else 0
+        pieces += (folded[cursor:start], fold(texts[k]))
+        cursor = line_ends[k]
+    pieces.append(folded[cursor:])
+    return b"".join(pieces)
+
+
+_NO_MAP = np.zeros(0, np.uint32)  # ASCII text reads no entry
+
+
 def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
     """The texts after steps 1-3, as one UTF-8 buffer (texts joined by newlines), the
     ``[start, end)`` byte spans of its words in order, and how many words each text has;
@@ -81,12 +174,7 @@ def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, 
     >>> [data[s:e] for s, e in zip(starts, ends)], counts
     ([b'dont', b'panic', b'42'], array([2, 0, 1]))
     """
-    joined = "\n".join(texts)
-    if not joined.isascii():
-        joined = _fold_typographic(joined)
-        if not unicodedata.is_normalized("NFKC", joined):
-            joined = _fold_typographic(unicodedata.normalize("NFKC", joined))
-    data = joined.casefold().encode("utf-8", "surrogatepass").translate(_TABLE, b"'")
+    data = fold_lines(texts, _folded_bytes, _ASCII_STEPS, steps_map)
     if texts and data.count(b"\n") != len(texts) - 1:  # a text held a line break after all: take them out
         return normalised_tokens([t.replace("\n", " ").replace("\r", " ") for t in texts])
     # A word belongs to the text whose line holds its first byte.

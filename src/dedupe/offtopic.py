@@ -56,6 +56,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -70,6 +71,7 @@ import mmh3
 import numpy as np
 
 from .errors import ConfigError, DedupeError, InputError
+from .normalising import character_map, fold_lines, lowered_ascii_map
 from .reading import chunked
 from .tokentable import TokenTable, spans, token_bounds
 
@@ -94,7 +96,18 @@ def _analyzer_settings() -> dict:
 # letter) is cut by the regex itself, once per distinct piece.
 _ASCII_SEPARATORS = bytes(c for c in range(128) if not re.match(r"\w", chr(c)) and c != 0x0A)
 _SEPARATE = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
+_ASCII_LOWERED = lowered_ascii_map(_SEPARATE)
 _WORD_RUNS = re.compile(r"\w+")
+
+
+def _lowered_bytes(text: str) -> bytes:
+    return text.lower().encode("utf-8", "surrogatepass").translate(_SEPARATE)
+
+
+@functools.lru_cache(maxsize=None)
+def _lowered_map() -> np.ndarray:
+    # str.lower() lowers a capital sigma by what follows it
+    return character_map(lambda c: None if c == "\u03a3" else c.lower())
 _NOT_A_TERM, _SEVERAL_TERMS = -1, -2
 
 # scikit-learn's English stop words (``sklearn.feature_extraction.text.ENGLISH_STOP_WORDS``),
@@ -194,7 +207,7 @@ class TermCounts:
         n = len(blocks)
         if n == 0:
             return TermMatrix(np.zeros(0), np.zeros(0, np.int32), np.zeros(1, np.int64), self.n_features)
-        data = "\n".join(blocks).lower().encode("utf-8", "surrogatepass").translate(_SEPARATE)
+        data = fold_lines(blocks, _lowered_bytes, _ASCII_LOWERED, _lowered_map)
         if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
             return self.count([b.replace("\n", " ") for b in blocks])
         raw = np.frombuffer(data, np.uint8)

@@ -384,18 +384,20 @@ void dd_merge_runs(const void *keys, const uint32_t *vals, int64_t n, const void
 }
 
 /* For every query q[i], the pairs of the run with key q[i]: their query numbers to out_q and
- * values to out_v, query by query, in run order. The bucket directory start[] (uint32) gives
- * the slice start[q >> shift] .. start[(q >> shift) + 1] that can hold q. With out_q NULL only
- * counts. Returns how many. */
+ * values to out_v, query by query, in run order, as far as `capacity` allows. The bucket
+ * directory start[] (uint32) gives the slice start[q >> shift] .. start[(q >> shift) + 1] that
+ * can hold q. Returns how many there are (more than capacity: call again with room for all). */
 int64_t dd_run_lookup(const void *keys, const uint32_t *vals, const uint32_t *start, int64_t shift, int64_t wide,
-                      const void *q, int64_t m, int64_t *out_q, uint32_t *out_v) {
+                      const void *q, int64_t m, int64_t *out_q, uint32_t *out_v, int64_t capacity) {
     int64_t found = 0;
+    const int64_t ahead = 16; /* queries whose bucket is fetched ahead: the runs outgrow the caches */
     for (int64_t i = 0; i < m; i++) {
+        if (i + ahead < m) __builtin_prefetch(start + (KEY_AT(q, wide, i + ahead) >> shift));
         const uint64_t key = KEY_AT(q, wide, i);
         const uint64_t bucket = key >> shift;
         for (uint32_t s = start[bucket]; s < start[bucket + 1]; s++) {
             if (KEY_AT(keys, wide, s) == key) {
-                if (out_q) {
+                if (found < capacity) {
                     out_q[found] = i;
                     out_v[found] = vals[s];
                 }

@@ -47,7 +47,7 @@ class Kernels:
             ("dd_document_pairs", [_P, _P, _I64, _P, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
-            ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P], _I64),
+            ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
             ("dd_token_runs", [_P, _I64, _P, _P], _I64),
             ("dd_fold_utf8", [_P, _I64, _P, _P, _P, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
@@ -121,13 +121,15 @@ class Kernels:
                    ) -> tuple[np.ndarray, np.ndarray]:
         """(query number, value) of every pair of a sorted run whose key some ``q[i]`` equals."""
         q = np.ascontiguousarray(q, keys.dtype)
-        args = (_ptr(keys), _ptr(vals), _ptr(start), int(shift), keys.itemsize == 8, _ptr(q), len(q))
-        count = self._lib.dd_run_lookup(*args, None, None)
-        out_q = np.empty(count, np.int64)
-        out_v = np.empty(count, np.uint32)
-        if count:
-            self._lib.dd_run_lookup(*args, _ptr(out_q), _ptr(out_v))
-        return out_q, out_v
+        capacity = len(q) // 4 + 64  # most band keys match nothing
+        while True:
+            out_q = np.empty(capacity, np.int64)
+            out_v = np.empty(capacity, np.uint32)
+            count = self._lib.dd_run_lookup(_ptr(keys), _ptr(vals), _ptr(start), int(shift), keys.itemsize == 8,
+                                            _ptr(q), len(q), _ptr(out_q), _ptr(out_v), capacity)
+            if count <= capacity:
+                return out_q[:count], out_v[:count]
+            capacity = count
 
     FOLD_PYTHON, FOLD_DROP = 0xFFFFFFFF, 0xFFFFFFFE  # bmp entries of fold_utf8
 

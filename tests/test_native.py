@@ -138,11 +138,12 @@ def test_folding_line_by_line_equals_folding_the_joined_text():
 def test_term_counts(both):
     blocks = _blocks()
 
-    def count():
-        m = TermCounts(2**18).count(blocks)
+    def count(chunk):
+        m = TermCounts(2**18).count(chunk)
         return m.data, m.indices, m.indptr
 
-    _assert_same(*both(count))
+    for chunk in (blocks, ["", "  "], ["x"], ["co-operate, co-operate", "l'état “quoted” — don’t"] * 40):
+        _assert_same(*both(count, chunk))
 
 
 def test_boilerplate_features(both):

@@ -13,6 +13,7 @@
  *   document_pairs              deciding._pairs_of_documents
  *   kind_counts                 boilerplate._features_many's character counts
  *   merge_runs / run_lookup     lsh._merge / lsh._SortedMultimap.lookup (per run)
+ *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
@@ -23,6 +24,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GOLDEN 0x9E3779B97F4A7C15ULL
@@ -406,6 +408,52 @@ int64_t dd_run_lookup(const void *keys, const uint32_t *vals, const uint32_t *st
         }
     }
     return found;
+}
+
+static int compare_int64(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A sparse matrix of counts: row r holds, for each distinct code c >= 0 among the m pairs
+ * (row[k], codes[k]) with row[k] == r, the column c (ascending) and how many pairs have it.
+ * indptr has n_rows + 1 entries; indices and data room for m; scratch holds m int64.
+ * Returns the number of stored entries. */
+int64_t dd_row_counts(const int64_t *row, const int64_t *codes, int64_t m, int64_t n_rows, int64_t *scratch,
+                      int64_t *indptr, int32_t *indices, double *data) {
+    memset(indptr, 0, sizeof(int64_t) * (size_t)(n_rows + 1));
+    for (int64_t k = 0; k < m; k++) indptr[row[k] + 1] += codes[k] >= 0;
+    for (int64_t r = 0; r < n_rows; r++) indptr[r + 1] += indptr[r];
+    for (int64_t k = 0; k < m; k++) {  /* indptr[r] walks row r's slots; it ends at the next row's start */
+        if (codes[k] >= 0) scratch[indptr[row[k]]++] = codes[k];
+    }
+    int64_t nnz = 0, lo = 0;
+    for (int64_t r = 0; r < n_rows; r++) {
+        const int64_t hi = indptr[r];
+        int64_t *c = scratch + lo;
+        const int64_t size = hi - lo;
+        if (size > 32) {
+            qsort(c, (size_t)size, sizeof(int64_t), compare_int64);
+        } else {
+            for (int64_t a = 1; a < size; a++) {
+                const int64_t v = c[a];
+                int64_t b = a - 1;
+                while (b >= 0 && c[b] > v) { c[b + 1] = c[b]; b--; }
+                c[b + 1] = v;
+            }
+        }
+        indptr[r] = nnz;
+        for (int64_t a = 0; a < size; a++) {
+            if (a == 0 || c[a] != c[a - 1]) {
+                indices[nnz] = (int32_t)c[a];
+                data[nnz++] = 0.0;
+            }
+            data[nnz - 1] += 1.0;
+        }
+        lo = hi;
+    }
+    indptr[n_rows] = nnz;
+    return nnz;
 }
 
 /* An importable module too (setuptools builds it as one), though its functions are reached

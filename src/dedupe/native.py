@@ -45,6 +45,7 @@ class Kernels:
             ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P], _I64),
             ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_document_pairs", [_P, _P, _I64, _P, _P], None),
+            ("dd_row_counts", [_P, _P, _I64, _I64, _P, _P, _P, _P], _I64),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
@@ -104,6 +105,21 @@ class Kernels:
         self._lib.dd_kind_counts(_ptr(kinds), len(kinds), _ptr(lengths), len(lengths), n_kinds, space_kind,
                                  _ptr(counts))
         return counts
+
+    def row_counts(self, row: np.ndarray, codes: np.ndarray, n_rows: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR ``(data, indices, indptr)`` counting, per row, the pairs ``(row[k], codes[k])``
+        of each code >= 0 (columns ascending)."""
+        row = np.ascontiguousarray(row, np.int64)
+        codes = np.ascontiguousarray(codes, np.int64)
+        m = len(row)
+        scratch = np.empty(m, np.int64)
+        indptr = np.empty(n_rows + 1, np.int64)
+        indices = np.empty(m, np.int32)
+        data = np.empty(m, np.float64)
+        nnz = self._lib.dd_row_counts(_ptr(row), _ptr(codes), m, n_rows, _ptr(scratch), _ptr(indptr),
+                                      _ptr(indices), _ptr(data))
+        return data[:nnz].copy(), indices[:nnz].copy(), indptr
 
     def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

@@ -70,6 +70,7 @@ from typing import NamedTuple
 import mmh3
 import numpy as np
 
+from . import native
 from .errors import ConfigError, DedupeError, InputError
 from .normalising import character_map, fold_lines, lowered_ascii_map
 from .reading import chunked
@@ -220,6 +221,9 @@ class TermCounts:
             parts = [self._features_of(data[starts[i]:ends[i]]) for i in several.tolist()]
             codes = np.concatenate((codes, np.fromiter(chain.from_iterable(parts), np.int64)))
             row = np.concatenate((row, np.repeat(row[several], [len(p) for p in parts])))
+        kernels = native.load()
+        if kernels is not None:
+            return TermMatrix(*kernels.row_counts(row, codes, n), self.n_features)
         keep = codes >= 0
         key, count = np.unique(row[keep] * self.n_features + codes[keep], return_counts=True)
         indptr = np.searchsorted(key, np.arange(n + 1) * self.n_features)

@@ -89,6 +89,7 @@ def test_token_bounds_lines_and_keys(both, seed):
         _assert_same(*both(token_bounds, edge))
         _assert_same(*both(token_bounds, edge, lines=True))
         _assert_same(*both(token_runs, edge > 100))
+        _assert_same(*both(token_bounds, edge, np.arange(256) >= 100, lines=True))  # many gap values
     starts, ends = token_bounds(raw)
     assert [data[s:e] for s, e in zip(starts, ends)] == data.split()
     _assert_same(*both(token_keys, data, starts, ends))

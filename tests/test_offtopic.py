@@ -361,9 +361,16 @@ def _reference_best_run(detector, gram, weight, words, active):
 
 
 @pytest.mark.parametrize("window", [1, 3])
-def test_batched_run_search_equals_one_document_at_a_time(window):
-    """Documents of every size searched together on padded grids give, bit for bit, what each
-    gives searched alone on its own grid (runs found and flagged by most problems)."""
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_batched_run_search_equals_one_document_at_a_time(window, compiled, monkeypatch):
+    """Documents of every size searched together on padded grids (numpy), or each alone by the
+    compiled kernel, give bit for bit what each gives searched alone on its own grid (runs found
+    and flagged by most problems)."""
+    from dedupe import native
+
+    if compiled and native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    monkeypatch.setenv("DEDUPE_NATIVE", "1" if compiled else "0")
     detector = OffTopicDetector(window=window)
     rng = np.random.default_rng(7)
     problems = []

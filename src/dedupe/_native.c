@@ -3,7 +3,7 @@
  * computes (tests hold the two equal), so a machine without a compiler gets the same output from
  * the numpy path, only slower.
  *
- *   token_bounds / token_runs   tokentable.token_bounds / token_runs
+ *   token_bounds                tokentable.token_bounds and token_runs
  *   fold_utf8                   normalising.fold_lines: text folded one character at a time
  *   token_keys                  tokentable.token_keys
  *   token_keys_utf32            the same for tokens given as code points (boilerplate features)
@@ -14,6 +14,7 @@
  *   kind_counts                 boilerplate._features_many's character counts
  *   merge_runs / run_lookup     lsh._merge / lsh._SortedMultimap.lookup (per run)
  *   row_counts                  offtopic.TermCounts.count's sparse counts
+ *   best_run                    offtopic.OffTopicDetector's run search, one document
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
@@ -23,9 +24,13 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define GOLDEN 0x9E3779B97F4A7C15ULL
 #define LENGTH_MIX 0xD6E8FEB86659FD93ULL
@@ -68,42 +73,73 @@ static inline uint64_t load8(const uint8_t *data, int64_t size, int64_t at) {
 
 static inline uint64_t low_bits(int64_t k) { return k >= 8 ? ~0ULL : ((1ULL << (8 * k)) - 1); }
 
-/* Maximal runs of units that are not gaps (is_gap[unit] != 0); returns how many. starts and ends
- * have room for (n + 1) / 2 runs; line_of, when not NULL, gets each run's line (how many
- * newline bytes come before it). Branch-free: a word boundary every few bytes defeats the
- * branch predictor. */
+/* Maximal runs of units that are not gaps (is_gap[unit] != 0): their starts and ends and, when
+ * line_of is not NULL, their lines (how many newline bytes come before each), as far as
+ * `capacity` allows. Returns how many there are (more than capacity: call again with room for
+ * all). 64 units at a time: a mask of the word units, whose edges are walked bit by bit (a word
+ * boundary every few bytes defeats a branch per byte). */
 int64_t dd_token_bounds(const uint8_t *units, int64_t n, const uint8_t *is_gap, int64_t *starts, int64_t *ends,
-                        int64_t *line_of) {
+                        int64_t *line_of, int64_t capacity) {
     int64_t n_starts = 0, n_ends = 0, line = 0;
-    int inside = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const uint8_t u = units[i];
-        const int word = !is_gap[u];
-        starts[n_starts] = i;
-        if (line_of) line_of[n_starts] = line;
-        n_starts += word & !inside;
-        ends[n_ends] = i;
-        n_ends += inside & !word;
-        line += u == 0x0A;
-        inside = word;
+    uint64_t previous = 0; /* the unit before this block was a word unit (bit 0) */
+#ifdef __SSE2__
+    /* A table of a few gap values (whitespace: six; a flag array: one) is compared 16 bytes at
+     * a time instead of looked up byte by byte. */
+    uint8_t gaps[8];
+    int n_gaps = 0;
+    for (int v = 0; v < 256 && n_gaps <= 8; v++) {
+        if (is_gap[v]) {
+            if (n_gaps < 8) gaps[n_gaps] = (uint8_t)v;
+            n_gaps++;
+        }
     }
-    if (inside) ends[n_ends++] = n;
-    return n_starts;
-}
-
-/* Maximal runs of nonzero bytes; returns how many (branch-free, as above). */
-int64_t dd_token_runs(const uint8_t *flags, int64_t n, int64_t *starts, int64_t *ends) {
-    int64_t n_starts = 0, n_ends = 0;
-    int inside = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const int word = flags[i] != 0;
-        starts[n_starts] = i;
-        n_starts += word & !inside;
-        ends[n_ends] = i;
-        n_ends += inside & !word;
-        inside = word;
+    __m128i gap_vectors[8];
+    for (int g = 0; g < n_gaps && g < 8; g++) gap_vectors[g] = _mm_set1_epi8((char)gaps[g]);
+    const __m128i newline_vector = _mm_set1_epi8('\n');
+#endif
+    for (int64_t base = 0; base < n; base += 64) {
+        const int64_t size = n - base < 64 ? n - base : 64;
+        uint64_t word = 0, newline = 0;
+#ifdef __SSE2__
+        if (size == 64 && n_gaps <= 8) {
+            for (int part = 0; part < 4; part++) {
+                const __m128i bytes = _mm_loadu_si128((const __m128i *)(units + base + 16 * part));
+                __m128i gap = _mm_setzero_si128();
+                for (int g = 0; g < n_gaps; g++) gap = _mm_or_si128(gap, _mm_cmpeq_epi8(bytes, gap_vectors[g]));
+                word |= (uint64_t)(uint16_t)~_mm_movemask_epi8(gap) << (16 * part);
+                newline |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline_vector)) << (16 * part);
+            }
+        } else
+#endif
+        for (int64_t i = 0; i < size; i++) {
+            const uint8_t u = units[base + i];
+            word |= (uint64_t)(!is_gap[u]) << i;
+            newline |= (uint64_t)(u == '\n') << i;
+        }
+        const uint64_t shifted = (word << 1) | previous;
+        uint64_t rising = word & ~shifted, falling = ~word & shifted;
+        if (size < 64) falling &= (1ULL << size) - 1;
+        if (n_starts + __builtin_popcountll(rising) > capacity) { /* out of room: only count */
+            n_starts += __builtin_popcountll(rising);
+            line += __builtin_popcountll(newline);
+            previous = size == 64 ? word >> 63 : (word >> (size - 1)) & 1;
+            continue;
+        }
+        while (rising) {
+            const int bit = __builtin_ctzll(rising);
+            starts[n_starts] = base + bit;
+            if (line_of) line_of[n_starts] = line + __builtin_popcountll(newline & ((1ULL << bit) - 1));
+            n_starts++;
+            rising &= rising - 1;
+        }
+        while (falling) {
+            ends[n_ends++] = base + __builtin_ctzll(falling);
+            falling &= falling - 1;
+        }
+        line += __builtin_popcountll(newline);
+        previous = size == 64 ? word >> 63 : (word >> (size - 1)) & 1;
     }
-    if (inside) ends[n_ends++] = n;
+    if (n_starts <= capacity && n_ends < n_starts) ends[n_ends] = n;
     return n_starts;
 }
 
@@ -454,6 +490,93 @@ int64_t dd_row_counts(const int64_t *row, const int64_t *codes, int64_t m, int64
     }
     indptr[n_rows] = nnz;
     return nnz;
+}
+
+/* The off-topic run search of one document (offtopic.OffTopicDetector._best_runs_padded for a
+ * document alone, number for number, each step in numpy's order): g is the k x k Gram matrix of
+ * its active blocks, to_total and cw the running sums (k + 1, from 0) of their products with
+ * the article vector and of their words; total2 = T.T, words_on the article's words. Every run
+ * a..b-1 gets a score (-1 where it does not qualify); block_best[i] is the best score of a run
+ * holding block i (clipped to [0, 1]); the largest run scoring >= threshold (the first in
+ * row-major order on ties) goes to *start, *end, *score. Returns whether there is one.
+ * Scratch: p, row_cum and run_score, (k + 1)^2 doubles each. */
+int64_t dd_best_run(const double *g, int64_t k, const double *to_total, const double *cw, double total2,
+                    double words_on, int64_t window, double threshold, double full_sim, double half_words2,
+                    double *p, double *row_cum, double *run_score, double *block_best, int64_t *start,
+                    int64_t *end, double *score) {
+    const int64_t top = k + 1;
+    /* p[i + 1][j + 1]: g summed down the rows, then along the columns (g.cumsum(1).cumsum(2));
+     * row_cum[i][j]: g[i][:j] summed in order */
+    for (int64_t j = 0; j < top; j++) p[j] = 0.0;
+    for (int64_t i = 1; i < top; i++) {
+        p[i * top] = 0.0;
+        for (int64_t j = 1; j < top; j++) p[i * top + j] = p[(i - 1) * top + j] + g[(i - 1) * k + (j - 1)];
+    }
+    for (int64_t i = 1; i < top; i++) {
+        for (int64_t j = 2; j < top; j++) p[i * top + j] += p[i * top + j - 1];
+    }
+    for (int64_t i = 0; i < k; i++) {
+        row_cum[i * top] = 0.0;
+        for (int64_t j = 1; j < top; j++) row_cum[i * top + j] = row_cum[i * top + j - 1] + g[i * k + (j - 1)];
+    }
+    int64_t pick = 0;
+    double largest = -1.0;
+    for (int64_t a = 0; a < top; a++) {
+        for (int64_t b = 0; b < top; b++) {
+            double rr = p[b * top + b] - p[a * top + b] - p[b * top + a] + p[a * top + a];
+            rr = rr > 0.0 ? rr : 0.0;
+            const double rt = to_total[b] - to_total[a];
+            double qq = total2 - 2 * rt + rr;
+            qq = qq > 0.0 ? qq : 0.0;
+            const double denom = sqrt(rr * qq);
+            const double cos = denom > 1e-12 ? (rt - rr) / denom : 0.0;
+            const double w = cw[b] - cw[a];
+            double w_rest = words_on - w;
+            w_rest = w_rest > 0.0 ? w_rest : 0.0;
+            const double w_eff = w + w_rest > 0 ? w * w_rest / (w + w_rest) : 0.0;
+            const double expected = full_sim * (w_eff * w_eff) / (w_eff * w_eff + half_words2 + 1e-12);
+            const double ratio = expected > 0 ? cos / expected : 1.0;
+            /* both edge blocks of the run closer to the rest of the run than to the article */
+            int valid = b - a >= window && denom > 1e-12 && a < k;
+            for (int edge = 0; edge < 2 && valid; edge++) {
+                const int64_t e = edge == 0 ? a : (b - 1 < 0 ? 0 : b - 1);
+                const double to_run = row_cum[e * top + b] - row_cum[e * top + a];
+                const double own = g[e * k + e];
+                double run2 = rr - 2 * to_run + own;
+                run2 = run2 > 1e-12 ? run2 : 1e-12;
+                const double rest2 = qq > 1e-12 ? qq : 1e-12;
+                valid = (to_run - own) / sqrt(run2) >= ((to_total[e + 1] - to_total[e]) - to_run) / sqrt(rest2);
+            }
+            const double clipped = ratio < 0.0 ? 0.0 : ratio > 1.0 ? 1.0 : ratio;
+            const double s = valid ? 1.0 - clipped : -1.0;
+            run_score[a * top + b] = s;
+            const double size = s >= threshold ? w + 1e-6 * s : -1.0;
+            if (size > largest || (a == 0 && b == 0)) {
+                largest = size;
+                pick = a * top + b;
+            }
+        }
+    }
+    *start = pick / top;
+    *end = pick % top;
+    *score = run_score[pick];
+    /* the best score of a run a..b'-1 with b' >= b, in place; then, at (a, i + 1) for a <= i,
+     * that of a run holding block i */
+    for (int64_t a = 0; a < top; a++) {
+        for (int64_t b = top - 2; b >= 0; b--) {
+            const double later = run_score[a * top + b + 1];
+            if (later > run_score[a * top + b]) run_score[a * top + b] = later;
+        }
+    }
+    for (int64_t i = 0; i < k; i++) {
+        double best = run_score[i + 1];
+        for (int64_t a = 1; a <= i; a++) {
+            const double v = run_score[a * top + i + 1];
+            if (v > best) best = v;
+        }
+        block_best[i] = best < 0.0 ? 0.0 : best > 1.0 ? 1.0 : best;
+    }
+    return largest >= 0.0;
 }
 
 /* An importable module too (setuptools builds it as one), though its functions are reached

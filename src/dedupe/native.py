@@ -32,6 +32,9 @@ _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 
 
+_RUN_GAPS = np.array([1] + [0] * 255, np.uint8)  # token_runs: 0 is a gap, 1 is inside
+
+
 def _ptr(array: np.ndarray) -> int:
     return array.ctypes.data
 
@@ -42,14 +45,15 @@ class Kernels:
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
         for name, argtypes, restype in (
-            ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P], _I64),
+            ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P, _I64], _I64),
             ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_document_pairs", [_P, _P, _I64, _P, _P], None),
             ("dd_row_counts", [_P, _P, _I64, _I64, _P, _P, _P, _P], _I64),
+            ("dd_best_run", [_P, _I64, _P, _P, ctypes.c_double, ctypes.c_double, _I64, ctypes.c_double,
+                             ctypes.c_double, ctypes.c_double, _P, _P, _P, _P, _P, _P, _P], _I64),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
-            ("dd_token_runs", [_P, _I64, _P, _P], _I64),
             ("dd_fold_utf8", [_P, _I64, _P, _P, _P, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_token_keys_utf32", [_P, _P, _P, _I64, _P], None),
@@ -67,17 +71,18 @@ class Kernels:
         and with ``lines`` each run's line (newline bytes before it) too."""
         units = np.ascontiguousarray(units, np.uint8)
         is_gap = np.ascontiguousarray(is_gap, np.uint8)
-        out = np.empty((3 if lines else 2, len(units) // 2 + 2), np.int64)
-        count = self._lib.dd_token_bounds(_ptr(units), len(units), _ptr(is_gap), _ptr(out[0]), _ptr(out[1]),
-                                          _ptr(out[2]) if lines else None)
-        return tuple(row[:count].copy() for row in out)
+        capacity = len(units) // 4 + 64  # words of text are longer than 3 bytes on average
+        while True:
+            out = np.empty((3 if lines else 2, capacity), np.int64)
+            count = self._lib.dd_token_bounds(_ptr(units), len(units), _ptr(is_gap), _ptr(out[0]), _ptr(out[1]),
+                                              _ptr(out[2]) if lines else None, capacity)
+            if count <= capacity:
+                return tuple(row[:count] for row in out)
+            capacity = count
 
     def token_runs(self, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Runs of True in a boolean array."""
-        inside = np.ascontiguousarray(inside, np.bool_)
-        starts, ends = np.empty((2, len(inside) // 2 + 2), np.int64)
-        count = self._lib.dd_token_runs(_ptr(inside), len(inside), _ptr(starts), _ptr(ends))
-        return starts[:count].copy(), ends[:count].copy()
+        return self.token_bounds(np.ascontiguousarray(inside, np.bool_).view(np.uint8), _RUN_GAPS)
 
     def agreements(self, signatures: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """How many values rows ``i[p]`` and ``j[p]`` of a uint32 matrix share, per pair."""
@@ -120,6 +125,23 @@ class Kernels:
         nnz = self._lib.dd_row_counts(_ptr(row), _ptr(codes), m, n_rows, _ptr(scratch), _ptr(indptr),
                                       _ptr(indices), _ptr(data))
         return data[:nnz].copy(), indices[:nnz].copy(), indptr
+
+    def best_run(self, g: np.ndarray, to_total: np.ndarray, cw: np.ndarray, total2: float, words_on: float,
+                 window: int, threshold: float, full_sim: float, half_words2: float):
+        """The off-topic run search of one document (see ``dd_best_run``): ``(start, end, score)``
+        of the run to flag, or None, and every block's best score."""
+        k = len(g)
+        g = np.ascontiguousarray(g, np.float64)
+        to_total = np.ascontiguousarray(to_total, np.float64)
+        cw = np.ascontiguousarray(cw, np.float64)
+        scratch = np.empty((3, (k + 1) ** 2))
+        block_best = np.empty(k)
+        found = np.empty(3, np.int64)
+        score = ctypes.c_double()
+        hit = self._lib.dd_best_run(_ptr(g), k, _ptr(to_total), _ptr(cw), total2, words_on, window, threshold,
+                                    full_sim, half_words2, _ptr(scratch[0]), _ptr(scratch[1]), _ptr(scratch[2]),
+                                    _ptr(block_best), _ptr(found[0:]), _ptr(found[1:]), ctypes.byref(score))
+        return (int(found[0]), int(found[1]), score.value) if hit else None, block_best
 
     def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

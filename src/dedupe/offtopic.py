@@ -544,10 +544,17 @@ class OffTopicDetector:
         taken document by document; cells beyond m are masked out of every result."""
         results: list = [None] * len(problems)
         by_size: dict[int, list] = {}
+        kernels = native.load()  # compiled: each document alone, as fast as any batch
         for k, (_, _, _, active) in enumerate(problems):
             idx = np.flatnonzero(active)
             if idx.size < self.window:
                 results[k] = (None, 0.0, np.zeros(idx.size))
+                continue
+            if kernels is not None:
+                g, to_total, total2, cw, words_on = _run_sums(*problems[k][:3], idx)
+                run, best = kernels.best_run(g, np.r_[0.0, to_total], np.r_[0.0, cw], total2, words_on, self.window,
+                                             self.threshold, self.full_sim, self.half_words ** 2)
+                results[k] = (None, 0.0, best) if run is None else (idx[run[0]:run[1]], run[2], best)
                 continue
             padded = -(-idx.size // 8) * 8  # the next multiple of 8
             by_size.setdefault(padded, []).append((k, idx))
@@ -572,11 +579,7 @@ class OffTopicDetector:
         m = np.zeros(n_docs, np.int64)
         for d, ((gram, weight, words, _), idx) in enumerate(batch):
             k = m[d] = idx.size
-            g[d, :k, :k] = gram[np.ix_(idx, idx)]
-            to_total[d, 1:k + 1] = np.cumsum(gram[idx] @ weight)
-            total2[d] = weight @ gram @ weight
-            cw[d, 1:k + 1] = np.cumsum(words[idx])
-            words_on[d] = words @ (weight > 0)
+            g[d, :k, :k], to_total[d, 1:k + 1], total2[d], cw[d, 1:k + 1], words_on[d] = _run_sums(gram, weight, words, idx)
         p = np.zeros((n_docs, top, top))
         p[:, 1:, 1:] = g.cumsum(1).cumsum(2)
         grid = np.arange(top)
@@ -612,6 +615,14 @@ class OffTopicDetector:
             else:
                 out.append((idx[start:end], float(run_score[d, start, end]), best))
         return out
+
+
+def _run_sums(gram: np.ndarray, weight: np.ndarray, words: np.ndarray, idx: np.ndarray) -> tuple:
+    """What the run search of a document needs of its active blocks ``idx``: their Gram matrix,
+    the running sums of their products with the article vector T and of their words, T.T, and
+    the article's words."""
+    return (gram[np.ix_(idx, idx)], np.cumsum(gram[idx] @ weight), weight @ gram @ weight, np.cumsum(words[idx]),
+            words @ (weight > 0))
 
 
 def _edges_belong(g, rr, qq, to_total) -> np.ndarray:

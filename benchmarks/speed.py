@@ -13,6 +13,8 @@ medians are reported:
   both ``ours`` methods tune glibc's malloc as ``dedupe clean`` does
   (:func:`dedupe.parallel.tune_allocator`); the baselines run as their users would write them
   (``--tune-all`` tunes them too);
+- ``ours-numpy``: the defaults on one worker without the compiled kernels (``DEDUPE_NATIVE=0``,
+  as on a machine without a C compiler), which the baselines' normalising runs without too;
 - ``floor``: parse each JSON line, split its paragraphs and write it back, nothing else: what
   any method pays, the ceiling on paragraphs per second in Python.
 
@@ -45,6 +47,7 @@ METHODS = {
     "ours-dedup-w2": "news-dedupe, copy detectors only, 2 workers",
     "ours": "news-dedupe, every detector (defaults), 1 worker",
     "ours-w2": "news-dedupe, every detector (defaults), 2 workers",
+    "ours-numpy": "news-dedupe, every detector, 1 worker, numpy only (DEDUPE_NATIVE=0)",
     "floor": "reading, splitting and writing only, no detection (the I/O floor)",
 }
 NO_DETECTION = {"floor"}
@@ -141,6 +144,10 @@ def child(method: str, dump: Path, flagged_out: Path, tune_all: bool = False) ->
 
     if method.startswith("ours") or tune_all:
         tune_allocator()
+    if method in ("datasketch", "exact", "ours-numpy"):
+        # the baselines normalise in plain Python, as their users would (and as before the
+        # compiled kernels); ours-numpy is news-dedupe without them
+        os.environ["DEDUPE_NATIVE"] = "0"
 
     before = _memory()
     started = time.perf_counter()
@@ -246,6 +253,9 @@ def _table(results: dict, dump_dir: Path) -> str:
             f"{r['median_peak_rss_mb']:,.0f} | {index_text} | "
             f"{rec['exact']:.3f} / {rec['near']:.3f} / {rec['syndicated']:.3f} | {q['precision_duplicates']:.3f} | "
             f"{templates} |")
+    if "ours" in results and "ours-numpy" in results:
+        ratio = results["ours"]["median_paragraphs_per_second"] / results["ours-numpy"]["median_paragraphs_per_second"]
+        lines.append(f"\nCompiled kernels against numpy only, every detector, 1 worker: {ratio:.2f}x")
     for one, two, what in (("ours-dedup", "ours-dedup-w2", "copy detectors only"), ("ours", "ours-w2", "every detector")):
         if one in results and two in results:
             ratio = results[two]["median_paragraphs_per_second"] / results[one]["median_paragraphs_per_second"]

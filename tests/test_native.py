@@ -14,7 +14,7 @@ import pytest
 
 from dedupe import native
 from dedupe.boilerplate import _features_many
-from dedupe.lsh import _SortedMultimap
+from dedupe.lsh import MinHashLSHIndex, _SortedMultimap
 from dedupe.deciding import _pairs_of_documents, similarity
 from dedupe.minhash import MinHasher
 from dedupe.offtopic import TermCounts
@@ -163,9 +163,16 @@ def test_sorted_multimap_merges_and_lookups(both, dtype):
             keys = rng.integers(0, 5000, 300).astype(dtype)  # keys repeat, within and across batches
             table.add(keys, np.arange(batch * 300, batch * 300 + 300, dtype=np.uint32))
             found += table.lookup(rng.integers(0, 5100, 400).astype(dtype))
-        return tuple(found) + tuple(a for run in table.levels if run for a in (run.keys, run.vals))
+        return tuple(found) + tuple(a for run in table.levels if run for a in (run.keys, run.vals, run.start))
 
     _assert_same(*both(grow_and_look))
+
+
+@pytest.mark.parametrize("key_bits", [32, 64])
+def test_band_keys(both, key_bits):
+    sig = np.random.default_rng(10).integers(0, 2**32, (300, 128), dtype=np.uint32)
+    index = MinHashLSHIndex(num_perm=128, threshold=0.7, key_bits=key_bits)
+    _assert_same(*both(index.band_keys, sig))
 
 
 def test_similarity_of_pairs(both):

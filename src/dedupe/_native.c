@@ -13,6 +13,7 @@
  *   document_pairs              deciding._pairs_of_documents
  *   kind_counts                 boilerplate._features_many's character counts
  *   merge_runs / run_lookup     lsh._merge / lsh._SortedMultimap.lookup (per run)
+ *   run_directory / band_keys   lsh._Run's bucket directory, MinHashLSHIndex.band_keys
  *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   best_run                    offtopic.OffTopicDetector's run search, one document
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
@@ -577,6 +578,34 @@ int64_t dd_best_run(const double *g, int64_t k, const double *to_total, const do
         block_best[i] = best < 0.0 ? 0.0 : best > 1.0 ? 1.0 : best;
     }
     return largest >= 0.0;
+}
+
+/* The bucket directory of a sorted run: start[q] is the first position whose key >> shift is
+ * at least q, for q in 0 .. n_buckets (the end: n). */
+void dd_run_directory(const void *keys, int64_t n, int64_t wide, int64_t shift, int64_t n_buckets, uint32_t *start) {
+    int64_t at = 0;
+    for (int64_t q = 0; q <= n_buckets; q++) {
+        while (at < n && (int64_t)(KEY_AT(keys, wide, at) >> shift) < q) at++;
+        start[q] = (uint32_t)at;
+    }
+}
+
+/* LSH band keys: keys[i][band] = sum over the band's rows r of sig[i][band * rows + r] *
+ * consts[band][r] (mod 2^64), its top 32 bits when key_bits is 32. */
+void dd_band_keys(const uint32_t *sig, int64_t n, int64_t num_perm, const uint64_t *consts, int64_t bands,
+                  int64_t rows, int64_t key_bits, void *keys) {
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t *row = sig + i * num_perm;
+        for (int64_t band = 0; band < bands; band++) {
+            uint64_t key = 0;
+            for (int64_t r = 0; r < rows; r++) key += (uint64_t)row[band * rows + r] * consts[band * rows + r];
+            if (key_bits == 32) {
+                ((uint32_t *)keys)[i * bands + band] = (uint32_t)(key >> 32);
+            } else {
+                ((uint64_t *)keys)[i * bands + band] = key;
+            }
+        }
+    }
 }
 
 /* An importable module too (setuptools builds it as one), though its functions are reached

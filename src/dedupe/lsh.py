@@ -214,6 +214,10 @@ class _Run:
         self.keys, self.vals = keys, vals
         bits = max(1, len(keys).bit_length() - 2)
         self.shift = keys.dtype.type(keys.dtype.itemsize * 8 - bits)
+        kernels = native.load()
+        if kernels is not None and len(keys) < 2**32 and keys.dtype in (np.uint32, np.uint64):
+            self.start = kernels.run_directory(keys, int(self.shift), 1 << bits)
+            return
         counts = np.bincount((keys >> self.shift).astype(np.intp), minlength=1 << bits)
         self.start = np.zeros((1 << bits) + 1, dtype=np.uint32 if len(keys) < 2**32 else np.int64)
         np.cumsum(counts, out=self.start[1:])
@@ -434,6 +438,9 @@ class MinHashLSHIndex:
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """(n, bands) uint64 band keys: a per-band linear fold of the band's rows mod 2**64."""
         sig = self._check_signatures(signatures)
+        kernels = native.load()
+        if kernels is not None:
+            return kernels.band_keys(sig, self._consts, self.key_bits)
         used = sig[:, : self.bands * self.rows].reshape(len(sig), self.bands, self.rows)
         # (n, bands, 1, rows) @ (bands, rows, 1): uint64 products and sums wrap modulo 2**64.
         keys = np.matmul(used.astype(_U64)[:, :, None, :], self._consts[:, :, None])[:, :, 0, 0]

@@ -51,6 +51,8 @@ class Kernels:
             ("dd_row_counts", [_P, _P, _I64, _I64, _P, _P, _P, _P], _I64),
             ("dd_best_run", [_P, _I64, _P, _P, ctypes.c_double, ctypes.c_double, _I64, ctypes.c_double,
                              ctypes.c_double, ctypes.c_double, _P, _P, _P, _P, _P, _P, _P], _I64),
+            ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
+            ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
@@ -142,6 +144,24 @@ class Kernels:
                                     full_sim, half_words2, _ptr(scratch[0]), _ptr(scratch[1]), _ptr(scratch[2]),
                                     _ptr(block_best), _ptr(found[0:]), _ptr(found[1:]), ctypes.byref(score))
         return (int(found[0]), int(found[1]), score.value) if hit else None, block_best
+
+    def run_directory(self, keys: np.ndarray, shift: int, n_buckets: int) -> np.ndarray:
+        """uint32 ``start[q]``: the first position of sorted ``keys`` whose ``key >> shift`` is at
+        least ``q``, for ``q`` in 0 .. ``n_buckets``."""
+        start = np.empty(n_buckets + 1, np.uint32)
+        self._lib.dd_run_directory(_ptr(keys), len(keys), keys.itemsize == 8, int(shift), n_buckets, _ptr(start))
+        return start
+
+    def band_keys(self, signatures: np.ndarray, consts: np.ndarray, key_bits: int) -> np.ndarray:
+        """(n, bands) band keys of uint32 signatures: each band's rows times ``consts`` (bands x
+        rows, uint64), summed mod 2^64; the top 32 bits when ``key_bits`` is 32."""
+        signatures = np.ascontiguousarray(signatures, np.uint32)
+        consts = np.ascontiguousarray(consts, np.uint64)
+        bands, rows = consts.shape
+        keys = np.empty((len(signatures), bands), np.uint32 if key_bits == 32 else np.uint64)
+        self._lib.dd_band_keys(_ptr(signatures), len(signatures), signatures.shape[1], _ptr(consts), bands, rows,
+                               key_bits, _ptr(keys))
+        return keys
 
     def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

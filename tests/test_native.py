@@ -17,6 +17,7 @@ from dedupe.boilerplate import _features_many
 from dedupe.lsh import MinHashLSHIndex, _SortedMultimap
 from dedupe.deciding import _pairs_of_documents, similarity
 from dedupe.minhash import MinHasher
+from dedupe import offtopic
 from dedupe.offtopic import TermCounts
 from dedupe.shingling import Shingler, sequence_hashes
 from dedupe.tokentable import TokenTable, token_bounds, token_keys, token_runs
@@ -130,7 +131,7 @@ def test_folding_line_by_line_equals_folding_the_joined_text():
                 "\u0bc6\uac00\u11a8")
     texts = _blocks() + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(400)]
     cases = [(normalising._folded_bytes, normalising._ASCII_STEPS, normalising.steps_map),
-             (offtopic._lowered_bytes, offtopic._ASCII_LOWERED, offtopic._lowered_map)]
+             (offtopic._lowered_bytes, offtopic._ASCII_LOWERED, offtopic.lowered_map)]
     for fold, ascii_map, bmp_map in cases:
         for chunk in (texts, texts[:1], [], ["", ""], ["one\ntwo", "é"], ["\u0301x", "e", "\u0301"]):
             assert normalising.fold_lines(chunk, fold, ascii_map, bmp_map) == fold("\n".join(chunk))
@@ -152,6 +153,10 @@ def test_boilerplate_features(both):
     documents += [[], ["", "  "], _blocks()[-10:]]  # non-ASCII, long tokens, astral and surrogates
     _assert_same(*both(_features_many, documents))
     _assert_same(*both(_features_many, documents + [["İstanbul ǅ ﬁ", "x"]]))  # lower() moves the offsets
+    # every character lower-cased by the table (no surrogate, no sigma): astral ones too
+    plain = [["ÉTÉ à Paris 🙂 𐐀𐐁 ǅ ﬁ Ωmega", "Read More: ÉTÉ", "a" * 3000], ["ŁÓDŹ “quoted” — 2022"]]
+    _assert_same(*both(_features_many, documents[:5] + plain))
+    assert native.load().map_points(np.array([ord(c) for c in "ÉΣ🙂"], np.uint32), offtopic.lowered_map()) is None
 
 
 @pytest.mark.parametrize("dtype", [np.uint32, np.uint64])

@@ -5,6 +5,7 @@
  *
  *   token_bounds                tokentable.token_bounds and token_runs
  *   fold_utf8                   normalising.fold_lines: text folded one character at a time
+ *   map_points                  the same for code points (boilerplate's lower-casing)
  *   token_keys                  tokentable.token_keys
  *   token_keys_utf32            the same for tokens given as code points (boilerplate features)
  *   lookup_capped               boilerplate's character table, looked up per code point
@@ -288,8 +289,8 @@ static inline int64_t put_utf8(uint8_t *out, uint32_t cp) {
     return 4;
 }
 
-int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const uint32_t *bmp, uint8_t *out,
-                     uint8_t *needs_python) {
+int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const uint32_t *bmp, int64_t table_size,
+                     uint8_t *out, uint8_t *needs_python) {
     int64_t o = 0, line = 0;
     for (int64_t i = 0; i < n;) {
         const uint8_t c = in[i];
@@ -304,7 +305,7 @@ int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const u
         if (i + size > n) size = n - i;
         uint32_t cp = size == 2 ? (c & 0x1F) : size == 3 ? (c & 0x0F) : (c & 0x07);
         for (int64_t k = 1; k < size; k++) cp = (cp << 6) | (in[i + k] & 0x3F);
-        const uint32_t to = cp < 0x10000 ? bmp[cp] : FOLD_PYTHON;
+        const uint32_t to = cp < (uint32_t)table_size ? bmp[cp] : FOLD_PYTHON;
         if (to == FOLD_PYTHON) {
             needs_python[line] = 1;
             memcpy(out + o, in + i, (size_t)size);
@@ -317,6 +318,20 @@ int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const u
         i += size;
     }
     return o;
+}
+
+/* out[i] = table[points[i]] (the table covers code points below table_size); returns how many
+ * points the table leaves to Python (FOLD_PYTHON, or beyond the table), whose out is left as
+ * the point itself. */
+int64_t dd_map_points(const uint32_t *points, int64_t n, const uint32_t *table, int64_t table_size, uint32_t *out) {
+    int64_t odd = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t p = points[i];
+        const uint32_t to = p < (uint32_t)table_size ? table[p] : FOLD_PYTHON;
+        odd += to == FOLD_PYTHON;
+        out[i] = to == FOLD_PYTHON ? p : to;
+    }
+    return odd;
 }
 
 /* Looks every key up in a table of 2^bits slots (key 0: empty); values[i] is the value held

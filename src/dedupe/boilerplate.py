@@ -57,6 +57,7 @@ import numpy as np
 
 from . import native
 from .errors import ConfigError, InputError
+from .offtopic import lowered_map
 from .shingling import sequence_hashes
 from .tokentable import TokenTable, token_keys, token_runs
 
@@ -504,9 +505,16 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     # Tokens: the pieces of lower.split(). lower() maps each character to one or more and keeps
     # whitespace, so when it keeps the length the tokens lie where the words of the original
     # text lie (the usual case); otherwise they are found in the lower-cased text itself.
-    lower = joined.lower()
+    lower_points = None
+    if cps.dtype != np.uint8 and kernels is not None:  # lower() character by character, where it can be
+        lower_points = kernels.map_points(cps, lowered_map())
+    if lower_points is not None:
+        lower = lower_points.tobytes().decode("utf-32-le", "surrogatepass")
+    else:
+        lower = joined.lower()
+        if cps.dtype != np.uint8:
+            lower_points = np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
     same_offsets = len(lower) == len(joined)
-    lower_points = None if cps.dtype == np.uint8 else np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
     if same_offsets:
         token_starts, token_ends = token_runs(~space)
         owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens

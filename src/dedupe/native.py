@@ -56,7 +56,8 @@ class Kernels:
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
-            ("dd_fold_utf8", [_P, _I64, _P, _P, _P, _P], _I64),
+            ("dd_fold_utf8", [_P, _I64, _P, _P, _I64, _P, _P], _I64),
+            ("dd_map_points", [_P, _I64, _P, _I64, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_token_keys_utf32", [_P, _P, _P, _I64, _P], None),
             ("dd_lookup_capped", [_P, _I64, _P, _I64, _I64, _P], None),
@@ -193,16 +194,25 @@ class Kernels:
 
     def fold_utf8(self, data: bytes, n_lines: int, ascii: np.ndarray, bmp: np.ndarray) -> tuple[bytes, np.ndarray]:
         """``data`` (UTF-8, ``n_lines`` lines) folded one character at a time: ASCII bytes by
-        ``ascii`` (int16, -1: dropped), characters of the Basic Multilingual Plane by ``bmp``
-        (uint32: the character it becomes, or FOLD_DROP); and the lines holding a character that
-        ``bmp`` leaves to Python (FOLD_PYTHON, and every character beyond the plane), which are
-        copied as they are for the caller to fold."""
+        ``ascii`` (int16, -1: dropped), other characters by ``bmp`` (uint32, indexed by code point:
+        the character it becomes, below 0x10000, or FOLD_DROP); and the lines holding a character
+        that ``bmp`` leaves to Python (FOLD_PYTHON, and every character beyond the table), which
+        are copied as they are for the caller to fold."""
         ascii = np.ascontiguousarray(ascii, np.int16)
         bmp = np.ascontiguousarray(bmp, np.uint32)
         out = np.empty(len(data) * 3 // 2 + 4, np.uint8)  # a 2-byte character may become 3
         needs_python = np.zeros(n_lines, np.uint8)
-        length = self._lib.dd_fold_utf8(data, len(data), _ptr(ascii), _ptr(bmp), _ptr(out), _ptr(needs_python))
+        length = self._lib.dd_fold_utf8(data, len(data), _ptr(ascii), _ptr(bmp), len(bmp), _ptr(out),
+                                        _ptr(needs_python))
         return out[:length].tobytes(), np.flatnonzero(needs_python)
+
+    def map_points(self, points: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+        """``table[p]`` for every code point (uint32), or None where the table leaves any of
+        them to Python (FOLD_PYTHON, or beyond the table)."""
+        points = np.ascontiguousarray(points, np.uint32)
+        out = np.empty(len(points), np.uint32)
+        odd = self._lib.dd_map_points(_ptr(points), len(points), _ptr(table), len(table), _ptr(out))
+        return None if odd else out
 
     def token_keys(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         raw = np.ascontiguousarray(raw, np.uint8)

@@ -92,19 +92,20 @@ def lowered_ascii_map(table: bytes, deleted: bytes = b"") -> np.ndarray:
     return mapped
 
 
-def character_map(fold_character: Callable[[str], str | None]) -> np.ndarray:
-    """The ``bmp`` table of :func:`fold_lines` (uint32, one entry per code point below 0x10000)
-    for a fold of one character: ``fold_character(c)`` is what ``c`` becomes (one character or
+def character_map(fold_character: Callable[[str], str | None], size: int = 0x10000) -> np.ndarray:
+    """The ``bmp`` table of :func:`fold_lines` (uint32, one entry per code point below ``size``)
+    for a fold of one character: ``fold_character(c)`` is what ``c`` becomes (one character, or
     none), or None when the fold of ``c`` needs Python (a change of length, or of its
-    neighbours). Surrogates and the ASCII range (mapped by the ASCII table) need no entry."""
-    table = np.full(0x10000, native.Kernels.FOLD_PYTHON, np.uint32)
-    for cp in range(0x80, 0x10000):
+    neighbours). Surrogates are left to Python, and so is a character of the Basic Multilingual
+    Plane that would become one beyond it (the folded UTF-8 stays within 3/2 of the original)."""
+    table = np.full(size, native.Kernels.FOLD_PYTHON, np.uint32)
+    for cp in range(size):
         if 0xD800 <= cp < 0xE000:
             continue
         folded = fold_character(chr(cp))
         if folded == "":
             table[cp] = native.Kernels.FOLD_DROP
-        elif folded is not None and len(folded) == 1 and ord(folded) < 0x10000:
+        elif folded is not None and len(folded) == 1 and (ord(folded) < 0x10000 or cp >= 0x10000):
             table[cp] = ord(folded)
     return table
 

@@ -106,9 +106,11 @@ def _lowered_bytes(text: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=None)
-def _lowered_map() -> np.ndarray:
+def lowered_map() -> np.ndarray:
+    """What ``str.lower()`` makes of each character below U+20000 (the cased letters beyond the
+    Basic Multilingual Plane are there), as :func:`~dedupe.normalising.character_map` gives it."""
     # str.lower() lowers a capital sigma by what follows it
-    return character_map(lambda c: None if c == "\u03a3" else c.lower())
+    return character_map(lambda c: None if c == "\u03a3" else c.lower(), 0x20000)
 _NOT_A_TERM, _SEVERAL_TERMS = -1, -2
 
 # scikit-learn's English stop words (``sklearn.feature_extraction.text.ENGLISH_STOP_WORDS``),
@@ -208,7 +210,7 @@ class TermCounts:
         n = len(blocks)
         if n == 0:
             return TermMatrix(np.zeros(0), np.zeros(0, np.int32), np.zeros(1, np.int64), self.n_features)
-        data = fold_lines(blocks, _lowered_bytes, _ASCII_LOWERED, _lowered_map)
+        data = fold_lines(blocks, _lowered_bytes, _ASCII_LOWERED, lowered_map)
         if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
             return self.count([b.replace("\n", " ") for b in blocks])
         raw = np.frombuffer(data, np.uint8)

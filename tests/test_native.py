@@ -180,6 +180,21 @@ def test_band_keys(both, key_bits):
     _assert_same(*both(index.band_keys, sig))
 
 
+def test_row_counts_equal_numpys_unique():
+    kernels = native.load()
+    if kernels is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = np.random.default_rng(11)
+    for n_rows, m, codes_up_to in ((1, 5000, 10**6), (50, 20000, 300), (400, 3000, 5), (3, 0, 1)):
+        row = rng.integers(0, n_rows, m)  # in any order, as the pieces of several terms come last
+        codes = rng.integers(-2, codes_up_to, m)
+        data, indices, indptr = kernels.row_counts(row, codes, n_rows)
+        keep = codes >= 0
+        key, count = np.unique(row[keep] * codes_up_to + codes[keep], return_counts=True)
+        assert indptr.tolist() == np.searchsorted(key, np.arange(n_rows + 1) * codes_up_to).tolist()
+        assert indices.tolist() == (key % codes_up_to).tolist() and data.tolist() == count.tolist()
+
+
 def test_similarity_of_pairs(both):
     rng = np.random.default_rng(6)
     sig = rng.integers(0, 4, (50, 128), dtype=np.uint32)  # values agree often

@@ -28,7 +28,6 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -462,9 +461,37 @@ int64_t dd_run_lookup(const void *keys, const uint32_t *vals, const uint32_t *st
     return found;
 }
 
-static int compare_int64(const void *a, const void *b) {
-    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+/* Sorts c[0..size) ascending: quicksort (middle pivot of three) down to runs of 16, then one
+ * insertion sort; inline comparisons, as a block's few dozen codes make qsort's calls the cost. */
+static void sort_int64(int64_t *c, int64_t size) {
+    int64_t stack[128], depth = 0, lo = 0, hi = size - 1;
+    for (;;) {
+        while (hi - lo > 16 && depth < 126) {
+            int64_t mid = lo + (hi - lo) / 2;
+            int64_t a = c[lo], b = c[mid], d = c[hi];
+            int64_t pivot = a < b ? (b < d ? b : (a < d ? d : a)) : (a < d ? a : (b < d ? d : b));
+            int64_t i = lo, j = hi;
+            while (i <= j) {
+                while (c[i] < pivot) i++;
+                while (c[j] > pivot) j--;
+                if (i <= j) {
+                    int64_t t = c[i]; c[i] = c[j]; c[j] = t;
+                    i++; j--;
+                }
+            }
+            if (j - lo < hi - i) { stack[depth++] = i; stack[depth++] = hi; hi = j; }
+            else { stack[depth++] = lo; stack[depth++] = j; lo = i; }
+        }
+        if (depth == 0) break;
+        hi = stack[--depth];
+        lo = stack[--depth];
+    }
+    for (int64_t a = 1; a < size; a++) {
+        const int64_t v = c[a];
+        int64_t b = a - 1;
+        while (b >= 0 && c[b] > v) { c[b + 1] = c[b]; b--; }
+        c[b + 1] = v;
+    }
 }
 
 /* A sparse matrix of counts: row r holds, for each distinct code c >= 0 among the m pairs
@@ -484,16 +511,7 @@ int64_t dd_row_counts(const int64_t *row, const int64_t *codes, int64_t m, int64
         const int64_t hi = indptr[r];
         int64_t *c = scratch + lo;
         const int64_t size = hi - lo;
-        if (size > 32) {
-            qsort(c, (size_t)size, sizeof(int64_t), compare_int64);
-        } else {
-            for (int64_t a = 1; a < size; a++) {
-                const int64_t v = c[a];
-                int64_t b = a - 1;
-                while (b >= 0 && c[b] > v) { c[b + 1] = c[b]; b--; }
-                c[b + 1] = v;
-            }
-        }
+        sort_int64(c, size);
         indptr[r] = nnz;
         for (int64_t a = 0; a < size; a++) {
             if (a == 0 || c[a] != c[a - 1]) {

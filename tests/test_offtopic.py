@@ -216,8 +216,14 @@ def test_analyse_many_equals_analyse_per_document(fitted, fit):
         detector.analyse_many([ARTICLE, "not a list"])
 
 
-def test_chunk_gram_matrices_equal_scipys_product(fitted):
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_chunk_gram_matrices_equal_scipys_product(fitted, compiled, monkeypatch):
+    from dedupe import native
     from dedupe.offtopic import _block_grams
+
+    if compiled and native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    monkeypatch.setenv("DEDUPE_NATIVE", "1" if compiled else "0")
 
     documents = _equivalence_documents()
     x, _ = fitted._vectors(fitted.term_counts(documents))

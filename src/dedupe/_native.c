@@ -17,6 +17,7 @@
  *   run_directory / band_keys   lsh._Run's bucket directory, MinHashLSHIndex.band_keys
  *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   best_run                    offtopic.OffTopicDetector's run search, one document
+ *   doc_gram                    offtopic._block_grams, one document
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
@@ -637,6 +638,36 @@ void dd_band_keys(const uint32_t *sig, int64_t n, int64_t num_perm, const uint64
             } else {
                 ((uint64_t *)keys)[i * bands + band] = key;
             }
+        }
+    }
+}
+
+/* The dense Gram matrix x_d x_d^T of the rows lo .. lo + n - 1 of a CSR matrix (data, indices,
+ * indptr), number for number what offtopic._block_grams gives: entry (i, j) adds the products
+ * x_if * x_jf one at a time, from 0, in the stored order of row i. gram (n x n) is zeroed;
+ * scratch holds 2 x (the rows' stored entries) int64. */
+void dd_doc_gram(const double *data, const int32_t *indices, const int64_t *indptr, int64_t lo, int64_t n,
+                 int64_t *scratch, double *gram) {
+    const int64_t first = indptr[lo], count = indptr[lo + n] - first;
+    int64_t *by_feature = scratch, *row_of = scratch + count;
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t e = indptr[lo + r]; e < indptr[lo + r + 1]; e++) row_of[e - first] = r;
+    }
+    /* entries by feature, then by place (so by row): feature in the high 32 bits */
+    for (int64_t e = 0; e < count; e++) by_feature[e] = ((int64_t)indices[first + e] << 32) | e;
+    sort_int64(by_feature, count);
+    for (int64_t e = 0; e < count; e++) {
+        const int64_t feature = indices[first + e];
+        int64_t a = 0, b = count; /* the first entry of this feature */
+        while (a < b) {
+            const int64_t mid = (a + b) / 2;
+            if ((by_feature[mid] >> 32) < feature) a = mid + 1; else b = mid;
+        }
+        double *out = gram + row_of[e] * n;
+        const double v = data[first + e];
+        for (; a < count && (by_feature[a] >> 32) == feature; a++) {
+            const int64_t other = by_feature[a] & 0xFFFFFFFF;
+            out[row_of[other]] += v * data[first + other];
         }
     }
 }

@@ -53,6 +53,7 @@ class Kernels:
                              ctypes.c_double, ctypes.c_double, _P, _P, _P, _P, _P, _P, _P], _I64),
             ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
+            ("dd_doc_gram", [_P, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
@@ -163,6 +164,17 @@ class Kernels:
         self._lib.dd_band_keys(_ptr(signatures), len(signatures), signatures.shape[1], _ptr(consts), bands, rows,
                                key_bits, _ptr(keys))
         return keys
+
+    def doc_gram(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, lo: int, n: int) -> np.ndarray:
+        """The dense Gram matrix of CSR rows ``lo .. lo + n - 1`` (float64 data, int32 indices,
+        int64 indptr), each entry's products added in the stored order of its row."""
+        data = np.ascontiguousarray(data, np.float64)
+        indices = np.ascontiguousarray(indices, np.int32)
+        indptr = np.ascontiguousarray(indptr, np.int64)
+        scratch = np.empty(2 * int(indptr[lo + n] - indptr[lo]), np.int64)
+        gram = np.zeros((n, n))
+        self._lib.dd_doc_gram(_ptr(data), _ptr(indices), _ptr(indptr), lo, n, _ptr(scratch), _ptr(gram))
+        return gram
 
     def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

@@ -659,6 +659,10 @@ def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np
     (i, j) adds the products x_if * x_jf one by one, from 0, in the stored order of row i."""
     if docs.size == 0:
         return []
+    kernels = native.load()
+    if kernels is not None:
+        return [kernels.doc_gram(x.data, x.indices, x.indptr, int(starts[d]), int(starts[d + 1] - starts[d]))
+                for d in docs.tolist()]
     n = starts[docs + 1] - starts[docs]
     lo, hi = x.indptr[starts[docs]], x.indptr[starts[docs + 1]]
     # The stored entries of the chosen documents, in stored order.

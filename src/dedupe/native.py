@@ -42,8 +42,13 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
+    VERSION = 1  # KERNELS_VERSION of the _native.c these wrappers call
+
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
+        library.dd_version.restype = _I64
+        if library.dd_version() != self.VERSION:
+            raise AttributeError("the compiled kernels are of another version: build them again")
         for name, argtypes, restype in (
             ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P, _I64], _I64),
             ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),

@@ -41,6 +41,7 @@ Example::
     (2, 2, 2)
     >>> 'href="#b-0-0"' in (d / "r.html").read_text()
     True
+    >>> import shutil; shutil.rmtree(d)
 """
 
 from __future__ import annotations

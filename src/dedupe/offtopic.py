@@ -729,6 +729,7 @@ def build_background(documents: Iterable[list[str]], path: str | Path, *, min_df
         >>> out = os.path.join(tempfile.mkdtemp(), "bg.json")
         >>> build_background([["Iran drones", "Iran sanctions"]], out)["df"]
         {'iran': 2}
+        >>> import shutil; shutil.rmtree(os.path.dirname(out))
     """
     if isinstance(min_df, bool) or not isinstance(min_df, int) or min_df < 1:
         raise ConfigError(f"min_df must be a positive integer, got {min_df!r}")

@@ -14,6 +14,7 @@ Example
 >>> _ = path.write_text(json.dumps({"id": "a", "text": "Hello", "url": "u"}) + "\\n")
 >>> [(d.id, d.text, d.record["url"]) for d in read_documents(str(path))]
 [('a', 'Hello', 'u')]
+>>> import shutil; shutil.rmtree(path.parent)
 """
 
 from __future__ import annotations

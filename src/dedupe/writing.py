@@ -14,6 +14,7 @@ Example
 ...     _ = f.write("{}\\n")
 >>> target.read_text()
 '{}\\n'
+>>> import shutil; shutil.rmtree(target.parent)
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@
  *   run_directory / band_keys   lsh._Run's bucket directory, MinHashLSHIndex.band_keys
  *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   best_run                    offtopic.OffTopicDetector's run search, one document
- *   doc_gram                    offtopic._block_grams, one document
+ *   doc_grams                   offtopic._block_grams
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
@@ -652,7 +652,7 @@ void dd_band_keys(const uint32_t *sig, int64_t n, int64_t num_perm, const uint64
  * indptr), number for number what offtopic._block_grams gives: entry (i, j) adds the products
  * x_if * x_jf one at a time, from 0, in the stored order of row i. gram (n x n) is zeroed;
  * scratch holds 2 x (the rows' stored entries) int64. */
-void dd_doc_gram(const double *data, const int32_t *indices, const int64_t *indptr, int64_t lo, int64_t n,
+static void dd_doc_gram(const double *data, const int32_t *indices, const int64_t *indptr, int64_t lo, int64_t n,
                  int64_t *scratch, double *gram) {
     const int64_t first = indptr[lo], count = indptr[lo + n] - first;
     int64_t *by_feature = scratch, *row_of = scratch + count;
@@ -675,6 +675,16 @@ void dd_doc_gram(const double *data, const int32_t *indices, const int64_t *indp
             const int64_t other = by_feature[a] & 0xFFFFFFFF;
             out[row_of[other]] += v * data[first + other];
         }
+    }
+}
+
+/* dd_doc_gram for documents d of rows lo[d] .. lo[d] + n[d] - 1, their matrices one after
+ * another in grams (zeroed, sum of n[d]^2); scratch for the largest document's entries. */
+void dd_doc_grams(const double *data, const int32_t *indices, const int64_t *indptr, const int64_t *lo,
+                  const int64_t *n, int64_t n_docs, int64_t *scratch, double *grams) {
+    for (int64_t d = 0; d < n_docs; d++) {
+        dd_doc_gram(data, indices, indptr, lo[d], n[d], scratch, grams);
+        grams += n[d] * n[d];
     }
 }
 

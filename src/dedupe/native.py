@@ -58,7 +58,7 @@ class Kernels:
                              ctypes.c_double, ctypes.c_double, _P, _P, _P, _P, _P, _P, _P], _I64),
             ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
-            ("dd_doc_gram", [_P, _P, _P, _I64, _I64, _P, _P], None),
+            ("dd_doc_grams", [_P, _P, _P, _P, _P, _I64, _P, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
@@ -170,16 +170,23 @@ class Kernels:
                                key_bits, _ptr(keys))
         return keys
 
-    def doc_gram(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, lo: int, n: int) -> np.ndarray:
-        """The dense Gram matrix of CSR rows ``lo .. lo + n - 1`` (float64 data, int32 indices,
-        int64 indptr), each entry's products added in the stored order of its row."""
+    def doc_grams(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, lo: np.ndarray,
+                  n: np.ndarray) -> list[np.ndarray]:
+        """The dense Gram matrix of the CSR rows ``lo[d] .. lo[d] + n[d] - 1`` of each document
+        ``d`` (float64 data, int32 indices), each entry's products added in the stored order of
+        its row; views of one array."""
         data = np.ascontiguousarray(data, np.float64)
         indices = np.ascontiguousarray(indices, np.int32)
         indptr = np.ascontiguousarray(indptr, np.int64)
-        scratch = np.empty(2 * int(indptr[lo + n] - indptr[lo]), np.int64)
-        gram = np.zeros((n, n))
-        self._lib.dd_doc_gram(_ptr(data), _ptr(indices), _ptr(indptr), lo, n, _ptr(scratch), _ptr(gram))
-        return gram
+        lo = np.ascontiguousarray(lo, np.int64)
+        n = np.ascontiguousarray(n, np.int64)
+        entries = indptr[lo + n] - indptr[lo]
+        scratch = np.empty(2 * int(entries.max(initial=0)), np.int64)
+        base = np.concatenate(([0], np.cumsum(n * n)))
+        grams = np.zeros(int(base[-1]))
+        self._lib.dd_doc_grams(_ptr(data), _ptr(indices), _ptr(indptr), _ptr(lo), _ptr(n), len(lo), _ptr(scratch),
+                               _ptr(grams))
+        return [grams[a:b].reshape(k, k) for a, b, k in zip(base[:-1].tolist(), base[1:].tolist(), n.tolist())]
 
     def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

@@ -661,8 +661,7 @@ def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np
         return []
     kernels = native.load()
     if kernels is not None:
-        return [kernels.doc_gram(x.data, x.indices, x.indptr, int(starts[d]), int(starts[d + 1] - starts[d]))
-                for d in docs.tolist()]
+        return kernels.doc_grams(x.data, x.indices, x.indptr, starts[docs], starts[docs + 1] - starts[docs])
     n = starts[docs + 1] - starts[docs]
     lo, hi = x.indptr[starts[docs]], x.indptr[starts[docs + 1]]
     # The stored entries of the chosen documents, in stored order.

@@ -111,6 +111,8 @@ def lowered_map() -> np.ndarray:
     Basic Multilingual Plane are there), as :func:`~dedupe.normalising.character_map` gives it."""
     # str.lower() lowers a capital sigma by what follows it
     return character_map(lambda c: None if c == "\u03a3" else c.lower(), 0x20000)
+
+
 _NOT_A_TERM, _SEVERAL_TERMS = -1, -2
 
 # scikit-learn's English stop words (``sklearn.feature_extraction.text.ENGLISH_STOP_WORDS``),

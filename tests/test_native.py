@@ -39,6 +39,13 @@ def test_the_kernels_are_built():
         "run `pip install -e .` again, or set DEDUPE_NATIVE=0 to test the numpy code alone")
 
 
+def test_the_version_says_whether_the_kernels_run():
+    assert run_dedupe("--version").stdout.decode().strip().endswith(
+        "compiled kernels" if native.load() is not None else "numpy only (no compiled kernels)")
+    assert run_dedupe("--version", env={"DEDUPE_NATIVE": "0"}).stdout.decode().strip().endswith(
+        "numpy only (no compiled kernels)")
+
+
 @pytest.fixture
 def both(monkeypatch):
     """``both(f, *args)``: f's result with the kernels and with numpy alone."""

@@ -39,13 +39,16 @@ class OnError(str, Enum):
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"news-dedupe {__version__}")
+        from . import native
+
+        kernels = "compiled kernels" if native.load() is not None else "numpy only (no compiled kernels)"
+        typer.echo(f"news-dedupe {__version__}, {kernels}")
         raise typer.Exit()
 
 
 @app.callback()
 def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Show the version and exit.")) -> None:
+                                      help="Show the version, and whether the compiled kernels run, and exit.")) -> None:
     """news-dedupe: clean scraped news before it enters a pipeline."""
 
 

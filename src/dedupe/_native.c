@@ -651,24 +651,25 @@ void dd_band_keys(const uint32_t *sig, int64_t n, int64_t num_perm, const uint64
 /* The dense Gram matrix x_d x_d^T of the rows lo .. lo + n - 1 of a CSR matrix (data, indices,
  * indptr), number for number what offtopic._block_grams gives: entry (i, j) adds the products
  * x_if * x_jf one at a time, from 0, in the stored order of row i. gram (n x n) is zeroed;
- * scratch holds 2 x (the rows' stored entries) int64. */
+ * scratch holds 3 x (the rows' stored entries) int64. */
 static void dd_doc_gram(const double *data, const int32_t *indices, const int64_t *indptr, int64_t lo, int64_t n,
                  int64_t *scratch, double *gram) {
     const int64_t first = indptr[lo], count = indptr[lo + n] - first;
-    int64_t *by_feature = scratch, *row_of = scratch + count;
+    int64_t *by_feature = scratch, *row_of = scratch + count, *group_of = scratch + 2 * count;
     for (int64_t r = 0; r < n; r++) {
         for (int64_t e = indptr[lo + r]; e < indptr[lo + r + 1]; e++) row_of[e - first] = r;
     }
     /* entries by feature, then by place (so by row): feature in the high 32 bits */
     for (int64_t e = 0; e < count; e++) by_feature[e] = ((int64_t)indices[first + e] << 32) | e;
     sort_int64(by_feature, count);
+    /* group_of[e]: where the entries of e's feature begin in by_feature */
+    for (int64_t s = 0, start = 0; s < count; s++) {
+        if (s > 0 && (by_feature[s] >> 32) != (by_feature[s - 1] >> 32)) start = s;
+        group_of[by_feature[s] & 0xFFFFFFFF] = start;
+    }
     for (int64_t e = 0; e < count; e++) {
         const int64_t feature = indices[first + e];
-        int64_t a = 0, b = count; /* the first entry of this feature */
-        while (a < b) {
-            const int64_t mid = (a + b) / 2;
-            if ((by_feature[mid] >> 32) < feature) a = mid + 1; else b = mid;
-        }
+        int64_t a = group_of[e];
         double *out = gram + row_of[e] * n;
         const double v = data[first + e];
         for (; a < count && (by_feature[a] >> 32) == feature; a++) {

@@ -181,7 +181,7 @@ class Kernels:
         lo = np.ascontiguousarray(lo, np.int64)
         n = np.ascontiguousarray(n, np.int64)
         entries = indptr[lo + n] - indptr[lo]
-        scratch = np.empty(2 * int(entries.max(initial=0)), np.int64)
+        scratch = np.empty(3 * int(entries.max(initial=0)), np.int64)
         base = np.concatenate(([0], np.cumsum(n * n)))
         grams = np.zeros(int(base[-1]))
         self._lib.dd_doc_grams(_ptr(data), _ptr(indices), _ptr(indptr), _ptr(lo), _ptr(n), len(lo), _ptr(scratch),

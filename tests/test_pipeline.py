@@ -478,3 +478,25 @@ print(mallinfo2().hblks - before)
     mapped = {how: subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True,
                                   check=True).stdout.strip() for how in ("plain", "tuned")}
     assert mapped == {"plain": "1", "tuned": "0"}
+
+
+def test_thousands_of_alike_blocks_in_a_chunk_cost_what_they_are():
+    """30,000 lines that are 7 sentences over and over, in one document and spread over many:
+    each repeat points at its first occurrence. The chunk's lookups once paired every two
+    blocks sharing a band key (a billion pairs here, a MemoryError)."""
+    lines = ["The regional council has published its agenda for the coming session of debates",
+             "Heavy rain is expected across the northern valleys from Thursday evening onwards",
+             "Shares in the mining company rose sharply after it reported record copper output",
+             "A new exhibition of early photographs opens at the city museum this weekend",
+             "The national team named three uncapped players in its squad for the qualifiers",
+             "Engineers say the repaired bridge will reopen to lorries before the end of June",
+             "Local schools will receive extra funding for science laboratories next year"]
+    text = "\n".join(lines[i % 7] for i in range(30_000))
+    one = decisions(Cleaner(), [Document("one", text)])["one"]
+    stripped = [d for d in one.decisions if d.action == "strip"]
+    assert len(stripped) == 30_000 - 7
+    assert all(d.reason == "duplicate" and d.duplicate_of.block == d.block % 7 for d in stripped)
+    many = decisions(Cleaner(), [Document(f"d{i}", "\n".join(lines[(i + k) % 7] for k in range(3)))
+                                 for i in range(3_000)])
+    kept = [(doc, d.block) for doc, c in many.items() for d in c.decisions if d.action == "keep"]
+    assert len(kept) == 7 and {doc for doc, _ in kept} <= {"d0", "d1", "d2", "d3", "d4"}

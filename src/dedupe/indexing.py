@@ -37,7 +37,7 @@ from typing import NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from .lsh import MinHashLSHIndex, equal_runs_pairs, optimal_bands, sorted_pairs
+from .lsh import MinHashLSHIndex, optimal_bands, sorted_pairs
 
 # Missing a copy costs a stripped duplicate; a false candidate costs one signature check. The
 # banding is therefore chosen with false negatives weighted four times false positives: for
@@ -228,45 +228,49 @@ class ChunkLookup:
     """Index lookups for the blocks of one chunk of documents, done as one batch.
 
     The chunk's blocks (rows of ``signatures``, in input order) are looked up in the LSH tables
-    at once, and the pairs of chunk blocks that share a band are found at once by sorting their
-    band keys. :meth:`lookup` then answers for a document's rows exactly what a lookup right
-    before that document would have: the best of the tables' match and of the chunk blocks
-    already :meth:`added` (same candidates, same stored bits, same estimate, same tie-breaks).
+    at once, and the band keys that several chunk blocks hold are found at once by sorting
+    them. :meth:`lookup` then answers for a document's rows exactly what a lookup right before
+    that document would have: the best of the tables' match and of the chunk blocks already
+    :meth:`added` that share a band key with the row (same candidates, same stored bits, same
+    estimate, same tie-breaks). The blocks added under each shared key are kept as they come, so
+    a chunk of many alike blocks costs what they are, not the pairs among them (30,000 repeats of
+    seven lines made a billion pairs).
     """
 
     def __init__(self, index: BlockIndex, signatures: np.ndarray, exact: np.ndarray,
                  flushed: list[Optional[Match]], band_keys: np.ndarray | None = None):
         self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
         self._entry_of: dict[int, int] = {}
-        self._earlier: dict[int, np.ndarray] = {}  # row -> the earlier rows it shares a band with
+        self._shared: dict[int, list[int]] = {}  # row -> its keys that other rows of the chunk hold
+        self._added_under: dict[int, list[int]] = {}  # shared key -> the rows added under it so far
         n = len(signatures)
         if n < 2:
             return
         keys = (index._lsh.band_keys(signatures) if band_keys is None else band_keys).ravel()
         # within a run of equal keys, rows ascend
         keys, rows = sorted_pairs(keys, np.repeat(np.arange(n), index.bands))
-        member, partner = equal_runs_pairs(keys)
-        if len(member) == 0:
-            return
-        pairs = np.unique(rows[member] * n + rows[partner])  # one per pair, whichever bands it shares
-        later, earlier = pairs // n, pairs % n
-        distinct = later != earlier
-        later, earlier = later[distinct], earlier[distinct]
-        first = np.flatnonzero(np.r_[True, later[1:] != later[:-1]]) if len(later) else later
-        bounds = [*first.tolist(), len(later)]
-        self._earlier = dict(zip(later[first].tolist(), (earlier[a:b] for a, b in zip(bounds, bounds[1:]))))
+        new_key = np.r_[True, keys[1:] != keys[:-1]]
+        new_row = new_key | np.r_[True, rows[1:] != rows[:-1]]  # first of a (key, row): a row's two bands alike
+        key_number = np.cumsum(new_key) - 1
+        holders = np.bincount(key_number, weights=new_row)  # rows holding each key
+        for row, key in zip(*(a[new_row & (holders[key_number] > 1)].tolist() for a in (rows, keys))):
+            self._shared.setdefault(row, []).append(key)
 
     def added(self, rows: list[int], entries: np.ndarray) -> None:
         """Rows of the chunk that were registered in the index, with their entries."""
         self._entry_of.update(zip(rows, entries.tolist()))
+        for row in rows:
+            for key in self._shared.get(row, ()):
+                self._added_under.setdefault(key, []).append(row)
 
     def lookup(self, rows: range) -> list[Optional[Match]]:
         out = self.flushed[rows.start:rows.stop]
-        # only rows that share a band with earlier rows of the chunk can do better (few do)
-        for row in [row for row in rows if row in self._earlier]:
-            earlier = [a for a in self._earlier[row].tolist() if a in self._entry_of]
+        # only rows that share a band key with rows of the chunk can do better (few do); the rows
+        # added so far all lie in earlier documents
+        for row in [row for row in rows if row in self._shared]:
+            earlier = {a for key in self._shared[row] for a in self._added_under.get(key, ())}
             if earlier:
-                earlier.sort(key=self._entry_of.__getitem__)
+                earlier = sorted(earlier, key=self._entry_of.__getitem__)
                 entries = np.array([self._entry_of[a] for a in earlier], dtype=np.int64)
                 others = self.signatures[earlier]
                 found = self.index._pick(

@@ -241,7 +241,8 @@ class ChunkLookup:
                  flushed: list[Optional[Match]], band_keys: np.ndarray | None = None):
         self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
         self._entry_of: dict[int, int] = {}
-        self._shared: dict[int, list[int]] = {}  # row -> its keys that other rows of the chunk hold
+        self._shared: dict[int, tuple[int, int]] = {}  # row -> where its keys that other rows hold lie
+        self._shared_keys = np.zeros(0, np.uint64)
         self._added_under: dict[int, list[int]] = {}  # shared key -> the rows added under it so far
         n = len(signatures)
         if n < 2:
@@ -253,22 +254,30 @@ class ChunkLookup:
         new_row = new_key | np.r_[True, rows[1:] != rows[:-1]]  # first of a (key, row): a row's two bands alike
         key_number = np.cumsum(new_key) - 1
         holders = np.bincount(key_number, weights=new_row)  # rows holding each key
-        for row, key in zip(*(a[new_row & (holders[key_number] > 1)].tolist() for a in (rows, keys))):
-            self._shared.setdefault(row, []).append(key)
+        chosen = new_row & (holders[key_number] > 1)
+        shared_rows, shared_keys = rows[chosen], keys[chosen]
+        by_row = np.argsort(shared_rows, kind="stable")
+        shared_rows, self._shared_keys = shared_rows[by_row], shared_keys[by_row]
+        first = np.flatnonzero(np.r_[True, shared_rows[1:] != shared_rows[:-1]]) if len(shared_rows) else shared_rows
+        bounds = [*first.tolist(), len(shared_rows)]
+        self._shared = dict(zip(shared_rows[first].tolist(), zip(bounds, bounds[1:])))
 
     def added(self, rows: list[int], entries: np.ndarray) -> None:
         """Rows of the chunk that were registered in the index, with their entries."""
         self._entry_of.update(zip(rows, entries.tolist()))
         for row in rows:
-            for key in self._shared.get(row, ()):
-                self._added_under.setdefault(key, []).append(row)
+            if row in self._shared:
+                a, b = self._shared[row]
+                for key in self._shared_keys[a:b].tolist():
+                    self._added_under.setdefault(key, []).append(row)
 
     def lookup(self, rows: range) -> list[Optional[Match]]:
         out = self.flushed[rows.start:rows.stop]
         # only rows that share a band key with rows of the chunk can do better (few do); the rows
         # added so far all lie in earlier documents
         for row in [row for row in rows if row in self._shared]:
-            earlier = {a for key in self._shared[row] for a in self._added_under.get(key, ())}
+            a, b = self._shared[row]
+            earlier = {e for key in self._shared_keys[a:b].tolist() for e in self._added_under.get(key, ())}
             if earlier:
                 earlier = sorted(earlier, key=self._entry_of.__getitem__)
                 entries = np.array([self._entry_of[a] for a in earlier], dtype=np.int64)

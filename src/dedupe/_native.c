@@ -1,5 +1,5 @@
-/* Compiled kernels of the text path: plain C over numpy buffers, called through ctypes
- * (dedupe/native.py). Each function computes exactly what the numpy code it stands in for
+/* Compiled kernels of news-dedupe (text path, index, detectors): plain C over numpy buffers,
+ * called through ctypes (dedupe/native.py). Each function computes exactly what the numpy code it stands in for
  * computes (tests hold the two equal), so a machine without a compiler gets the same output from
  * the numpy path, only slower.
  *

@@ -1,4 +1,5 @@
-"""The compiled kernels of the text path, where they were built; ``None`` where not.
+"""The compiled kernels (text path, index, detectors' features and run search), where they were
+built; ``None`` where not.
 
 ``pip install`` compiles ``_native.c`` (plain C over numpy buffers, no Python objects) when a C
 compiler is there; the build is optional, and without it every stage runs its numpy code, which
@@ -30,8 +31,6 @@ import numpy as np
 
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
-
-
 _RUN_GAPS = np.array([1] + [0] * 255, np.uint8)  # token_runs: 0 is a gap, 1 is inside
 
 

@@ -1,7 +1,7 @@
 /* Compiled kernels of news-dedupe (text path, index, detectors): plain C over numpy buffers,
- * called through ctypes (dedupe/native.py). Each function computes exactly what the numpy code it stands in for
- * computes (tests hold the two equal), so a machine without a compiler gets the same output from
- * the numpy path, only slower.
+ * called through ctypes (dedupe/native.py). Each function computes exactly what the numpy code
+ * it stands in for computes (tests hold the two equal), so a machine without a compiler gets the
+ * same output from the numpy path, only slower.
  *
  *   token_bounds                tokentable.token_bounds and token_runs
  *   fold_utf8                   normalising.fold_lines: text folded one character at a time

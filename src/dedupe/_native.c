@@ -195,6 +195,14 @@ void dd_agreements(const uint32_t *sig, int64_t columns, const int64_t *i, const
     }
 }
 
+/* A long token's key: each 8-byte word (little-endian, zero-padded) mixed with its place,
+ * summed, and the sum mixed with the length; the top bit set. */
+static inline uint64_t word_mix(uint64_t word, int64_t place) { return fmix64(word ^ (uint64_t)(place + 1) * GOLDEN); }
+
+static inline uint64_t long_key(uint64_t summed, int64_t length) {
+    return fmix64(summed ^ (uint64_t)length * LENGTH_MIX) | TOP_BIT;
+}
+
 void dd_token_keys(const uint8_t *data, int64_t size, const int64_t *starts, const int64_t *ends, int64_t n,
                    uint64_t *keys) {
     for (int64_t t = 0; t < n; t++) {
@@ -205,59 +213,48 @@ void dd_token_keys(const uint8_t *data, int64_t size, const int64_t *starts, con
         }
         uint64_t summed = 0;
         for (int64_t place = 0; place * 8 < length; place++) {
-            uint64_t word = load8(data, size, start + place * 8) & low_bits(length - place * 8);
-            summed += fmix64(word ^ (uint64_t)(place + 1) * GOLDEN);
+            summed += word_mix(load8(data, size, start + place * 8) & low_bits(length - place * 8), place);
         }
-        keys[t] = fmix64(summed ^ (uint64_t)length * LENGTH_MIX) | TOP_BIT;
+        keys[t] = long_key(summed, length);
     }
 }
 
-/* Streams a token's bytes into its key (the same key dd_token_keys gives the bytes at once). */
-typedef struct {
-    uint64_t word, summed;
-    int64_t length;
-} KeyState;
-
-static inline void key_byte(KeyState *k, uint64_t byte) {
-    k->word |= byte << (8 * (k->length & 7));
-    k->length++;
-    if ((k->length & 7) == 0) {
-        k->summed += fmix64(k->word ^ (uint64_t)(k->length / 8) * GOLDEN);
-        k->word = 0;
+static inline int64_t put_utf8(uint8_t *out, uint32_t cp) {
+    if (cp < 0x80) { out[0] = (uint8_t)cp; return 1; }
+    if (cp < 0x800) { out[0] = 0xC0 | (cp >> 6); out[1] = 0x80 | (cp & 0x3F); return 2; }
+    if (cp < 0x10000) {
+        out[0] = 0xE0 | (cp >> 12); out[1] = 0x80 | ((cp >> 6) & 0x3F); out[2] = 0x80 | (cp & 0x3F);
+        return 3;
     }
-}
-
-static inline uint64_t key_end(KeyState *k) {
-    if (k->length < 8) return k->word | ((uint64_t)k->length << 56);
-    if (k->length & 7) k->summed += fmix64(k->word ^ (uint64_t)(k->length / 8 + 1) * GOLDEN);
-    return fmix64(k->summed ^ (uint64_t)k->length * LENGTH_MIX) | TOP_BIT;
+    out[0] = 0xF0 | (cp >> 18); out[1] = 0x80 | ((cp >> 12) & 0x3F);
+    out[2] = 0x80 | ((cp >> 6) & 0x3F); out[3] = 0x80 | (cp & 0x3F);
+    return 4;
 }
 
 /* dd_token_keys for tokens given as code points: each keyed by its UTF-8 bytes (a surrogate as
- * the three bytes Python's "surrogatepass" writes). */
+ * the three bytes Python's "surrogatepass" writes), streamed into the words of the key. */
 void dd_token_keys_utf32(const uint32_t *points, const int64_t *starts, const int64_t *ends, int64_t n,
                          uint64_t *keys) {
     for (int64_t t = 0; t < n; t++) {
-        KeyState k = {0, 0, 0};
+        uint64_t word = 0, summed = 0;
+        int64_t length = 0;
         for (int64_t i = starts[t]; i < ends[t]; i++) {
-            const uint32_t cp = points[i];
-            if (cp < 0x80) {
-                key_byte(&k, cp);
-            } else if (cp < 0x800) {
-                key_byte(&k, 0xC0 | (cp >> 6));
-                key_byte(&k, 0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                key_byte(&k, 0xE0 | (cp >> 12));
-                key_byte(&k, 0x80 | ((cp >> 6) & 0x3F));
-                key_byte(&k, 0x80 | (cp & 0x3F));
-            } else {
-                key_byte(&k, 0xF0 | (cp >> 18));
-                key_byte(&k, 0x80 | ((cp >> 12) & 0x3F));
-                key_byte(&k, 0x80 | ((cp >> 6) & 0x3F));
-                key_byte(&k, 0x80 | (cp & 0x3F));
+            uint8_t bytes[4];
+            const int64_t size = put_utf8(bytes, points[i]);
+            for (int64_t b = 0; b < size; b++, length++) {
+                word |= (uint64_t)bytes[b] << (8 * (length & 7));
+                if ((length & 7) == 7) {
+                    summed += word_mix(word, length / 8);
+                    word = 0;
+                }
             }
         }
-        keys[t] = key_end(&k);
+        if (length < 8) {
+            keys[t] = word | ((uint64_t)length << 56);
+        } else {
+            if (length & 7) summed += word_mix(word, length / 8);
+            keys[t] = long_key(summed, length);
+        }
     }
 }
 
@@ -282,18 +279,6 @@ void dd_lookup_capped(const uint8_t *table, int64_t size, const void *points, in
  * Returns the length written to out. */
 #define FOLD_PYTHON 0xFFFFFFFFU
 #define FOLD_DROP 0xFFFFFFFEU
-
-static inline int64_t put_utf8(uint8_t *out, uint32_t cp) {
-    if (cp < 0x80) { out[0] = (uint8_t)cp; return 1; }
-    if (cp < 0x800) { out[0] = 0xC0 | (cp >> 6); out[1] = 0x80 | (cp & 0x3F); return 2; }
-    if (cp < 0x10000) {
-        out[0] = 0xE0 | (cp >> 12); out[1] = 0x80 | ((cp >> 6) & 0x3F); out[2] = 0x80 | (cp & 0x3F);
-        return 3;
-    }
-    out[0] = 0xF0 | (cp >> 18); out[1] = 0x80 | ((cp >> 12) & 0x3F);
-    out[2] = 0x80 | ((cp >> 6) & 0x3F); out[3] = 0x80 | (cp & 0x3F);
-    return 4;
-}
 
 int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const uint32_t *bmp, int64_t table_size,
                      uint8_t *out, uint8_t *needs_python) {

@@ -398,6 +398,13 @@ def _token_codes() -> TokenTable:
 _SEVERAL = 1 << 40  # above any offset: tokens are far shorter
 
 
+def _kinds_of(points: np.ndarray, kernels) -> np.ndarray:
+    """The kind of each code point (those above the Basic Multilingual Plane read as 0xFFFF's)."""
+    if kernels is not None:
+        return kernels.lookup_capped(_kind_table(), points)
+    return _kind_table()[np.minimum(points, 0xFFFF)]
+
+
 def _vocab_hits(lower: str, offset: int) -> list[tuple[int, int]]:
     return [(offset + m.start(), _GROUP_INDEX[m.lastgroup]) for m in _VOCAB_SCAN.finditer(lower)]
 
@@ -460,10 +467,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     else:
         cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
         bmp = np.minimum(cps, 0xFFFF) if kernels is None else None  # then only the edges are capped
-    if kernels is not None:
-        kinds = kernels.lookup_capped(_kind_table(), cps)
-    else:
-        kinds = np.take(_kind_table(), bmp)  # take: no cast of the index array to intp first
+    kinds = _kinds_of(cps, kernels) if bmp is None else np.take(_kind_table(), bmp)  # take: no cast to intp
     space = kinds == _SPACE_KIND
     # kind_counts[block, kind, starts a word]; the \n after a block is counted with it, as a space
     if kernels is not None:
@@ -519,9 +523,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         token_starts, token_ends = token_runs(~space)
         owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens
     else:
-        lower_kinds = (kernels.lookup_capped(_kind_table(), lower_points) if kernels is not None
-                       else _kind_table()[np.minimum(lower_points, 0xFFFF)])
-        token_starts, token_ends = token_runs(lower_kinds != _SPACE_KIND)
+        token_starts, token_ends = token_runs(_kinds_of(lower_points, kernels) != _SPACE_KIND)
         lower_starts = np.cumsum([0] + [len(b.lower()) + 1 for b in flat[:-1]])
         owner = np.searchsorted(lower_starts, token_starts, side="right") - 1
     # Tokens are keyed by their UTF-8 bytes: most words are short enough to be their own key.

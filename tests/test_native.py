@@ -71,7 +71,7 @@ def _assert_same(compiled, plain):
             _assert_same(c, p)
     else:
         assert compiled.dtype == plain.dtype and compiled.shape == plain.shape
-        assert np.array_equal(compiled, plain)
+        assert np.array_equal(compiled, plain, equal_nan=compiled.dtype.kind == "f")
 
 
 def _blocks() -> list[str]:
@@ -233,3 +233,107 @@ def test_cleaning_gives_the_same_files_with_and_without_the_kernels(tmp_path):
     reasons = [json.loads(line)["reason"] for line in outputs["1"][1].decode().splitlines()]
     assert {"duplicate", "near-duplicate", "boilerplate"} <= set(reasons)  # the run had work to do
     assert outputs["1"] == outputs["0"]
+
+
+def _copy_findings(documents: list[str], chunk_size: int, **params) -> list[tuple]:
+    from dedupe.pipeline import Cleaner
+
+    cleaner = Cleaner(chunk_size=chunk_size, detect=("duplicate", "near-duplicate"), **params)
+    return [(c.document.id, d.block, d.action, d.reason, d.score, d.duplicate_of, d.cluster)
+            for c in cleaner.clean(documents) for d in c.decisions]
+
+
+@pytest.mark.parametrize("cross_doc", ["strip", "flag", "keep"])
+def test_the_copy_pass_of_a_chunk(both, monkeypatch, tmp_path, cross_doc):
+    """The compiled copy pass (in-chunk candidates, rules 2-4, registration) decides what the
+    document-by-document code decides, whatever the chunks: copies inside one chunk, across
+    chunks, repeated re-worded passages and short blocks beside them."""
+    from dedupe.pipeline import Cleaner
+
+    corpus = list(dict.fromkeys(" ".join(line.split()) for p in sorted((ROOT / "seeds").glob("*.txt"))
+                                for line in p.read_text(encoding="utf-8").splitlines() if line.strip()))
+    config = make_dump.DumpConfig(docs=120, seed=11, exact_rate=0.15, near_rate=0.15, syndicated_rate=0.1)
+    make_dump.DumpWriter(config, corpus).write(tmp_path / "dump")
+    documents = [json.loads(line)["text"] for line in (tmp_path / "dump" / "dump.jsonl").open(encoding="utf-8")]
+    passage = corpus[3:7]
+    reworded = [p.replace(" the ", " a ", 1) for p in passage]
+    documents += ["\n".join(["Top stories", *passage, "Top stories", *reworded, "Share this"]),
+                  "\n".join(["Top stories", passage[1], "Share this", reworded[2]])] * 2
+
+    def fails(*args):
+        raise AssertionError("the document-by-document copy pass ran")
+
+    compiled_runs = []
+    for chunk_size in (1, 5, 256):
+        compiled, plain = both(_copy_findings, documents, chunk_size, cross_doc=cross_doc)
+        assert compiled == plain
+        compiled_runs.append(compiled)
+    assert compiled_runs[0] == compiled_runs[1] == compiled_runs[2]  # the chunks change nothing
+    assert {"duplicate", "near-duplicate"} <= {finding[3] for finding in compiled_runs[0]}
+    monkeypatch.setattr(Cleaner, "_copies", fails)  # with the kernels, the compiled pass is what ran
+    assert _copy_findings(documents, 5, cross_doc=cross_doc) == compiled_runs[0]
+
+
+def _synthetic_chunks(seed: int, num_perm: int, n_chunks: int = 4, docs_per_chunk: int = 6):
+    """Sketches of blocks that copy each other at chosen similarities: variants of a few base
+    rows with exactly m values changed (low bits too, so the stored 4-bit estimate follows m), so
+    that scores tie, in and across documents and chunks; short blocks among them."""
+    from dedupe.deciding import Sketch, local_copies
+    from dedupe.config import CleanerConfig
+
+    rng = np.random.default_rng(seed)
+    bases = rng.integers(0, 2**32, (8, num_perm), dtype=np.uint32)
+    config = CleanerConfig(num_perm=num_perm)
+    chunks = []
+    for _ in range(n_chunks):
+        sketches = []
+        for _ in range(docs_per_chunk):
+            k = int(rng.integers(0, 9))
+            base = rng.integers(0, len(bases), k)
+            changed = rng.choice([0, 0, 1, 2, 3, 4, 36 % num_perm, num_perm // 2, num_perm - 3, num_perm], k)
+            sig = bases[base].copy()
+            for row, m in enumerate(changed.tolist()):
+                at = rng.choice(num_perm, m, replace=False)
+                sig[row, at] ^= np.uint32(1) + (rng.integers(0, 2**31, m, dtype=np.uint32) << np.uint32(4))
+            exact = np.where(changed == 0, base, 100 + rng.integers(0, 10**9, k)).astype(np.uint64)
+            words = np.where(rng.random(k) < 0.3, 2, 30).astype(np.int64)
+            sketches.append(Sketch(words, np.maximum(words - 4, 1), exact, sig))
+        chunks.append(sketches)
+    # a passage (x, y) pasted again with y re-worded so far that 3 of 20 values still agree
+    x, y = rng.integers(0, 2**32, (2, num_perm), dtype=np.uint32)
+    reworded = y.copy()
+    reworded[3:] += np.uint32(1)
+    words = np.full(4, 30, np.int64)
+    chunks[0].append(Sketch(words, words - 4, np.array([50, 51, 50, 52], np.uint64), np.stack([x, y, x, reworded])))
+    return [local_copies(sketches, config) for sketches in chunks]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("num_perm", [20, 128])
+def test_the_copy_pass_on_tied_scores(both, seed, num_perm):
+    """Ties everywhere (the same estimate from two candidates, a neighbour exactly at the run
+    threshold with 20 permutations): the compiled pass breaks them as the Python does, and
+    registers the same blocks under the same entries. (36 changed values of 128 put the 4-bit
+    estimate at the threshold, 0.7, exactly; 17 of 20 put a neighbour at the run threshold.)"""
+    from dedupe.pipeline import Cleaner
+    from dedupe.reading import Document
+
+    chunks = _synthetic_chunks(seed, num_perm)
+
+    def run():
+        cleaner = Cleaner(num_perm=num_perm, detect=("duplicate", "near-duplicate"))
+        found = []
+        for number, sketches in enumerate(chunks):
+            docs = [Document(id=f"{number}-{k}", text="") for k in range(len(sketches))]
+            for copies in cleaner._copies_of_chunk(docs, sketches):
+                found.append(tuple(np.asarray(field) for field in
+                                   (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
+        index = cleaner.index
+        state = (index._doc_of.view(), index._block_of.view(), index._exact.view())
+        return tuple(found), tuple(np.asarray(a) for a in state), tuple(index._doc_ids)
+
+    compiled, plain = both(run)
+    assert compiled[2] == plain[2]
+    _assert_same(compiled[:2], plain[:2])
+    reasons = np.concatenate([copies[0] for copies in compiled[0]])
+    assert (reasons == 1).any() and (reasons == 2).any()

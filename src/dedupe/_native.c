@@ -21,6 +21,8 @@
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
  *   minhash                     minhash.MinHasher.signatures
+ *   chunk_copies                pipeline.Cleaner._copies for a chunk (deciding.find_copies,
+ *                               indexing.ChunkLookup)
  *
  * Arrays are C-contiguous; int64 sizes and offsets, as numpy gives them. No function allocates
  * or keeps memory, and none calls back into Python, so the GIL is released around each call.
@@ -36,7 +38,7 @@
 
 /* Bumped whenever a function below changes its arguments or its meaning: dedupe.native only
  * uses a library that reports the version it was written for (a stale build is not called). */
-#define KERNELS_VERSION 1
+#define KERNELS_VERSION 2
 
 int64_t dd_version(void) { return KERNELS_VERSION; }
 
@@ -672,6 +674,142 @@ void dd_doc_grams(const double *data, const int32_t *indices, const int64_t *ind
         dd_doc_gram(data, indices, indptr, lo[d], n[d], scratch, grams);
         grams += n[d] * n[d];
     }
+}
+
+/* The b-bit similarity estimate of lsh.MinHashLSHIndex._estimate for 4-bit stored values:
+ * rows a and b agree at a permutation when their low four bits do. */
+static inline double nibble_estimate(const uint32_t *a, const uint32_t *b, int64_t num_perm, double e) {
+    int64_t differ = 0;
+    for (int64_t p = 0; p < num_perm; p++) differ += ((a[p] ^ b[p]) & 15u) != 0;
+    double q = 1.0 - (double)differ / (double)num_perm;
+    double estimate = (q - e) / (1.0 - e);
+    return estimate < 0.0 ? 0.0 : estimate > 1.0 ? 1.0 : estimate;
+}
+
+/* The copy pass of a chunk of documents, document by document, as pipeline.Cleaner._copies
+ * makes it: indexing.ChunkLookup's candidates among the chunk's earlier kept blocks (rows
+ * sharing one of the shared keys sh_key[sh_ptr[r]..sh_ptr[r+1]]) against the tables' match
+ * (f_entry/f_score/f_exact, entry -1 for none); deciding.find_copies' rules 2-4; the kept blocks
+ * registered (entry_at: base, base + 1, ... in row order; -1 for a copy); and the Copies arrays
+ * (out_reason, out_score, of, cluster, cross). earlier[r] is rule 1's block (document-relative).
+ * Scratch: head (n_keys), next and reg_row (sh_ptr[n]), mark and cand (n) int64; c_entry int64,
+ * c_score double, c_exact and confirmed uint8, and the verdicts (reason, score, local, entry,
+ * stays), n each. Returns the number of kept blocks. */
+int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *exact, const uint8_t *is_short,
+                        const int64_t *earlier, const double *earlier_score, const int64_t *doc_start,
+                        int64_t n_docs, const int64_t *f_entry, const double *f_score, const uint8_t *f_exact,
+                        const int64_t *sh_ptr, const int64_t *sh_key, int64_t n_keys, int64_t base,
+                        int64_t use_cross, double threshold, double run_threshold, double e, int64_t *head,
+                        int64_t *next, int64_t *reg_row, int64_t *mark, int64_t *cand, int64_t *c_entry,
+                        double *c_score, uint8_t *c_exact, uint8_t *confirmed, int8_t *reason, double *score,
+                        int64_t *local, int64_t *entry, uint8_t *stays, int64_t *entry_at, int8_t *out_reason,
+                        double *out_score, int64_t *of, int64_t *cluster, uint8_t *cross) {
+    const float run32 = (float)run_threshold; /* numpy compares a float32 similarity in float32 */
+    int64_t kept = 0, n_regs = 0;
+    for (int64_t k = 0; k < n_keys; k++) head[k] = -1;
+    for (int64_t r = 0; r < doc_start[n_docs]; r++) mark[r] = -1;
+    for (int64_t d = 0; d < n_docs; d++) {
+        const int64_t lo = doc_start[d], hi = doc_start[d + 1], k = hi - lo;
+        /* ChunkLookup.lookup: the best of the tables' match and the chunk's earlier kept blocks */
+        for (int64_t r = lo; r < hi; r++) {
+            c_entry[r] = f_entry[r], c_score[r] = f_score[r], c_exact[r] = f_exact[r];
+            if (!use_cross || sh_ptr[r + 1] == sh_ptr[r]) continue;
+            int64_t m = 0;
+            for (int64_t s = sh_ptr[r]; s < sh_ptr[r + 1]; s++)
+                for (int64_t g = head[sh_key[s]]; g >= 0; g = next[g])
+                    if (mark[reg_row[g]] != r) mark[reg_row[g]] = r, cand[m++] = reg_row[g];
+            if (m == 0) continue;
+            sort_int64(cand, m); /* rows ascend as their entries do */
+            int64_t best = -1;
+            double best_score = 0.0;
+            uint8_t best_exact = 0;
+            for (int64_t c = 0; c < m; c++)
+                if (exact[cand[c]] == exact[r]) { best = cand[c], best_score = 1.0, best_exact = 1; break; }
+            if (best < 0) {
+                for (int64_t c = 0; c < m; c++) {
+                    double s = nibble_estimate(sig + cand[c] * num_perm, sig + r * num_perm, num_perm, e);
+                    if (best < 0 || s > best_score) best = cand[c], best_score = s;
+                }
+                if (!(best_score >= threshold)) continue;
+            }
+            /* indexing._better: identical text first, then the higher score, then the earlier entry
+             * (the tables' entries all precede the chunk's) */
+            if (c_entry[r] < 0 || (best_exact && !c_exact[r]) || (best_exact == c_exact[r] && best_score > c_score[r]))
+                c_entry[r] = entry_at[best], c_score[r] = best_score, c_exact[r] = best_exact;
+        }
+        /* deciding.find_copies: the in-document copy against the other documents' one */
+        int any_local = 0;
+        for (int64_t r = lo; r < hi; r++) {
+            reason[r] = 0, score[r] = NAN, local[r] = -1, entry[r] = -1, stays[r] = 0;
+            const int64_t j = earlier[r];
+            const int match = use_cross && c_entry[r] >= 0;
+            if (j < 0 && !match) continue;
+            const uint8_t same = j >= 0 && exact[lo + j] == exact[r];
+            if (match && (!is_short[r] || c_exact[r])) {
+                if (j < 0 || c_exact[r] > same || (c_exact[r] == same && c_score[r] > earlier_score[r])) {
+                    reason[r] = c_exact[r] ? 1 : 2, score[r] = c_score[r], entry[r] = c_entry[r];
+                    continue;
+                }
+            }
+            if (j >= 0) reason[r] = same ? 1 : 2, score[r] = earlier_score[r], local[r] = j, any_local = 1;
+        }
+        /* deciding._extend_runs: a repeated passage's neighbours at the run threshold */
+        for (int changed = any_local; changed;) {
+            changed = 0;
+            for (int64_t i = 0; i < k; i++) {
+                const int64_t original = local[lo + i];
+                if (original < 0) continue;
+                for (int step = 1; step >= -1; step -= 2) {
+                    const int64_t a = i + step, t = original + step;
+                    if (t < 0 || a >= k || a <= original || t >= a) continue;
+                    if (local[lo + a] >= 0 || entry[lo + a] >= 0 || local[lo + t] >= 0 || entry[lo + t] >= 0 ||
+                        is_short[lo + a] != is_short[lo + t])
+                        continue;
+                    const uint32_t *x = sig + (lo + a) * num_perm, *y = sig + (lo + t) * num_perm;
+                    int64_t agree = 0;
+                    for (int64_t p = 0; p < num_perm; p++) agree += x[p] == y[p];
+                    const float sim = (float)((double)agree / (double)num_perm);
+                    if (sim >= run32) reason[lo + a] = 2, score[lo + a] = (double)sim, local[lo + a] = t, changed = 1;
+                }
+            }
+        }
+        /* deciding._keep_lone_short_blocks: a short copy goes only beside another copy */
+        for (int64_t r = lo; r < hi; r++) confirmed[r] = 0;
+        for (int grew = 1; grew;) {
+            grew = 0;
+            for (int64_t r = lo; r < hi; r++) {
+                if (!is_short[r] || !(local[r] >= 0 || entry[r] >= 0) || confirmed[r]) continue;
+                for (int64_t q = r - 1; q <= r + 1; q += 2)
+                    if (q >= lo && q < hi && (local[q] >= 0 || entry[q] >= 0) && (!is_short[q] || confirmed[q])) {
+                        confirmed[r] = 1, grew = 1;
+                        break;
+                    }
+            }
+        }
+        for (int64_t r = lo; r < hi; r++) stays[r] = is_short[r] && (local[r] >= 0 || entry[r] >= 0) && !confirmed[r];
+        /* the index registers the kept blocks; ChunkLookup.added files them under their shared keys */
+        for (int64_t r = lo; r < hi; r++) {
+            entry_at[r] = -1;
+            if (local[r] >= 0 || entry[r] >= 0) continue;
+            entry_at[r] = base + kept++;
+            for (int64_t s = sh_ptr[r]; s < sh_ptr[r + 1]; s++)
+                reg_row[n_regs] = r, next[n_regs] = head[sh_key[s]], head[sh_key[s]] = n_regs, n_regs++;
+        }
+        /* Copies: each block's group is that of the copy its pointers lead to */
+        for (int64_t r = lo; r < hi; r++) {
+            int64_t root = r;
+            while (local[root] >= 0) root = lo + local[root];
+            const int across = entry[root] >= 0;
+            const int64_t group = across ? entry[root] : entry_at[root];
+            const int copied = (local[r] >= 0 || entry[r] >= 0) && !stays[r];
+            out_reason[r] = copied ? reason[r] : 0;
+            out_score[r] = copied ? score[r] : NAN;
+            of[r] = copied ? group : -1;
+            cluster[r] = group;
+            cross[r] = copied && across;
+        }
+    }
+    return kept;
 }
 
 /* An importable module too (setuptools builds it as one), though its functions are reached

@@ -88,6 +88,11 @@ class GrowableArray:
         return self.data[: self.size]
 
 
+def _matches(entry: np.ndarray, score: np.ndarray, identical: np.ndarray) -> list[Optional[Match]]:
+    """Per row, the :class:`Match` of arrays as :meth:`BlockIndex._best` gives them."""
+    return [None if e < 0 else Match(e, s, x) for e, s, x in zip(entry.tolist(), score.tolist(), identical.tolist())]
+
+
 def _better(a: Optional[Match], b: Optional[Match]) -> Optional[Match]:
     """The match one lookup over both candidate sets would pick: identical text first, then the
     highest score, then the earliest entry."""
@@ -138,6 +143,10 @@ class BlockIndex:
     def rows(self) -> int:
         return self._lsh.rows
 
+    @property
+    def signature_bits(self) -> int:
+        return self._lsh.signature_bits
+
     def lookup(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
         """The best verified earlier block for each row, among every block added so far."""
         self.flush()
@@ -148,44 +157,47 @@ class BlockIndex:
         :class:`ChunkLookup`."""
         self.flush()
         keys = self._lsh.band_keys(signatures)  # one computation for both searches
-        return ChunkLookup(self, signatures, exact, self._lookup_flushed(signatures, exact, keys), keys)
+        return ChunkLookup(self, signatures, exact, self._best_flushed(signatures, exact, keys), keys)
 
-    def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray, band_keys: np.ndarray | None = None
-                        ) -> list[Optional[Match]]:
+    def _lookup_flushed(self, signatures: np.ndarray, exact: np.ndarray) -> list[Optional[Match]]:
+        return _matches(*self._best_flushed(signatures, exact))
+
+    def _best_flushed(self, signatures: np.ndarray, exact: np.ndarray, band_keys: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The match of each row among the blocks in the tables, as arrays (see :meth:`_best`)."""
         if self._lsh_size == 0:
-            return [None] * len(signatures)
+            n = len(signatures)
+            return np.full(n, -1, np.int64), np.zeros(n), np.zeros(n, bool)
         rows, entries = self._lsh.query_pairs(signatures, band_keys)
-        return self._pick(len(signatures), rows, entries, self._exact.view()[entries] == exact[rows],
+        return self._best(len(signatures), rows, entries, self._exact.view()[entries] == exact[rows],
                           lambda keep: self._lsh.similarity_pairs(signatures, rows[keep], entries[keep]))
 
-    def _pick(self, n: int, rows: np.ndarray, entries: np.ndarray, same: np.ndarray, scores
-              ) -> list[Optional[Match]]:
+    def _best(self, n: int, rows: np.ndarray, entries: np.ndarray, same: np.ndarray, scores
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The one match a lookup returns for each of ``n`` rows among its candidates, given as
         ``(row, entry)`` pairs in row then entry order: the first with identical text (``same``),
-        else the most similar (the earliest on ties) if it reaches the threshold.
-        ``scores(keep)`` gives the similarity of the pairs selected by the mask ``keep``; it is
-        only asked for rows without an identical candidate."""
-        if n == 1:  # a single row (the in-chunk lookups, thousands a chunk): plain Python is faster
-            return [self._pick_one(entries.tolist(), same.tolist(), scores)]
-        matches: list[Optional[Match]] = [None] * n
+        else the most similar (the earliest on ties) if it reaches the threshold. Returned as
+        ``(entry, score, identical)`` per row, entry -1 for no match. ``scores(keep)`` gives the
+        similarity of the pairs selected by the mask ``keep``; it is only asked for rows without
+        an identical candidate."""
+        entry_of, score_of, identical = np.full(n, -1, np.int64), np.zeros(n), np.zeros(n, bool)
         identical_rows, first = np.unique(rows[same], return_index=True)
-        for row, entry in zip(identical_rows.tolist(), entries[same][first].tolist()):
-            matches[row] = Match(entry, 1.0, True)
+        entry_of[identical_rows], score_of[identical_rows] = entries[same][first], 1.0
+        identical[identical_rows] = True
         keep = ~np.isin(rows, identical_rows)
         if not keep.any():
-            return matches
+            return entry_of, score_of, identical
         rows, entries, similarity = rows[keep], entries[keep], scores(keep)
         order = np.lexsort((entries, -similarity, rows))
         best_rows, best = np.unique(rows[order], return_index=True)
         best = order[best]
         good = similarity[best] >= self.threshold
-        for row, entry, score in zip(best_rows[good].tolist(), entries[best[good]].tolist(),
-                                     similarity[best[good]].tolist()):
-            matches[row] = Match(entry, score, False)
-        return matches
+        entry_of[best_rows[good]], score_of[best_rows[good]] = entries[best[good]], similarity[best[good]]
+        return entry_of, score_of, identical
 
     def _pick_one(self, entries: list[int], same: list[bool], scores) -> Optional[Match]:
-        """:meth:`_pick` for one row whose candidate ``entries`` ascend."""
+        """:meth:`_best` for one row whose candidate ``entries`` ascend, in plain Python (the
+        in-chunk lookups are thousands of single rows a chunk)."""
         for entry, identical in zip(entries, same):
             if identical:
                 return Match(entry, 1.0, True)
@@ -220,6 +232,26 @@ class BlockIndex:
         self._pending_entries.clear()
         self._pending_sigs.clear()
 
+    def add_rows(self, signatures: np.ndarray, exact: np.ndarray, doc_ids: list[str], owner: np.ndarray,
+                 blocks: np.ndarray) -> np.ndarray:
+        """:meth:`add` for the kept blocks of several documents at once, in order: block
+        ``blocks[r]`` of document ``doc_ids[owner[r]]`` (``owner`` ascending)."""
+        if len(blocks) == 0:
+            return np.empty(0, dtype=np.int64)
+        entries = np.arange(len(self), len(self) + len(blocks), dtype=np.int64)
+        holders, counts = np.unique(owner, return_counts=True)
+        numbers = []
+        for holder in holders.tolist():
+            if not self._doc_ids or self._doc_ids[-1] != doc_ids[holder]:
+                self._doc_ids.append(doc_ids[holder])
+            numbers.append(len(self._doc_ids) - 1)
+        self._doc_of.extend(np.repeat(np.array(numbers, np.int64), counts))
+        self._block_of.extend(blocks)
+        self._exact.extend(exact)
+        self._pending_entries.append(entries)
+        self._pending_sigs.append(signatures)
+        return entries
+
     def ref(self, entry: int) -> BlockRef:
         return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))
 
@@ -238,13 +270,17 @@ class ChunkLookup:
     """
 
     def __init__(self, index: BlockIndex, signatures: np.ndarray, exact: np.ndarray,
-                 flushed: list[Optional[Match]], band_keys: np.ndarray | None = None):
-        self.index, self.signatures, self.exact, self.flushed = index, signatures, exact, flushed
+                 flushed: tuple[np.ndarray, np.ndarray, np.ndarray], band_keys: np.ndarray | None = None):
+        self.index, self.signatures, self.exact = index, signatures, exact
+        self.best = flushed  # the tables' match per row: (entry, score, identical), entry -1 for none
+        self._flushed: Optional[list[Optional[Match]]] = None
         self._entry_of: dict[int, int] = {}
-        self._shared: dict[int, tuple[int, int]] = {}  # row -> where its keys that other rows hold lie
-        self._shared_keys = np.zeros(0, np.uint64)
         self._added_under: dict[int, list[int]] = {}  # shared key -> the rows added under it so far
         n = len(signatures)
+        # the keys each row holds that other rows of the chunk hold too: row r's lie at
+        # shared_pointers[r]:shared_pointers[r + 1] of shared_keys (and, numbered, shared_key_ids)
+        self.shared_pointers = np.zeros(n + 1, np.int64)
+        self.shared_keys, self.shared_key_ids, self.n_shared_keys = np.zeros(0, np.uint64), np.zeros(0, np.int64), 0
         if n < 2:
             return
         keys = (index._lsh.band_keys(signatures) if band_keys is None else band_keys).ravel()
@@ -255,35 +291,45 @@ class ChunkLookup:
         key_number = np.cumsum(new_key) - 1
         holders = np.bincount(key_number, weights=new_row)  # rows holding each key
         chosen = new_row & (holders[key_number] > 1)
-        shared_rows, shared_keys = rows[chosen], keys[chosen]
+        shared_rows = rows[chosen]
         by_row = np.argsort(shared_rows, kind="stable")
-        shared_rows, self._shared_keys = shared_rows[by_row], shared_keys[by_row]
-        first = np.flatnonzero(np.r_[True, shared_rows[1:] != shared_rows[:-1]]) if len(shared_rows) else shared_rows
-        bounds = [*first.tolist(), len(shared_rows)]
-        self._shared = dict(zip(shared_rows[first].tolist(), zip(bounds, bounds[1:])))
+        self.shared_keys = keys[chosen][by_row]
+        numbers = key_number[chosen][by_row]
+        distinct, self.shared_key_ids = np.unique(numbers, return_inverse=True)
+        self.n_shared_keys = len(distinct)
+        np.cumsum(np.bincount(shared_rows, minlength=n), out=self.shared_pointers[1:])
+
+    @property
+    def flushed(self) -> list[Optional[Match]]:
+        """The tables' match per row, as :meth:`BlockIndex.lookup` would give it."""
+        if self._flushed is None:
+            self._flushed = _matches(*self.best)
+        return self._flushed
 
     def added(self, rows: list[int], entries: np.ndarray) -> None:
         """Rows of the chunk that were registered in the index, with their entries."""
         self._entry_of.update(zip(rows, entries.tolist()))
+        pointers = self.shared_pointers
         for row in rows:
-            if row in self._shared:
-                a, b = self._shared[row]
-                for key in self._shared_keys[a:b].tolist():
+            a, b = pointers[row], pointers[row + 1]
+            if b > a:
+                for key in self.shared_keys[a:b].tolist():
                     self._added_under.setdefault(key, []).append(row)
 
     def lookup(self, rows: range) -> list[Optional[Match]]:
         out = self.flushed[rows.start:rows.stop]
         # only rows that share a band key with rows of the chunk can do better (few do); the rows
         # added so far all lie in earlier documents
-        for row in [row for row in rows if row in self._shared]:
-            a, b = self._shared[row]
-            earlier = {e for key in self._shared_keys[a:b].tolist() for e in self._added_under.get(key, ())}
+        pointers = self.shared_pointers
+        for row in (rows.start + np.flatnonzero(np.diff(pointers[rows.start:rows.stop + 1]))).tolist():
+            a, b = pointers[row], pointers[row + 1]
+            earlier = {e for key in self.shared_keys[a:b].tolist() for e in self._added_under.get(key, ())}
             if earlier:
                 earlier = sorted(earlier, key=self._entry_of.__getitem__)
                 entries = np.array([self._entry_of[a] for a in earlier], dtype=np.int64)
                 others = self.signatures[earlier]
-                found = self.index._pick(
-                    1, np.zeros(len(earlier), np.intp), entries, self.exact[earlier] == self.exact[row],
-                    lambda keep: self.index._lsh.similarity_to(self.signatures[row], others[keep]))[0]
+                found = self.index._pick_one(
+                    entries.tolist(), (self.exact[earlier] == self.exact[row]).tolist(),
+                    lambda keep: self.index._lsh.similarity_to(self.signatures[row], others[keep]))
                 out[row - rows.start] = _better(out[row - rows.start], found)
         return out

@@ -41,7 +41,7 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
-    VERSION = 1  # KERNELS_VERSION of the _native.c these wrappers call
+    VERSION = 2  # KERNELS_VERSION of the _native.c these wrappers call
 
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
@@ -70,6 +70,8 @@ class Kernels:
             ("dd_fold_shingles", [_P, _P, _P, _I64, _I64, _P], None),
             ("dd_sequence_hashes", [_P, _P, _I64, _P], None),
             ("dd_minhash", [_P, _P, _I64, _P, _P, _I64, _P], None),
+            ("dd_chunk_copies", [_P, _I64, _P, _P, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _I64, _I64, _I64,
+                                 ctypes.c_double, ctypes.c_double, ctypes.c_double] + [_P] * 20, _I64),
         ):
             function = getattr(library, name)
             function.argtypes, function.restype = argtypes, restype
@@ -300,6 +302,36 @@ class Kernels:
         sig = np.empty((len(offsets) - 1, len(a)), np.uint32)
         self._lib.dd_minhash(_ptr(hashes), _ptr(offsets), len(offsets) - 1, _ptr(a), _ptr(b), len(a), _ptr(sig))
         return sig
+
+
+    def chunk_copies(self, signatures: np.ndarray, exact: np.ndarray, short: np.ndarray, earlier: np.ndarray,
+                     earlier_score: np.ndarray, doc_start: np.ndarray, flushed: tuple, shared: tuple,
+                     base: int, use_cross: bool, threshold: float, run_threshold: float, e: float):
+        """The copy pass of a chunk (see ``dd_chunk_copies``): ``(reason, score, of, cluster,
+        cross)`` per row, as :class:`~dedupe.deciding.Copies` holds them, and ``entry_at`` (the
+        entry of each kept row, -1 for a copy). ``flushed``: the tables' match per row as
+        ``(entry, score, exact)``; ``shared``: ``(pointers, key ids, number of keys)``."""
+        n = len(signatures)
+        signatures = np.ascontiguousarray(signatures, np.uint32)
+        inputs = [np.ascontiguousarray(a, t) for a, t in (
+            (exact, np.uint64), (short, np.uint8), (earlier, np.int64), (earlier_score, np.float64),
+            (doc_start, np.int64), (flushed[0], np.int64), (flushed[1], np.float64), (flushed[2], np.uint8),
+            (shared[0], np.int64), (shared[1], np.int64))]
+        registered = int(inputs[8][-1]) if n else 0
+        head, nxt, reg_row = np.empty(shared[2], np.int64), np.empty(registered, np.int64), np.empty(registered, np.int64)
+        mark, cand, c_entry = (np.empty(n, np.int64) for _ in range(3))
+        c_score, c_exact, confirmed = np.empty(n), np.empty(n, np.uint8), np.empty(n, np.uint8)
+        reason, score, local, entry, stays = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64),
+                                              np.empty(n, np.int64), np.empty(n, np.uint8))
+        entry_at = np.empty(n, np.int64)
+        out = (np.empty(n, np.int8), np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, bool))
+        scratch = (head, nxt, reg_row, mark, cand, c_entry, c_score, c_exact, confirmed, reason, score, local,
+                   entry, stays, entry_at, *out)
+        x, s, ea, es, ds, fe, fs, fx, sp, sk = map(_ptr, inputs)
+        self._lib.dd_chunk_copies(_ptr(signatures), signatures.shape[1] if n else 0, x, s, ea, es, ds, len(doc_start) - 1,
+                                  fe, fs, fx, sp, sk, shared[2], base, int(use_cross), threshold, run_threshold, e,
+                                  *map(_ptr, scratch))
+        return out, entry_at
 
 
 @lru_cache(maxsize=None)

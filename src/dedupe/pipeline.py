@@ -37,7 +37,8 @@ import numpy as np
 from .config import CleanerConfig
 from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, acting_copies, combine, find_copies
 from .errors import ConfigError, InputError
-from .indexing import BlockIndex, BlockRef, GrowableArray, Index
+from . import native
+from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
 from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Sketcher
 from .reading import Document, chunked
 from .segmenting import Block, segment, strip_blocks
@@ -259,16 +260,52 @@ class Cleaner:
                 self.offtopic.add_frequencies(features, blocks)
                 if packed is not None and self._spool is not None:
                     self._spool.put(number, packed)
-            sketches = [sketch for _, sketch, _ in results]
-            lookup = self.index.chunk(np.concatenate([s.signatures for s in sketches]),
-                                      np.concatenate([s.exact for s in sketches]))
-            lo, chunk = 0, []
-            for doc, (blocks, sketch, scores) in zip(docs, results):
+            copies = self._copies_of_chunk(docs, [sketch for _, sketch, _ in results])
+            yield [_Located(doc, blocks, found, scores)
+                   for doc, (blocks, _, scores), found in zip(docs, results, copies)]
+
+    def _copies_of_chunk(self, docs: list[Document], sketches: list[Sketch]) -> list[Copies]:
+        """Each document's copy findings, in order, the index registering the kept blocks."""
+        signatures = np.concatenate([s.signatures for s in sketches])
+        exact = np.concatenate([s.exact for s in sketches])
+        lookup = self.index.chunk(signatures, exact)
+        copies = self._compiled_copies(docs, sketches, signatures, exact, lookup)
+        if copies is None:  # document by document
+            lo, copies = 0, []
+            for doc, sketch in zip(docs, sketches):
                 rows = range(lo, lo + len(sketch.signatures))
-                chunk.append(_Located(doc, blocks, self._copies(doc, sketch, lookup, rows), scores))
+                copies.append(self._copies(doc, sketch, lookup, rows))
                 lo = rows.stop
-            self.index.flush()
-            yield chunk
+        self.index.flush()
+        return copies
+
+    def _compiled_copies(self, docs: list[Document], sketches: list[Sketch], signatures: np.ndarray,
+                         exact: np.ndarray, lookup) -> Optional[list[Copies]]:
+        """What :meth:`_copies` gives for every document of a chunk, in one call of the compiled
+        kernel (None where it does not apply: no kernels, or an index of another kind)."""
+        kernels = native.load()
+        if (kernels is None or not isinstance(self.index, BlockIndex) or not isinstance(lookup, ChunkLookup)
+                or self.index.signature_bits != 4 or any(s.earlier is None for s in sketches)):
+            return None
+        sizes = np.array([len(s.signatures) for s in sketches], np.int64)
+        doc_start = np.zeros(len(sketches) + 1, np.int64)
+        np.cumsum(sizes, out=doc_start[1:])
+        c = self.config
+        if len(signatures) == 0:
+            return [Copies.fresh(np.empty(0, np.int64)) for _ in sketches]
+        (reason, score, of, cluster, cross), entry_at = kernels.chunk_copies(
+            signatures, exact, np.concatenate([s.words for s in sketches]) < c.shingle_size,
+            np.concatenate([s.earlier for s in sketches]), np.concatenate([s.earlier_score for s in sketches]),
+            doc_start, lookup.best, (lookup.shared_pointers, lookup.shared_key_ids, lookup.n_shared_keys),
+            len(self.index), c.cross_doc != "keep", self.index.threshold, c.run_threshold,
+            2.0 ** -self.index.signature_bits)
+        new = np.flatnonzero(entry_at >= 0)
+        owner = np.repeat(np.arange(len(sketches)), sizes)
+        entries = self.index.add_rows(signatures[new], exact[new], [doc.id for doc in docs], owner[new],
+                                      new - doc_start[owner[new]])
+        assert np.array_equal(entries, entry_at[new])
+        bounds = doc_start.tolist()
+        return [Copies(reason[a:b], score[a:b], of[a:b], cluster[a:b], cross[a:b]) for a, b in zip(bounds, bounds[1:])]
 
     def _copies(self, doc: Document, sketch: Sketch, lookup, rows: range) -> Copies:
         k = len(sketch.signatures)

@@ -414,19 +414,39 @@ void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks
 #define KEY_AT(keys, wide, i) ((wide) ? ((const uint64_t *)(keys))[i] : (uint64_t)((const uint32_t *)(keys))[i])
 
 /* Merges sorted (new_keys, new_vals) into the sorted run (keys, vals); a new pair goes after the
- * run's pairs of an equal key (as searchsorted(side="right") places it). */
+ * run's pairs of an equal key (as searchsorted(side="right") places it). The run is far longer
+ * than the batch (a level of the LSM against one chunk's pairs), so each new key's place is
+ * galloped to from the last one's and the run's pairs in between are copied whole. */
+#define MERGE_RUNS(NAME, KEY)                                                                          \
+    static void NAME(const KEY *keys, const uint32_t *vals, int64_t n, const KEY *new_keys,             \
+                     const uint32_t *new_vals, int64_t m, KEY *out_keys, uint32_t *out_vals) {         \
+        int64_t i = 0, o = 0;                                                                          \
+        for (int64_t j = 0; j < m; j++) {                                                              \
+            const KEY key = new_keys[j];                                                               \
+            int64_t base = i, step = 1; /* keys[i, base) <= key */                                     \
+            while (base + step <= n && keys[base + step - 1] <= key) base += step, step <<= 1;         \
+            int64_t lo = base, hi = base + step - 1 < n ? base + step - 1 : n;                         \
+            while (lo < hi) {                                                                          \
+                const int64_t mid = lo + (hi - lo) / 2;                                                \
+                if (keys[mid] <= key) lo = mid + 1;                                                    \
+                else hi = mid;                                                                         \
+            }                                                                                          \
+            memcpy(out_keys + o, keys + i, sizeof(KEY) * (size_t)(lo - i));                            \
+            memcpy(out_vals + o, vals + i, sizeof(uint32_t) * (size_t)(lo - i));                       \
+            o += lo - i, i = lo;                                                                       \
+            out_keys[o] = key, out_vals[o++] = new_vals[j];                                            \
+        }                                                                                              \
+        memcpy(out_keys + o, keys + i, sizeof(KEY) * (size_t)(n - i));                                 \
+        memcpy(out_vals + o, vals + i, sizeof(uint32_t) * (size_t)(n - i));                            \
+    }
+MERGE_RUNS(merge_runs32, uint32_t)
+MERGE_RUNS(merge_runs64, uint64_t)
+
 void dd_merge_runs(const void *keys, const uint32_t *vals, int64_t n, const void *new_keys, const uint32_t *new_vals,
                    int64_t m, int64_t wide, void *out_keys, uint32_t *out_vals) {
-    int64_t i = 0, j = 0, o = 0;
-    while (i < n || j < m) {
-        int take_new = j < m && (i == n || KEY_AT(new_keys, wide, j) < KEY_AT(keys, wide, i));
-        uint64_t key = take_new ? KEY_AT(new_keys, wide, j) : KEY_AT(keys, wide, i);
-        out_vals[o] = take_new ? new_vals[j++] : vals[i++];
-        if (wide) {
-            ((uint64_t *)out_keys)[o++] = key;
-        } else {
-            ((uint32_t *)out_keys)[o++] = (uint32_t)key;
-        }
+    if (wide) merge_runs64(keys, vals, n, new_keys, new_vals, m, out_keys, out_vals);
+    else merge_runs32(keys, vals, n, new_keys, new_vals, m, out_keys, out_vals);
+}
     }
 }
 

@@ -416,11 +416,20 @@ void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks
 /* Merges sorted (new_keys, new_vals) into the sorted run (keys, vals); a new pair goes after the
  * run's pairs of an equal key (as searchsorted(side="right") places it). The run is far longer
  * than the batch (a level of the LSM against one chunk's pairs), so each new key's place is
- * galloped to from the last one's and the run's pairs in between are copied whole. */
+ * galloped to from the last one's and the run's pairs in between are copied whole; runs of
+ * alike sizes merge pair by pair. */
 #define MERGE_RUNS(NAME, KEY)                                                                          \
     static void NAME(const KEY *keys, const uint32_t *vals, int64_t n, const KEY *new_keys,             \
                      const uint32_t *new_vals, int64_t m, KEY *out_keys, uint32_t *out_vals) {         \
         int64_t i = 0, o = 0;                                                                          \
+        if (n < 8 * m) { /* alike sizes: a plain merge */                                              \
+            for (int64_t j = 0; j < m;) {                                                              \
+                const int take_new = i == n || new_keys[j] < keys[i];                                  \
+                out_keys[o] = take_new ? new_keys[j] : keys[i];                                        \
+                out_vals[o++] = take_new ? new_vals[j++] : vals[i++];                                  \
+            }                                                                                          \
+            m = 0;                                                                                     \
+        }                                                                                              \
         for (int64_t j = 0; j < m; j++) {                                                              \
             const KEY key = new_keys[j];                                                               \
             int64_t base = i, step = 1; /* keys[i, base) <= key */                                     \
@@ -446,8 +455,6 @@ void dd_merge_runs(const void *keys, const uint32_t *vals, int64_t n, const void
                    int64_t m, int64_t wide, void *out_keys, uint32_t *out_vals) {
     if (wide) merge_runs64(keys, vals, n, new_keys, new_vals, m, out_keys, out_vals);
     else merge_runs32(keys, vals, n, new_keys, new_vals, m, out_keys, out_vals);
-}
-    }
 }
 
 /* For every query q[i], the pairs of the run with key q[i]: their query numbers to out_q and

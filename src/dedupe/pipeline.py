@@ -39,7 +39,7 @@ from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, acti
 from .errors import ConfigError, InputError
 from . import native
 from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
-from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Sketcher
+from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
 from .reading import Document, chunked
 from .segmenting import Block, segment, strip_blocks
 
@@ -235,13 +235,12 @@ class Cleaner:
                 if settled is not None:
                     skip = [bool(n < len(settled) and settled[n]) for n in range(first, first + len(chunk))]
                 first += len(chunk)
-                yield [doc.text for doc in chunk], skip, spool.get(number) if spool is not None else None
+                yield Texts(doc.text for doc in chunk), skip, spool.get(number) if spool is not None else None
 
-        work.shipped = self.workers > 1
-        with OrderedPool(work, self.workers) as pool:
+        with OrderedPool(work.for_another_process(), self.workers, local=work) as pool:
             for results, vocabulary in pool.map(texts()):
                 docs = held.popleft()
-                if work.shipped:  # the blocks did not travel: this process holds the texts
+                if isinstance(results, Shipped):  # the blocks did not travel: this process holds the texts
                     results = results.documents()
                     if work.blocks:
                         results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]

@@ -500,3 +500,14 @@ def test_thousands_of_alike_blocks_in_a_chunk_cost_what_they_are():
                                  for i in range(3_000)])
     kept = [(doc, d.block) for doc, c in many.items() for d in c.decisions if d.action == "keep"]
     assert len(kept) == 7 and {doc for doc, _ in kept} <= {"d0", "d1", "d2", "d3", "d4"}
+
+
+def test_a_one_shot_stream_is_replayed_whole_for_the_second_pass():
+    """With the template detector on, clean() reads the documents twice: a generator is spooled
+    to disk (in batches) and every field of every document comes back, in order."""
+    docs = [Document(f"d{k}", f"Paragraph {k} of a long enough story about the river.\n" + SHARED,
+                     record={"id": f"d{k}", "url": f"https://site{k % 3}.example/{k}", "extra": [k]},
+                     location=f"dump.jsonl:{k + 1}", source=f"site{k % 3}.example") for k in range(600)]
+    cleaned = list(_Cleaner().clean(d for d in docs))
+    assert [c.document for c in cleaned] == docs
+    assert [d.action for d in cleaned[1].decisions] == ["keep", "strip"]  # the copy found in pass 1

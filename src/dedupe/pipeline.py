@@ -459,25 +459,36 @@ class _Spread:
 
 class _Replay:
     """Makes any iterable of documents readable twice: lists as they are, one-shot iterators
-    through a temporary pickle spool on disk (never held in memory). Documents are spooled
-    ``batch`` at a time as tuples of their fields: pickling them one by one as dataclasses cost
-    a tenth of the benchmark's run."""
+    through a temporary pickle spool on disk (never held in memory), written while the first
+    pass reads them (so the first pass need not wait for it) and read back by the second.
+    Documents are spooled ``batch`` at a time as tuples of their fields: pickling them one by
+    one as dataclasses cost a tenth of the benchmark's run."""
 
     def __init__(self, documents: Iterable[DocumentLike], batch: int = 256):
         self.documents = documents
         self.batch = batch
         self.spool = None
+        self._spooled = False  # the first pass read every document
 
     def __enter__(self):
         if isinstance(self.documents, (list, tuple)):
             return self.documents
         self.spool = tempfile.TemporaryFile(prefix="dedupe-spool-")
-        stream = (_as_document(item, number) for number, item in enumerate(self.documents, start=1))
-        for batch in chunked(stream, self.batch):
-            pickle.dump(list(map(_document_fields, batch)), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
         return self
 
     def __iter__(self):
+        return self._replayed() if self._spooled else self._spooling()
+
+    def _spooling(self) -> Iterator[Document]:
+        if self.spool.tell():
+            raise InputError("the documents were read only in part before being read again")
+        stream = (_as_document(item, number) for number, item in enumerate(self.documents, start=1))
+        for batch in chunked(stream, self.batch):
+            pickle.dump(list(map(_document_fields, batch)), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            yield from batch
+        self._spooled = True
+
+    def _replayed(self) -> Iterator[Document]:
         self.spool.seek(0)
         while True:
             try:

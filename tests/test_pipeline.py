@@ -511,3 +511,23 @@ def test_a_one_shot_stream_is_replayed_whole_for_the_second_pass():
     cleaned = list(_Cleaner().clean(d for d in docs))
     assert [c.document for c in cleaned] == docs
     assert [d.action for d in cleaned[1].decisions] == ["keep", "strip"]  # the copy found in pass 1
+
+
+def test_the_first_pass_term_counts_serve_only_the_very_same_texts():
+    """The second pass reuses a chunk's off-topic term counts from the first only when the
+    chunk's texts are the same ones: one character changed, or two texts swapped, and they are
+    counted afresh."""
+    import numpy as np
+
+    from dedupe.offtopic import OffTopicDetector
+    from dedupe.parallel import pack_counts, unpack_counts
+    from dedupe.segmenting import segment_texts
+
+    texts = [A.text, B.text, "Breve nota.\nÜber die Brücke \ud800 und zurück."]
+    counts = OffTopicDetector().term_counts([segment_texts(t) for t in texts])
+    packed = pack_counts(texts, counts)
+    back = unpack_counts(packed, list(texts))
+    assert back is not None and np.array_equal(back.data, counts.data) and np.array_equal(back.indices, counts.indices)
+    assert unpack_counts(packed, [A.text, B.text, texts[2].replace("zurück", "zurúck")]) is None
+    assert unpack_counts(packed, [B.text, A.text, texts[2]]) is None
+    assert unpack_counts(None, texts) is None

@@ -35,7 +35,10 @@ _RUN_GAPS = np.array([1] + [0] * 255, np.uint8)  # token_runs: 0 is a gap, 1 is 
 
 
 def _ptr(array: np.ndarray) -> int:
-    return array.ctypes.data
+    try:  # four times faster than array.ctypes.data, which some chunks call 70,000 times
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    except (TypeError, ValueError):  # read-only or empty
+        return array.ctypes.data
 
 
 class Kernels:

@@ -330,12 +330,13 @@ class CountSpool:
 
 
 def _digest(texts: list[str]) -> np.ndarray:
-    """A digest of a chunk's texts (their blocks follow from them): each text encoded on its
-    own, which is four times faster than joining the chunk's blocks into one string first."""
-    digest = hashlib.sha256(np.array([len(text) for text in texts], np.int64).tobytes())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass"))
-    return np.frombuffer(digest.digest()[:16], np.uint8)
+    """A digest of a chunk's texts (their blocks follow from them), from each text's length and
+    Python's string hash (SipHash of the text, no encoding: a tenth of the cost of hashing the
+    UTF-8). Processes forked from one another hash alike; one started otherwise (spawn) does
+    not, and then simply counts the chunk afresh."""
+    n = len(texts)
+    keys = np.concatenate((np.fromiter(map(len, texts), np.int64, n), np.fromiter(map(hash, texts), np.int64, n)))
+    return np.frombuffer(hashlib.sha256(keys.tobytes()).digest()[:16], np.uint8)
 
 
 def pack_counts(texts: list[str], counts) -> np.ndarray:

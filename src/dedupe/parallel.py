@@ -122,8 +122,11 @@ class _Slots:
         return self._view[slot * self.size:(slot + 1) * self.size]
 
     def close(self) -> None:
-        self._view.release()
-        self._map.close()
+        try:
+            self._view.release()
+            self._map.close()
+        except BufferError:  # a view still held (an error on the way out): unmapped when it goes
+            pass
 
 
 class _InSlot(NamedTuple):

@@ -8,8 +8,10 @@ results in input order, so any number of workers gives output identical to one. 
 results travel as one array per field (:class:`Shipped`), without the blocks: the main process
 holds the texts and segments them itself.
 
-:class:`OrderedPool` keeps at most ``2 x workers`` chunks in flight, so a dump is never read
-ahead into memory; with ``workers=1`` it runs everything inline. :class:`CountSpool` carries
+:class:`OrderedPool` runs ``workers`` processes in all, this one included (it takes a chunk
+itself whenever the oldest result is not back), keeps a bounded number of chunks in flight, so a
+dump is never read ahead into memory, and passes each chunk's arrays through memory shared with
+the forked processes (:class:`_Slots`); with ``workers=1`` it runs everything inline. :class:`CountSpool` carries
 the off-topic term counts a worker made in the first pass over to the worker that scores the
 same chunk in the second, through a temporary file the main process owns.
 

@@ -211,17 +211,7 @@ class BlockIndex:
         """Register kept blocks. They go into the LSH tables in one batch at the next
         :meth:`flush` (much cheaper than many small inserts); :meth:`lookup` flushes first, and a
         :class:`ChunkLookup` finds the blocks added during its chunk by itself."""
-        if len(blocks) == 0:
-            return np.empty(0, dtype=np.int64)
-        entries = np.arange(len(self), len(self) + len(blocks), dtype=np.int64)
-        if not self._doc_ids or self._doc_ids[-1] != doc_id:
-            self._doc_ids.append(doc_id)
-        self._doc_of.extend(np.full(len(blocks), len(self._doc_ids) - 1))
-        self._block_of.extend(blocks)
-        self._exact.extend(exact)
-        self._pending_entries.append(entries)
-        self._pending_sigs.append(signatures)
-        return entries
+        return self.add_rows(signatures, exact, [doc_id], np.zeros(len(blocks), np.int64), np.asarray(blocks, np.int64))
 
     def flush(self) -> None:
         """Move the pending blocks into the LSH tables."""

@@ -531,3 +531,28 @@ def test_the_first_pass_term_counts_serve_only_the_very_same_texts():
     assert unpack_counts(packed, [A.text, B.text, texts[2].replace("zurück", "zurúck")]) is None
     assert unpack_counts(packed, [B.text, A.text, texts[2]]) is None
     assert unpack_counts(None, texts) is None
+
+
+def _lengths_and_arrays(item):
+    import numpy as np
+
+    texts, size = item
+    return [len(t) for t in texts], np.arange(size, dtype=np.int64)
+
+
+def test_items_and_results_cross_in_shared_memory_or_by_pipe_when_too_big():
+    """Texts and arrays travel to the other process and back in shared slots; an item or a
+    result bigger than its slot goes by pipe instead; either way the results are what this
+    process computes, in input order."""
+    from dedupe.parallel import OrderedPool, Texts
+
+    items = [(Texts(["ab", "Über \ud800", ""] * k), size) for k, size in
+             enumerate([10, 300_000, 5, 0, 200_000, 7, 1, 3])]  # 300,000 int64: above a 1 MB slot
+    expected = [_lengths_and_arrays(item) for item in items]
+    pool = OrderedPool(_lengths_and_arrays, workers=2)
+    pool._SLOT_SIZE = 1 << 20
+    with pool:
+        got = list(pool.map(iter(items)))
+        assert pool._slots is not None and len(pool._slots.free) == pool._sent_cap  # every slot back
+    assert [lengths for lengths, _ in got] == [lengths for lengths, _ in expected]
+    assert all((a == b).all() and len(a) == len(b) for (_, a), (_, b) in zip(got, expected))

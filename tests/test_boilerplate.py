@@ -359,8 +359,10 @@ def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
     import re
 
     from dedupe.boilerplate import (_GROUP_INDEX, _VOCAB, _VOCAB_SCAN, BLOCK_FEATURES, _features_many,
-                                    _token_code, _vocab_candidates, _vocab_hits_at)
+                                    _token_code, _vocab_candidates, _vocab_hits_at, _vocab_program)
+    from dedupe import native
 
+    kernels = native.load()
     rnd = random.Random(0)
     words = ["share", "read more", "by ", "\nby ", "www.", ".com", "@x", "#", "©", "cookies", "terms of",
              "jan 3", "12:30", "2022", "3 days ago", "1/2/2023", "photo", "staff writer", " ", "-", "a", "9",
@@ -375,8 +377,12 @@ def test_vocabulary_scan_finds_what_the_plain_pattern_finds(seeds):
         token_starts = np.array([m.start() for m in re.finditer(r"\S+", text)], np.int64)
         codes = np.array([_token_code(t) for t in tokens], np.int64)
         points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
-        candidates = _vocab_candidates(codes, tokens.__getitem__, token_starts, points).tolist()
-        assert _vocab_hits_at(text, candidates, 0, len(text)) == [(p, _GROUP_INDEX[g]) for p, g in plain]
+        candidates = _vocab_candidates(codes, tokens.__getitem__, token_starts, points)
+        expected = [(p, _GROUP_INDEX[g]) for p, g in plain]
+        assert _vocab_hits_at(text, candidates.tolist(), 0, len(text)) == expected
+        if kernels is not None:  # the compiled matcher, as _features_many calls it
+            found = kernels.vocab_scan(_vocab_program(), points, candidates, np.full(len(candidates), len(text)))
+            assert list(zip(*(a.tolist() for a in found))) == expected
 
     # In a chunk, a document's matches do not run into the next one ("...\nby" + "By ...").
     documents = [[line for line in text.split("\n") if line.strip()] for text in texts[-300:]]

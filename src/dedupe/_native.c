@@ -23,6 +23,8 @@
  *   minhash                     minhash.MinHasher.signatures
  *   chunk_copies                pipeline.Cleaner._copies for a chunk (deciding.find_copies,
  *                               indexing.ChunkLookup)
+ *   vocab_scan                  boilerplate._vocab_hits_at: a matcher.compile_pattern program
+ *                               tried at a chunk's candidate positions
  *
  * Arrays are C-contiguous; int64 sizes and offsets, as numpy gives them. No function allocates
  * or keeps memory, and none calls back into Python, so the GIL is released around each call.
@@ -38,7 +40,7 @@
 
 /* Bumped whenever a function below changes its arguments or its meaning: dedupe.native only
  * uses a library that reports the version it was written for (a stale build is not called). */
-#define KERNELS_VERSION 2
+#define KERNELS_VERSION 3
 
 int64_t dd_version(void) { return KERNELS_VERSION; }
 
@@ -837,6 +839,144 @@ int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *e
         }
     }
     return kept;
+}
+
+/* ---- vocab_scan: the backtracking matcher of dedupe.matcher ------------------------------ */
+enum { VM_CHAR = 1, VM_CLASS, VM_ANY, VM_SPLIT, VM_JMP, VM_MATCH, VM_BOUNDARY, VM_LINE_START, VM_TEXT_START,
+       VM_BEHIND };
+#define VM_STEPS 100000 /* per position: far above what the vocabulary needs; beyond it, Python decides */
+
+typedef struct {
+    const void *text;
+    int wide;
+    const int32_t *prog;
+    const uint64_t *guards; /* (ASCII bits 0-63, 64-127, may begin above ASCII) */
+    const uint32_t *bmp;
+    const int64_t *astral; /* (first, last, bits) rows; n_astral < 0: not computed */
+    int64_t n_astral;
+    uint32_t word_bit;
+    int64_t *stack;
+    int64_t stack_cap;
+    int status; /* 1: out of stack or steps, 2: a code point above the BMP and no astral table */
+} Vm;
+
+static inline uint32_t vm_at(const Vm *vm, int64_t i) {
+    return vm->wide ? ((const uint32_t *)vm->text)[i] : ((const uint8_t *)vm->text)[i];
+}
+
+static inline uint32_t vm_bits(Vm *vm, uint32_t c) {
+    if (c < 0x10000) return vm->bmp[c];
+    if (vm->n_astral < 0) {
+        vm->status = 2;
+        return 0;
+    }
+    int64_t lo = 0, hi = vm->n_astral;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (vm->astral[3 * mid + 1] < (int64_t)c) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < vm->n_astral && vm->astral[3 * lo] <= (int64_t)c ? (uint32_t)vm->astral[3 * lo + 2] : 0;
+}
+
+static inline int vm_word(Vm *vm, uint32_t c) { return (vm_bits(vm, c) >> vm->word_bit) & 1; }
+
+/* The end of the match starting at p (the text ending at e), -1 for none; *label its label. */
+static int64_t vm_match(Vm *vm, int64_t p, int64_t e, int32_t *label) {
+    int64_t sp = 0, pc = 0, pos = p, steps = 0;
+    for (;;) {
+        const int32_t *ins = vm->prog + 4 * pc;
+        int ok = 1;
+        if (++steps > VM_STEPS) {
+            vm->status = 1;
+            return -1;
+        }
+        switch (ins[0]) {
+        case VM_CHAR:
+            ok = pos < e && vm_at(vm, pos) == (uint32_t)ins[1];
+            pos += ok, pc++;
+            break;
+        case VM_CLASS:
+            ok = pos < e && (int)((vm_bits(vm, vm_at(vm, pos)) >> ins[1]) & 1) != ins[2];
+            pos += ok, pc++;
+            break;
+        case VM_ANY:
+            ok = pos < e && vm_at(vm, pos) != '\n';
+            pos += ok, pc++;
+            break;
+        case VM_SPLIT:
+            if (ins[3] >= 0) { /* the preferred branch cannot begin here: straight to the other */
+                const uint64_t *g = vm->guards + 3 * ins[3];
+                const uint32_t c = pos < e ? vm_at(vm, pos) : 0xFFFFFFFFu;
+                if (pos >= e || (c < 128 ? !((g[c >> 6] >> (c & 63)) & 1) : !g[2])) {
+                    pc = ins[2];
+                    break;
+                }
+            }
+            if (sp == vm->stack_cap) {
+                vm->status = 1;
+                return -1;
+            }
+            vm->stack[2 * sp] = ins[2], vm->stack[2 * sp + 1] = pos, sp++;
+            pc = ins[1];
+            break;
+        case VM_JMP:
+            pc = ins[1];
+            break;
+        case VM_MATCH:
+            *label = ins[1];
+            return pos;
+        case VM_BOUNDARY: {
+            const int before = pos > 0 && vm_word(vm, vm_at(vm, pos - 1));
+            const int after = pos < e && vm_word(vm, vm_at(vm, pos));
+            ok = (before != after) != ins[2];
+            pc++;
+            break;
+        }
+        case VM_LINE_START:
+            ok = pos == 0 || vm_at(vm, pos - 1) == '\n';
+            pc++;
+            break;
+        case VM_TEXT_START:
+            ok = pos == 0;
+            pc++;
+            break;
+        case VM_BEHIND: {
+            const int has = pos > 0 && ((vm_bits(vm, vm_at(vm, pos - 1)) >> ins[1]) & 1);
+            ok = has != ins[2];
+            pc++;
+            break;
+        }
+        default:
+            vm->status = 1;
+            return -1;
+        }
+        if (vm->status) return -1;
+        if (!ok) {
+            if (sp == 0) return -1;
+            sp--;
+            pc = vm->stack[2 * sp], pos = vm->stack[2 * sp + 1];
+        }
+    }
+}
+
+/* The matches finditer finds, given every position where one may start (sorted; cand_end[i] is
+ * where the text of position i ends): each position is tried unless the last match ran past it.
+ * Returns the number of matches (start, label), or -1 / -2 (see Vm.status): Python decides. */
+int64_t dd_vocab_scan(const void *text, int64_t wide, const int64_t *cand, const int64_t *cand_end, int64_t n_cand,
+                      const int32_t *prog, const uint64_t *guards, const uint32_t *bmp, const int64_t *astral,
+                      int64_t n_astral, int64_t word_bit, int64_t *stack, int64_t stack_cap, int64_t *out_pos,
+                      int32_t *out_label) {
+    Vm vm = {text, (int)wide, prog, guards, bmp, astral, n_astral, (uint32_t)word_bit, stack, stack_cap, 0};
+    int64_t resume = 0, count = 0;
+    for (int64_t i = 0; i < n_cand; i++) {
+        if (cand[i] < resume) continue;
+        int32_t label = 0;
+        const int64_t end = vm_match(&vm, cand[i], cand_end[i], &label);
+        if (vm.status) return -vm.status;
+        if (end >= 0) out_pos[count] = cand[i], out_label[count] = label, count++, resume = end;
+    }
+    return count;
 }
 
 /* An importable module too (setuptools builds it as one), though its functions are reached

@@ -48,6 +48,7 @@ import json
 import re
 import unicodedata
 from datetime import datetime, timezone
+from functools import lru_cache
 from importlib import resources
 from itertools import chain
 from pathlib import Path
@@ -428,6 +429,14 @@ def _vocab_candidates(codes: np.ndarray, token_at: Callable[[int], str], token_s
     return positions
 
 
+@lru_cache(maxsize=1)
+def _vocab_program():
+    """_VOCAB for the compiled matcher (its look-ahead guards are only speed-ups for re)."""
+    from .matcher import compile_pattern
+
+    return compile_pattern(_VOCAB, _GROUP_INDEX)
+
+
 def _vocab_hits_at(text: str, positions: list[int], start: int, end: int) -> list[tuple[int, int]]:
     """The matches ``_VOCAB_SCAN.finditer(text[start:end])`` finds (offsets in ``text``), given
     every position where one may start: tried in order, each from where the last match ended."""
@@ -550,11 +559,22 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     doc_last = doc_first + sizes - 1
     documents_with_blocks = np.flatnonzero(sizes)
     spans = np.stack((starts[doc_first[documents_with_blocks]], ends[doc_last[documents_with_blocks]]))
+    found = None
     if same_offsets:
         candidates = _vocab_candidates(codes, token_at, token_starts, cps)
-        bounds = np.searchsorted(candidates, spans).T.tolist()
-        candidates = candidates.tolist()
+        if kernels is not None and len(candidates):
+            # One compiled scan of the chunk; a candidate on the \n after a document's last
+            # block is not the document's (finditer over the document never sees that \n).
+            doc_ends = spans[1][np.minimum(np.searchsorted(spans[1], candidates), spans.shape[1] - 1)]
+            inside = candidates < doc_ends
+            units = lower_points if lower_points is not None else np.frombuffer(lower.encode("ascii"), np.uint8)
+            found = kernels.vocab_scan(_vocab_program(), units, candidates[inside], doc_ends[inside])
+        if found is None:
+            bounds = np.searchsorted(candidates, spans).T.tolist()
+            candidates = candidates.tolist()
     for k, (ds, de) in enumerate(spans.T.tolist()):
+        if found is not None:
+            break
         if same_offsets:
             hits += _vocab_hits_at(lower, candidates[bounds[k][0]:bounds[k][1]], ds, de)
             continue
@@ -566,8 +586,10 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
             for b in range(doc_first[d], doc_last[d] + 1):
                 hits += _vocab_hits(flat[b].lower(), int(starts[b]))
     n_groups = len(_GROUPS)
-    if hits:
-        pos, grp = np.array(hits, dtype=np.int64).T
+    if found is None and hits:
+        found = np.array(hits, dtype=np.int64).T
+    if found is not None and len(found[0]):
+        pos, grp = found
         owner_hit = np.searchsorted(starts, pos, side="right") - 1
         vocab = np.bincount(grp * n + owner_hit, minlength=n_groups * n).reshape(n_groups, n)
         # A promo/social word opening the block ("Read More: ...", "Share this") is stronger

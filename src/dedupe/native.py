@@ -44,7 +44,7 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
-    VERSION = 2  # KERNELS_VERSION of the _native.c these wrappers call
+    VERSION = 3  # KERNELS_VERSION of the _native.c these wrappers call
 
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
@@ -75,6 +75,7 @@ class Kernels:
             ("dd_minhash", [_P, _P, _I64, _P, _P, _I64, _P], None),
             ("dd_chunk_copies", [_P, _I64, _P, _P, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _I64, _I64, _I64,
                                  ctypes.c_double, ctypes.c_double, ctypes.c_double] + [_P] * 20, _I64),
+            ("dd_vocab_scan", [_P, _I64, _P, _P, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _P, _P], _I64),
         ):
             function = getattr(library, name)
             function.argtypes, function.restype = argtypes, restype
@@ -203,6 +204,30 @@ class Kernels:
         self._lib.dd_merge_runs(_ptr(keys), _ptr(vals), len(keys), _ptr(new_keys), _ptr(new_vals), len(new_keys),
                                 keys.itemsize == 8, _ptr(out_k), _ptr(out_v))
         return out_k, out_v
+
+    def vocab_scan(self, pattern, text: np.ndarray, candidates: np.ndarray, ends: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The matches (starts, labels) of a :class:`dedupe.matcher.CompiledPattern` that
+        finditer finds in ``text`` (uint8 or uint32 code points), tried only at ``candidates``
+        (sorted; ``ends[i]`` where the text of candidate i ends); None where the matcher gives
+        up (a pathological backtrack), and the caller runs :mod:`re`."""
+        text = np.ascontiguousarray(text)
+        candidates = np.ascontiguousarray(candidates, np.int64)
+        ends = np.ascontiguousarray(ends, np.int64)
+        out_pos = np.empty(len(candidates), np.int64)
+        out_label = np.empty(len(candidates), np.int32)
+        stack = np.empty(2 * 4096, np.int64)
+        astral = pattern._astral
+        while True:
+            count = self._lib.dd_vocab_scan(
+                _ptr(text), text.dtype == np.uint32, _ptr(candidates), _ptr(ends), len(candidates),
+                _ptr(pattern.program), _ptr(pattern.guards), _ptr(pattern.bmp), None if astral is None else _ptr(astral),
+                -1 if astral is None else len(astral), pattern.word_class, _ptr(stack), len(stack) // 2,
+                _ptr(out_pos), _ptr(out_label))
+            if count == -2 and astral is None:  # a code point above the BMP: its classes are needed
+                astral = pattern.astral()
+                continue
+            return None if count < 0 else (out_pos[:count], out_label[:count].astype(np.int64))
 
     def run_lookup(self, keys: np.ndarray, vals: np.ndarray, start: np.ndarray, shift: int, q: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

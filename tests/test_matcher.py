@@ -1,0 +1,68 @@
+"""The compiled matcher (dedupe.matcher + dd_vocab_scan) finds what re finds."""
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+from dedupe import native
+from dedupe.matcher import compile_pattern
+
+kernels = native.load()
+needs_kernels = pytest.mark.skipif(kernels is None, reason="the compiled kernels are not built")
+
+PATTERNS = [
+    r"(?P<a>\bab\b)|(?P<b>a\w*c)|(?P<c>\d{1,2}[/.-]\d{2,4}\b)",
+    r"(?P<a>(?:^|\n)by\s)|(?P<b>\bby\b)",
+    r"(?P<a>(?<!\w)[@#]\w)|(?P<b>\.(?:com|org)\b)|(?P<c>[^a-z\s]{2})",
+    r"(?P<a>x+?y)|(?P<b>x{2,3})|(?P<c>.z)|(?P<d>\Bq)",
+    r"(?P<a>\AAb)|(?P<b>(?<=\s)ab)|(?P<c>\W\S)",
+]
+ALPHABET = ["a", "b", "c", "x", "y", "z", "q", "A", " ", "\n", "1", "2", "/", ".", "-", "@", "#", "_",
+            "é", "İ", "𝟐", "👍", "𝐑", "com", "by ", "\nby ", "org", "ab"]
+
+
+def _positions(text, pattern, flags):
+    """What finditer finds, as (start, group) pairs."""
+    return [(m.start(), m.lastgroup) for m in re.compile(pattern, flags).finditer(text)]
+
+
+@needs_kernels
+@pytest.mark.parametrize("flags", [re.MULTILINE, 0, re.ASCII])
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_the_compiled_matcher_finds_what_re_finds(pattern, flags):
+    compiled_re = re.compile(pattern, flags)
+    labels = {name: k for k, name in enumerate(sorted(compiled_re.groupindex))}
+    program = compile_pattern(compiled_re, labels)
+    rnd = random.Random(len(pattern) + flags)
+    matched = 0
+    for _ in range(400):
+        text = "".join(rnd.choice(ALPHABET) for _ in range(rnd.randint(1, 30)))
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+        units = points.astype(np.uint8) if text.isascii() else points
+        every = np.arange(len(text), dtype=np.int64)
+        found = kernels.vocab_scan(program, units, every, np.full(len(text), len(text), np.int64))
+        expected = _positions(text, pattern, flags)
+        assert list(zip(found[0].tolist(), found[1].tolist())) == [(p, labels[g]) for p, g in expected], text
+        matched += len(expected)
+    assert matched > 30  # the texts do hold matches
+
+
+@needs_kernels
+def test_the_compiled_matcher_stops_at_each_texts_end_and_skips_what_a_match_covers():
+    compiled_re = re.compile(r"(?P<a>ab\b)|(?P<b>b)", re.MULTILINE)
+    program = compile_pattern(compiled_re, {"a": 0, "b": 1})
+    text = "abab b"
+    units = np.frombuffer(text.encode(), np.uint8)
+    # "ab" ending where its text ends is a word end, the "b" inside that match is skipped, and
+    # at 2 the text ends after "a"
+    found = kernels.vocab_scan(program, units, np.array([0, 1, 2, 5]), np.array([2, 2, 3, 6]))
+    assert list(zip(found[0].tolist(), found[1].tolist())) == [(0, 0), (5, 1)]
+
+
+@pytest.mark.parametrize("pattern", [r"(?P<a>(a)b)", r"ab|(?P<a>c)", r"(?P<a>(?=x)x)", r"(?P<a>a)|(?P<b>(?:)*)",
+                                     r"(?P<a>(?<!ab)c)", r"(?P<a>a$)"])
+def test_what_the_matcher_does_not_support_is_refused(pattern):
+    with pytest.raises(ValueError):
+        compile_pattern(re.compile(pattern), {"a": 0, "b": 1})

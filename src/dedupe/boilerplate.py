@@ -29,8 +29,10 @@ class, starts a word); vocabulary features come
 from ONE precompiled regex over the joined, lower-cased text, mapped to blocks with
 ``searchsorted``. The regex is only tried where a match may start: each distinct word is looked
 at once (a memo shared with the stop-word test), and a pattern derived from the vocabulary says
-at which of its characters a match could begin (a few percent of the words do). The cost per
-document is a handful of numpy passes, not a regex per block.
+at which of its characters a match could begin (a few percent of the words do). With the
+compiled kernels the pattern itself runs as a :mod:`dedupe.matcher` program over all candidate
+positions of a chunk in one call (``re`` finds the same matches, and is the fallback). The cost
+per document is a handful of numpy passes, not a regex per block.
 
 Example (the shipped model)::
 

@@ -41,6 +41,7 @@ characters above it, a sorted table of ``(first, last, bits)`` ranges for those.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from re import _constants as C
 from re import _parser
 
@@ -50,7 +51,6 @@ CHAR, CLASS, ANY, SPLIT, JMP, MATCH, BOUNDARY, LINE_START, TEXT_START, BEHIND = 
 _CATEGORIES = {C.CATEGORY_DIGIT: (r"\d", False), C.CATEGORY_NOT_DIGIT: (r"\d", True),
                C.CATEGORY_WORD: (r"\w", False), C.CATEGORY_NOT_WORD: (r"\w", True),
                C.CATEGORY_SPACE: (r"\s", False), C.CATEGORY_NOT_SPACE: (r"\s", True)}
-_ALL_BMP = "".join(map(chr, range(0x10000)))
 
 
 class CompiledPattern:
@@ -65,42 +65,51 @@ class CompiledPattern:
         self._classes = classes  # (items, flags) of each class bit
         self.bmp = np.zeros(0x10000, np.uint32)
         for bit, (items, flags) in enumerate(classes):
-            self.bmp[_members(items, flags, _ALL_BMP, 0)] |= np.uint32(1 << bit)
+            self.bmp[_members(items, flags, 0, 0x10000)] |= np.uint32(1 << bit)
         self._astral: np.ndarray | None = None
 
     def astral(self) -> np.ndarray:
         """``(first, last, bits)`` rows for the code points above the BMP in some class."""
         if self._astral is None:
-            text = "".join(map(chr, range(0x10000, 0x110000)))
-            bits = np.zeros(len(text), np.uint32)
+            bits = np.zeros(0x110000 - 0x10000, np.uint32)
             for bit, (items, flags) in enumerate(self._classes):
-                bits[_members(items, flags, text, 0x10000) - 0x10000] |= np.uint32(1 << bit)
+                bits[_members(items, flags, 0x10000, 0x110000) - 0x10000] |= np.uint32(1 << bit)
             change = np.flatnonzero(np.diff(bits, prepend=np.uint32(0), append=np.uint32(0)) != 0)
             rows = [(0x10000 + a, 0x10000 + b - 1, int(bits[a])) for a, b in zip(change[:-1], change[1:]) if bits[a]]
             self._astral = np.array(rows, np.int64).reshape(-1, 3)
         return self._astral
 
 
-def _members(items: tuple, flags: int, text: str, base: int) -> np.ndarray:
-    """Code points (``base`` + offset in ``text``) that one class item list matches."""
-    out = np.zeros(len(text), bool)
+def _members(items: tuple, flags: int, first: int, stop: int) -> np.ndarray:
+    """The code points in ``[first, stop)`` that one class item list matches."""
+    out = np.zeros(stop - first, bool)
     for op, value in items:
         if op is C.LITERAL:
-            if 0 <= value - base < len(text):
-                out[value - base] = True
+            if first <= value < stop:
+                out[value - first] = True
         elif op is C.RANGE:
-            lo, hi = max(value[0] - base, 0), min(value[1] - base + 1, len(text))
+            lo, hi = max(value[0], first), min(value[1] + 1, stop)
             if lo < hi:
-                out[lo:hi] = True
+                out[lo - first:hi - first] = True
         elif op is C.CATEGORY:
             category, negated = _CATEGORIES[value]
-            found = np.zeros(len(text), bool)
-            for m in re.finditer(f"{category}+", text, flags & re.ASCII):  # as the pattern's flags read it
-                found[m.start():m.end()] = True
+            found = _category(category, flags & re.ASCII, first, stop)
             out |= ~found if negated else found
         else:
             raise ValueError(f"unsupported class item {op}")
-    return np.flatnonzero(out) + base
+    return np.flatnonzero(out) + first
+
+
+@lru_cache(maxsize=None)
+def _category(category: str, flags: int, first: int, stop: int) -> np.ndarray:
+    """Which code points of ``[first, stop)`` re's ``category`` (\\w, \\d, \\s) matches: re
+    itself scans them all once (the million above the BMP in a few hundredths of a second)."""
+    found = np.zeros(stop - first, bool)
+    every = np.arange(first, stop, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    for m in re.finditer(f"{category}+", every, flags):
+        found[m.start():m.end()] = True
+    found.flags.writeable = False
+    return found
 
 
 def compile_pattern(pattern: re.Pattern, labels: dict[str, int]) -> CompiledPattern:

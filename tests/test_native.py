@@ -3,6 +3,7 @@ values for the same inputs, down to the bit, and the same cleaning output end to
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -37,6 +38,22 @@ def test_the_kernels_are_built():
     assert native.load() is not None, (
         "dedupe/_native.c was not compiled (no C compiler at install time?): install gcc and "
         "run `pip install -e .` again, or set DEDUPE_NATIVE=0 to test the numpy code alone")
+
+
+def test_a_build_left_behind_by_a_later_edit_of_the_source_is_not_used(tmp_path, monkeypatch):
+    """pip install -e . keeps the old library when an edited _native.c fails to compile (the
+    extension is optional); the library carries its source's hash, and a mismatch means numpy."""
+    if native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    library = native.load()._lib
+    assert not native._stale(library)
+    source = Path(native.__file__).with_name("_native.c")
+    if source.exists():  # a source checkout (editable install): the build is this source's
+        assert library.dd_source_hash().decode() == hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    monkeypatch.setattr(native, "__file__", str(tmp_path / "native.py"))
+    assert not native._stale(library)  # no source beside the module: nothing to compare
+    (tmp_path / "_native.c").write_bytes(b"/* edited */")
+    assert native._stale(library)
 
 
 def test_the_version_says_whether_the_kernels_run():

@@ -23,9 +23,12 @@ True
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.util
 import os
+import warnings
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -370,9 +373,27 @@ def _load(enabled: bool) -> Kernels | None:
     if spec is None or not spec.origin:
         return None
     try:
-        return Kernels(ctypes.CDLL(spec.origin))
+        library = ctypes.CDLL(spec.origin)
+        kernels = Kernels(library)
     except (OSError, AttributeError):  # built for another machine, or an older build
         return None
+    if _stale(library):
+        warnings.warn("dedupe: the compiled kernels were built from another _native.c (a later edit "
+                      "that did not compile?): running the numpy code; rebuild with pip install -e .",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return kernels
+
+
+def _stale(library: ctypes.CDLL) -> bool:
+    """Whether the library was built from a ``_native.c`` other than the one beside this file
+    (there is one in a source checkout, not in an installed wheel)."""
+    source = Path(__file__).with_name("_native.c")
+    library.dd_source_hash.restype = ctypes.c_char_p
+    built_from = library.dd_source_hash().decode()
+    if not source.exists() or not built_from:
+        return False
+    return hashlib.sha256(source.read_bytes()).hexdigest()[:16] != built_from
 
 
 def load() -> Kernels | None:

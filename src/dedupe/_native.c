@@ -249,6 +249,15 @@ void dd_token_keys_utf32(const uint32_t *points, const int64_t *starts, const in
         uint64_t word = 0, summed = 0;
         int64_t length = 0;
         for (int64_t i = starts[t]; i < ends[t]; i++) {
+            if (points[i] < 0x80) { /* most characters: one byte, as below */
+                word |= (uint64_t)points[i] << (8 * (length & 7));
+                if ((length & 7) == 7) {
+                    summed += word_mix(word, length / 8);
+                    word = 0;
+                }
+                length++;
+                continue;
+            }
             uint8_t bytes[4];
             const int64_t size = put_utf8(bytes, points[i]);
             for (int64_t b = 0; b < size; b++, length++) {

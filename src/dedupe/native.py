@@ -215,6 +215,8 @@ class Kernels:
         (sorted; ``ends[i]`` where the text of candidate i ends); None where the matcher gives
         up (a pathological backtrack), and the caller runs :mod:`re`."""
         text = np.ascontiguousarray(text)
+        if text.dtype not in (np.uint8, np.uint32):
+            raise TypeError(f"vocab_scan reads uint8 or uint32 code points, not {text.dtype}")
         candidates = np.ascontiguousarray(candidates, np.int64)
         ends = np.ascontiguousarray(ends, np.int64)
         out_pos = np.empty(len(candidates), np.int64)

@@ -66,3 +66,18 @@ def test_the_compiled_matcher_stops_at_each_texts_end_and_skips_what_a_match_cov
 def test_what_the_matcher_does_not_support_is_refused(pattern):
     with pytest.raises(ValueError):
         compile_pattern(re.compile(pattern), {"a": 0, "b": 1})
+
+
+@needs_kernels
+def test_a_match_too_long_for_the_matcher_goes_back_to_re():
+    """A word of 10,000 characters behind ``subscri\\w*`` needs more backtracking room than the
+    matcher keeps: it hands the chunk back (None) and the features come from re, the same."""
+    from dedupe.boilerplate import BLOCK_FEATURES, _features_many, _vocab_program
+
+    word = "subscri" + "b" * 10_000
+    text = f"a {word} b"
+    units = np.frombuffer(text.encode(), np.uint8)
+    assert kernels.vocab_scan(_vocab_program(), units, np.array([2]), np.array([len(text)])) is None
+    features = _features_many([["Intro line here", text]])[0]
+    assert features[1, BLOCK_FEATURES.index("vocab_promo")] == pytest.approx(np.log1p(1))
+    assert features[0, BLOCK_FEATURES.index("vocab_promo")] == 0

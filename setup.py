@@ -10,7 +10,7 @@ from setuptools import Extension, setup
 SOURCE = "src/dedupe/_native.c"
 # The library says which source it was built from: dedupe.native does not use a build that a
 # later edit of the source (one that failed to compile, say) left behind.
-SOURCE_HASH = hashlib.sha256(Path(__file__).with_name("src").joinpath("dedupe", "_native.c").read_bytes()).hexdigest()[:16]
+SOURCE_HASH = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()[:16]
 
 # -ffp-contract=off: no fused multiply-adds, so the floating-point kernels round as numpy does
 setup(ext_modules=[Extension("dedupe._native", [SOURCE], optional=True,

@@ -574,9 +574,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         if found is None:
             bounds = np.searchsorted(candidates, spans).T.tolist()
             candidates = candidates.tolist()
-    for k, (ds, de) in enumerate(spans.T.tolist()):
-        if found is not None:
-            break
+    for k, (ds, de) in enumerate(spans.T.tolist() if found is None else ()):
         if same_offsets:
             hits += _vocab_hits_at(lower, candidates[bounds[k][0]:bounds[k][1]], ds, de)
             continue

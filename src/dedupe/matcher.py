@@ -66,18 +66,18 @@ class CompiledPattern:
         self.bmp = np.zeros(0x10000, np.uint32)
         for bit, (items, flags) in enumerate(classes):
             self.bmp[_members(items, flags, 0, 0x10000)] |= np.uint32(1 << bit)
-        self._astral: np.ndarray | None = None
+        self.astral_rows: np.ndarray | None = None  # astral()'s table, once it was asked for
 
     def astral(self) -> np.ndarray:
         """``(first, last, bits)`` rows for the code points above the BMP in some class."""
-        if self._astral is None:
+        if self.astral_rows is None:
             bits = np.zeros(0x110000 - 0x10000, np.uint32)
             for bit, (items, flags) in enumerate(self._classes):
                 bits[_members(items, flags, 0x10000, 0x110000) - 0x10000] |= np.uint32(1 << bit)
             change = np.flatnonzero(np.diff(bits, prepend=np.uint32(0), append=np.uint32(0)) != 0)
             rows = [(0x10000 + a, 0x10000 + b - 1, int(bits[a])) for a, b in zip(change[:-1], change[1:]) if bits[a]]
-            self._astral = np.array(rows, np.int64).reshape(-1, 3)
-        return self._astral
+            self.astral_rows = np.array(rows, np.int64).reshape(-1, 3)
+        return self.astral_rows
 
 
 def _members(items: tuple, flags: int, first: int, stop: int) -> np.ndarray:

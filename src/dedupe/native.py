@@ -222,7 +222,7 @@ class Kernels:
         out_pos = np.empty(len(candidates), np.int64)
         out_label = np.empty(len(candidates), np.int32)
         stack = np.empty(2 * 4096, np.int64)
-        astral = pattern._astral
+        astral = pattern.astral_rows
         while True:
             count = self._lib.dd_vocab_scan(
                 _ptr(text), text.dtype == np.uint32, _ptr(candidates), _ptr(ends), len(candidates),
@@ -391,11 +391,15 @@ def _stale(library: ctypes.CDLL) -> bool:
     """Whether the library was built from a ``_native.c`` other than the one beside this file
     (there is one in a source checkout, not in an installed wheel)."""
     source = Path(__file__).with_name("_native.c")
-    library.dd_source_hash.restype = ctypes.c_char_p
-    built_from = library.dd_source_hash().decode()
-    if not source.exists() or not built_from:
+    if not source.exists():
         return False
-    return hashlib.sha256(source.read_bytes()).hexdigest()[:16] != built_from
+    try:
+        source_hash = library.dd_source_hash
+    except AttributeError:  # built before libraries said their source
+        return True
+    source_hash.restype = ctypes.c_char_p
+    built_from = source_hash().decode()
+    return bool(built_from) and hashlib.sha256(source.read_bytes()).hexdigest()[:16] != built_from
 
 
 def load() -> Kernels | None:

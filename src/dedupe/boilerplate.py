@@ -60,6 +60,7 @@ import numpy as np
 
 from . import native
 from .errors import ConfigError, InputError
+from .matcher import compile_pattern, first_characters
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
 from .tokentable import TokenTable, token_keys, token_runs
@@ -204,41 +205,25 @@ _VOCAB_GUARD = (r"(?=\b\w|[\n.@\#©]|http|www\.|cookie|privacy|terms\ |contact\ 
 
 def _first_characters(items) -> str | None:
     """A character class (regex text) holding the first character of every match of the parsed
-    pattern ``items``, or None when a match may start anywhere or be empty. Zero-width items
-    are skipped, so the class may hold more than the true first characters, never fewer."""
+    pattern ``items``, or None when a match may start anywhere or be empty (see
+    :func:`dedupe.matcher.first_characters`, which the compiled matcher's guards use too)."""
     from re import _constants as C
 
-    found: list[str] = []
+    first, nullable = first_characters(items)
+    if first is None or nullable:
+        return None
     categories = {C.CATEGORY_DIGIT: r"\d", C.CATEGORY_WORD: r"\w", C.CATEGORY_SPACE: r"\s"}
-
-    def nullable(sequence) -> bool:
-        for op, arg in sequence:
-            if op is C.LITERAL:
-                found.append(re.escape(chr(arg)))
-                return False
-            if op is C.IN:
-                for item, value in arg:
-                    if item is C.LITERAL:
-                        found.append(re.escape(chr(value)))
-                    elif item is C.RANGE:
-                        found.append(re.escape(chr(value[0])) + "-" + re.escape(chr(value[1])))
-                    else:
-                        found.append(categories[value])
-                return False
-            if op is C.BRANCH:
-                if not any([nullable(alternative) for alternative in arg[1]]):
-                    return False
-            elif op is C.SUBPATTERN:
-                if not nullable(arg[3]):
-                    return False
-            elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
-                if not nullable(arg[2]) and arg[0] >= 1:
-                    return False
-            elif op not in (C.AT, C.ASSERT, C.ASSERT_NOT):
-                raise ValueError(f"unsupported pattern item {op}")
-        return True
-
-    return None if nullable(items) else "".join(found)
+    parts = []
+    for op, value in sorted(first, key=repr):  # one order, whatever the set's
+        if op is C.LITERAL:
+            parts.append(re.escape(chr(value)))
+        elif op is C.RANGE:
+            parts.append(re.escape(chr(value[0])) + "-" + re.escape(chr(value[1])))
+        elif value in categories:
+            parts.append(categories[value])
+        else:
+            return None
+    return "".join(parts)
 
 
 def _scan_pattern() -> re.Pattern:
@@ -434,8 +419,6 @@ def _vocab_candidates(codes: np.ndarray, token_at: Callable[[int], str], token_s
 @lru_cache(maxsize=1)
 def _vocab_program():
     """_VOCAB for the compiled matcher (its look-ahead guards are only speed-ups for re)."""
-    from .matcher import compile_pattern
-
     return compile_pattern(_VOCAB, _GROUP_INDEX)
 
 

@@ -141,7 +141,7 @@ def compile_pattern(pattern: re.Pattern, labels: dict[str, int]) -> CompiledPatt
 
     def guard(items) -> int:
         """The guard of a SPLIT into ``items``: -1 when any character (or none) may begin them."""
-        first, nullable = _first(items)
+        first, nullable = first_characters(items)
         if first is None or nullable:
             return -1
         mask, above = 0, False
@@ -259,7 +259,7 @@ def compile_pattern(pattern: re.Pattern, labels: dict[str, int]) -> CompiledPatt
     return CompiledPattern(np.ascontiguousarray(program), classes, tuple(found_labels), word_class, guard_rows)
 
 
-def _first(items) -> tuple[set | None, bool]:
+def first_characters(items) -> tuple[set | None, bool]:
     """(class items one of which the first character of a match of ``items`` is, or None for
     any character; whether ``items`` may match empty). Zero-width items are passed over."""
     out: set = set()
@@ -273,19 +273,19 @@ def _first(items) -> tuple[set | None, bool]:
         if op is C.BRANCH:
             found, nullable = set(), False
             for alternative in arg[1]:
-                first, empty = _first(list(alternative))
+                first, empty = first_characters(list(alternative))
                 if first is None:
                     return None, False
                 found |= first
                 nullable = nullable or empty
             out |= found
         elif op is C.SUBPATTERN:
-            first, nullable = _first(list(arg[3]))
+            first, nullable = first_characters(list(arg[3]))
             if first is None:
                 return None, False
             out |= first
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
-            first, nullable = _first(list(arg[2]))
+            first, nullable = first_characters(list(arg[2]))
             if first is None:
                 return None, False
             out |= first

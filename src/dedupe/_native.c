@@ -439,13 +439,19 @@ void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks
     static void NAME(const KEY *keys, const uint32_t *vals, int64_t n, const KEY *new_keys,             \
                      const uint32_t *new_vals, int64_t m, KEY *out_keys, uint32_t *out_vals) {         \
         int64_t i = 0, o = 0;                                                                          \
-        if (n < 8 * m) { /* alike sizes: a plain merge */                                              \
-            for (int64_t j = 0; j < m;) {                                                              \
-                const int take_new = i == n || new_keys[j] < keys[i];                                  \
-                out_keys[o] = take_new ? new_keys[j] : keys[i];                                        \
-                out_vals[o++] = take_new ? new_vals[j++] : vals[i++];                                  \
+        if (n < 8 * m) { /* alike sizes: a plain merge, without branches (random keys: a third   \
+                          * of the time of one that branches on the comparison) */                   \
+            int64_t j = 0;                                                                             \
+            while (i < n && j < m) {                                                                   \
+                const KEY a = keys[i], b = new_keys[j];                                                \
+                const int64_t take_new = b < a;                                                        \
+                out_keys[o] = take_new ? b : a;                                                        \
+                out_vals[o++] = take_new ? new_vals[j] : vals[i];                                      \
+                j += take_new, i += 1 - take_new;                                                      \
             }                                                                                          \
-            m = 0;                                                                                     \
+            memcpy(out_keys + o, new_keys + j, sizeof(KEY) * (size_t)(m - j));                         \
+            memcpy(out_vals + o, new_vals + j, sizeof(uint32_t) * (size_t)(m - j));                    \
+            o += m - j, m = 0;                                                                         \
         }                                                                                              \
         for (int64_t j = 0; j < m; j++) {                                                              \
             const KEY key = new_keys[j];                                                               \
@@ -481,9 +487,15 @@ void dd_merge_runs(const void *keys, const uint32_t *vals, int64_t n, const void
 int64_t dd_run_lookup(const void *keys, const uint32_t *vals, const uint32_t *start, int64_t shift, int64_t wide,
                       const void *q, int64_t m, int64_t *out_q, uint32_t *out_v, int64_t capacity) {
     int64_t found = 0;
-    const int64_t ahead = 16; /* queries whose bucket is fetched ahead: the runs outgrow the caches */
+    /* The runs outgrow the caches: a query's directory entry is fetched 2 * ahead queries
+     * before it is read, and its bucket's keys (found through that entry) ahead queries before. */
+    const int64_t ahead = 16;
     for (int64_t i = 0; i < m; i++) {
-        if (i + ahead < m) __builtin_prefetch(start + (KEY_AT(q, wide, i + ahead) >> shift));
+        if (i + 2 * ahead < m) __builtin_prefetch(start + (KEY_AT(q, wide, i + 2 * ahead) >> shift));
+        if (i + ahead < m) {
+            const uint32_t at = start[KEY_AT(q, wide, i + ahead) >> shift];
+            __builtin_prefetch(wide ? (const void *)((const uint64_t *)keys + at) : (const void *)((const uint32_t *)keys + at));
+        }
         const uint64_t key = KEY_AT(q, wide, i);
         const uint64_t bucket = key >> shift;
         for (uint32_t s = start[bucket]; s < start[bucket + 1]; s++) {

@@ -65,14 +65,21 @@ class ReadOptions:
     source_field: Optional[str] = None  # default: the host of a "url" field, when there is one
 
 
-def chunked(items: Iterable, size: int) -> Iterator[list]:
-    """Lists of ``size`` consecutive items (the last one shorter), read lazily."""
+def chunked(items: Iterable, size: int, first: Optional[int] = None) -> Iterator[list]:
+    """Lists of ``size`` consecutive items (the last one shorter; the first one ``first`` long
+    when given), read lazily.
+
+    >>> list(chunked(range(7), 3, first=1))
+    [[0], [1, 2, 3], [4, 5, 6]]
+    """
     iterator = iter(items)
+    take = size if first is None else first
     while True:
-        chunk = list(islice(iterator, size))
+        chunk = list(islice(iterator, take))
         if not chunk:
             return
         yield chunk
+        take = size
 
 
 def input_kind(path: str) -> str:

@@ -13,8 +13,8 @@
  *   agreements                  deciding.similarity (before the division)
  *   document_pairs              deciding._pairs_of_documents
  *   kind_counts                 boilerplate._features_many's character counts
- *   merge_runs / run_lookup     lsh._merge / lsh._SortedMultimap.lookup (per run)
- *   merge_in_place              lsh._merge into a run's own (growing) arrays
+ *   merge_in_place / run_lookup lsh._merge into a run's own (growing) arrays /
+ *                               lsh._SortedMultimap.lookup (per run)
  *   run_directory / band_keys   lsh._Run's bucket directory, MinHashLSHIndex.band_keys
  *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   best_run                    offtopic.OffTopicDetector's run search, one document
@@ -431,62 +431,14 @@ void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks
 /* Sorted runs of (key, uint32 value), keys of 4 or 8 bytes (lsh._Run). */
 #define KEY_AT(keys, wide, i) ((wide) ? ((const uint64_t *)(keys))[i] : (uint64_t)((const uint32_t *)(keys))[i])
 
-/* Merges sorted (new_keys, new_vals) into the sorted run (keys, vals); a new pair goes after the
- * run's pairs of an equal key (as searchsorted(side="right") places it). The run is far longer
- * than the batch (a level of the LSM against one chunk's pairs), so each new key's place is
- * galloped to from the last one's and the run's pairs in between are copied whole; runs of
- * alike sizes merge pair by pair. */
-#define MERGE_RUNS(NAME, KEY)                                                                          \
-    static void NAME(const KEY *keys, const uint32_t *vals, int64_t n, const KEY *new_keys,             \
-                     const uint32_t *new_vals, int64_t m, KEY *out_keys, uint32_t *out_vals) {         \
-        int64_t i = 0, o = 0;                                                                          \
-        if (n < 8 * m) { /* alike sizes: a plain merge, without branches (random keys: a third   \
-                          * of the time of one that branches on the comparison) */                   \
-            int64_t j = 0;                                                                             \
-            while (i < n && j < m) {                                                                   \
-                const KEY a = keys[i], b = new_keys[j];                                                \
-                const int64_t take_new = b < a;                                                        \
-                out_keys[o] = take_new ? b : a;                                                        \
-                out_vals[o++] = take_new ? new_vals[j] : vals[i];                                      \
-                j += take_new, i += 1 - take_new;                                                      \
-            }                                                                                          \
-            memcpy(out_keys + o, new_keys + j, sizeof(KEY) * (size_t)(m - j));                         \
-            memcpy(out_vals + o, new_vals + j, sizeof(uint32_t) * (size_t)(m - j));                    \
-            o += m - j, m = 0;                                                                         \
-        }                                                                                              \
-        for (int64_t j = 0; j < m; j++) {                                                              \
-            const KEY key = new_keys[j];                                                               \
-            int64_t base = i, step = 1; /* keys[i, base) <= key */                                     \
-            while (base + step <= n && keys[base + step - 1] <= key) base += step, step <<= 1;         \
-            int64_t lo = base, hi = base + step - 1 < n ? base + step - 1 : n;                         \
-            while (lo < hi) {                                                                          \
-                const int64_t mid = lo + (hi - lo) / 2;                                                \
-                if (keys[mid] <= key) lo = mid + 1;                                                    \
-                else hi = mid;                                                                         \
-            }                                                                                          \
-            memcpy(out_keys + o, keys + i, sizeof(KEY) * (size_t)(lo - i));                            \
-            memcpy(out_vals + o, vals + i, sizeof(uint32_t) * (size_t)(lo - i));                       \
-            o += lo - i, i = lo;                                                                       \
-            out_keys[o] = key, out_vals[o++] = new_vals[j];                                            \
-        }                                                                                              \
-        memcpy(out_keys + o, keys + i, sizeof(KEY) * (size_t)(n - i));                                 \
-        memcpy(out_vals + o, vals + i, sizeof(uint32_t) * (size_t)(n - i));                            \
-    }
-MERGE_RUNS(merge_runs32, uint32_t)
-MERGE_RUNS(merge_runs64, uint64_t)
-
-void dd_merge_runs(const void *keys, const uint32_t *vals, int64_t n, const void *new_keys, const uint32_t *new_vals,
-                   int64_t m, int64_t wide, void *out_keys, uint32_t *out_vals) {
-    if (wide) merge_runs64(keys, vals, n, new_keys, new_vals, m, out_keys, out_vals);
-    else merge_runs32(keys, vals, n, new_keys, new_vals, m, out_keys, out_vals);
-}
-
-/* merge_runs into the run's own arrays: keys and vals have room for n + m pairs, the run's n
- * first, and (new_keys, new_vals) are merged in from the back, so that no new array is needed
- * (a fresh one is zeroed by the kernel first: at 100k documents that was 8.5% of a run). The
- * same order as merge_runs: a new pair after the run's pairs of an equal key. Each new key's
- * place is galloped to backwards from the last one's and the run's pairs above it move up
- * whole; runs of alike sizes merge pair by pair. */
+/* Merges sorted (new_keys, new_vals) into the sorted run (keys, vals) in the run's own arrays:
+ * they have room for n + m pairs, the run's n first, and the merge runs from the back, so that
+ * no new array is needed (a fresh one is zeroed by the kernel first: at 100k documents that was
+ * 8.5% of a run). A new pair goes after the run's pairs of an equal key (as
+ * searchsorted(side="right") places it). The run is usually far longer than the batch (a level
+ * of the LSM against one chunk's pairs), so each new key's place is galloped to backwards from
+ * the last one's and the run's pairs above it move up whole; runs of alike sizes merge pair by
+ * pair. */
 #define MERGE_IN_PLACE(NAME, KEY)                                                                      \
     static void NAME(KEY *keys, uint32_t *vals, int64_t n, const KEY *new_keys, const uint32_t *new_vals, \
                      int64_t m) {                                                                      \

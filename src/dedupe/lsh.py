@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import functools
 import mmap
+import sys
 
 import numpy as np
 
@@ -271,6 +272,9 @@ class _Pairs:
             area.close()
 
 
+_GROWABLE = sys.platform.startswith("linux")  # mmap.resize of an anonymous map is mremap there
+
+
 def _huge_pages(area: mmap.mmap) -> None:
     # what numpy asks for its own large arrays: fewer TLB misses for the lookups' random reads
     if hasattr(mmap, "MADV_HUGEPAGE"):
@@ -280,13 +284,9 @@ def _huge_pages(area: mmap.mmap) -> None:
             pass
 
 
-def _merge(big: _Run | None, keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge sorted (keys, vals) into run ``big``: O(n + m log n), no full re-sort."""
-    if big is None:
-        return keys, vals
-    kernels = native.load()
-    if kernels is not None and keys.dtype == big.keys.dtype and big.vals.dtype == np.uint32:
-        return kernels.merge_runs(big.keys, big.vals, keys, vals)
+def _merge(big: _Run, keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge sorted (keys, vals) into run ``big``, new pairs after the old ones of an equal key,
+    as new arrays: O(n + m log n), no full re-sort."""
     m, n = len(keys), len(big)
     ins = np.searchsorted(big.keys, keys, side="right") + np.arange(m)
     out_k = np.empty(n + m, dtype=keys.dtype)
@@ -302,7 +302,8 @@ def _absorbed(run: _Run, keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray
     """``_merge(run, keys, vals)``, in ``run``'s own growing maps where the kernels run (the
     run is spent either way: its arrays are no longer to be read)."""
     kernels = native.load()
-    if kernels is None or keys.dtype != run.keys.dtype or keys.dtype not in (np.uint32, np.uint64):
+    if (kernels is None or not _GROWABLE or keys.dtype != run.keys.dtype
+            or keys.dtype not in (np.uint32, np.uint64) or run.vals.dtype != np.uint32):
         return (*_merge(run, keys, vals), None)
     n, m = len(run), len(keys)
     pairs = run.pairs
@@ -312,7 +313,11 @@ def _absorbed(run: _Run, keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray
         old_keys[:], old_vals[:] = run.keys, run.vals
         del old_keys, old_vals
     run.keys = run.vals = run.start = None  # the views go before the maps are resized
-    pairs.grow(n + m)
+    try:
+        pairs.grow(n + m)
+    except BaseException:  # out of memory: the run is left as it was
+        _Run.__init__(run, *pairs.views(n), pairs)
+        raise
     out_keys, out_vals = pairs.views(n + m)
     kernels.merge_in_place(out_keys, out_vals, n, keys, vals)
     return out_keys, out_vals, pairs

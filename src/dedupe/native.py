@@ -65,7 +65,6 @@ class Kernels:
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_doc_grams", [_P, _P, _P, _P, _P, _I64, _P, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
-            ("dd_merge_runs", [_P, _P, _I64, _P, _P, _I64, _I64, _P, _P], None),
             ("dd_merge_in_place", [_P, _P, _I64, _P, _P, _I64, _I64], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
             ("dd_fold_utf8", [_P, _I64, _P, _P, _I64, _P, _P], _I64),
@@ -197,22 +196,11 @@ class Kernels:
                                _ptr(grams))
         return [grams[a:b].reshape(k, k) for a, b, k in zip(base[:-1].tolist(), base[1:].tolist(), n.tolist())]
 
-    def merge_runs(self, keys: np.ndarray, vals: np.ndarray, new_keys: np.ndarray, new_vals: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Two sorted runs of (uint32 or uint64 key, uint32 value) as one; new pairs after the
-        old ones of an equal key."""
-        new_keys = np.ascontiguousarray(new_keys, keys.dtype)
-        new_vals = np.ascontiguousarray(new_vals, np.uint32)
-        out_k = np.empty(len(keys) + len(new_keys), keys.dtype)
-        out_v = np.empty(len(out_k), np.uint32)
-        self._lib.dd_merge_runs(_ptr(keys), _ptr(vals), len(keys), _ptr(new_keys), _ptr(new_vals), len(new_keys),
-                                keys.itemsize == 8, _ptr(out_k), _ptr(out_v))
-        return out_k, out_v
-
     def merge_in_place(self, keys: np.ndarray, vals: np.ndarray, n: int, new_keys: np.ndarray,
                        new_vals: np.ndarray) -> None:
-        """:meth:`merge_runs` into ``keys[:n + m]`` and ``vals[:n + m]``, whose first ``n`` pairs
-        are the run (writable, contiguous, room for the ``m`` new pairs after them)."""
+        """Two sorted runs of (uint32 or uint64 key, uint32 value) as one, new pairs after the
+        old ones of an equal key, in ``keys[:n + m]`` and ``vals[:n + m]``, whose first ``n``
+        pairs are the old run (writable, contiguous, room for the ``m`` new pairs after them)."""
         m = len(new_keys)
         if not (keys.flags.c_contiguous and vals.flags.c_contiguous and keys.flags.writeable
                 and vals.dtype == np.uint32 and len(keys) >= n + m and len(vals) >= n + m):

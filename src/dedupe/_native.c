@@ -433,8 +433,8 @@ void dd_minhash(const uint32_t *hashes, const int64_t *offsets, int64_t n_blocks
 
 /* Merges sorted (new_keys, new_vals) into the sorted run (keys, vals) in the run's own arrays:
  * they have room for n + m pairs, the run's n first, and the merge runs from the back, so that
- * no new array is needed (a fresh one is zeroed by the kernel first: at 100k documents that was
- * 8.5% of a run). A new pair goes after the run's pairs of an equal key (as
+ * no new array is needed (the operating system zeroes a fresh one first: at 100k documents that
+ * was 8.5% of a run). A new pair goes after the run's pairs of an equal key (as
  * searchsorted(side="right") places it). The run is usually far longer than the batch (a level
  * of the LSM against one chunk's pairs), so each new key's place is galloped to backwards from
  * the last one's and the run's pairs above it move up whole; runs of alike sizes merge pair by

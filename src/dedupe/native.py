@@ -202,8 +202,9 @@ class Kernels:
         old ones of an equal key, in ``keys[:n + m]`` and ``vals[:n + m]``, whose first ``n``
         pairs are the old run (writable, contiguous, room for the ``m`` new pairs after them)."""
         m = len(new_keys)
-        if not (keys.flags.c_contiguous and vals.flags.c_contiguous and keys.flags.writeable
-                and vals.dtype == np.uint32 and len(keys) >= n + m and len(vals) >= n + m):
+        if not (keys.dtype in (np.uint32, np.uint64) and vals.dtype == np.uint32 and keys.flags.c_contiguous
+                and vals.flags.c_contiguous and keys.flags.writeable and vals.flags.writeable
+                and len(keys) >= n + m and len(vals) >= n + m):
             raise ValueError("merge_in_place needs writable contiguous arrays with room for every pair")
         new_keys = np.ascontiguousarray(new_keys, keys.dtype)
         new_vals = np.ascontiguousarray(new_vals, np.uint32)

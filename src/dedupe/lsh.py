@@ -242,10 +242,10 @@ class _Pairs:
     Merging a batch into a run used to write the merged pairs into new arrays; each one is
     fresh memory, which the operating system zeroes before use, and every pair is rewritten a
     few times per level of the LSM: on the first 100k documents of the 1M benchmark dump, 8.5%
-    of the run was the operating system clearing pages for those arrays. Growing the run's own maps (``mremap``) and
-    merging into them from the back leaves only the new pairs' room to clear. A map cannot be
-    resized while a view of it is alive, so :meth:`views` hands out the only ones and
-    :meth:`grow` takes them back first.
+    of the run was the operating system clearing pages for those arrays. Growing the run's own
+    maps (``mremap``) and merging into them from the back leaves only the new pairs' room to
+    clear. A map cannot be resized while a view of it is alive, so :meth:`views` hands out the
+    only ones and :meth:`grow` takes them back first.
     """
 
     def __init__(self, dtype, n: int):

@@ -10,9 +10,9 @@ medians are reported:
 - ``exact``: a set of hashes of the normalised paragraphs (finds exact copies only);
 - ``ours-dedup``: news-dedupe with only the copy detectors on;
 - ``ours``: news-dedupe with the defaults (every detector on), ``--workers 1`` and ``--workers 2``;
-  both ``ours`` methods tune glibc's malloc as ``dedupe clean`` does
-  (:func:`dedupe.parallel.tune_allocator`); the baselines run as their users would write them
-  (``--tune-all`` tunes them too);
+  both ``ours`` methods tune their process as ``dedupe clean`` does
+  (:func:`dedupe.parallel.tune_process`: glibc's malloc, one BLAS thread); the baselines run
+  as their users would write them (``--tune-all`` tunes them too);
 - ``ours-numpy``: the defaults on one worker without the compiled kernels (``DEDUPE_NATIVE=0``,
   as on a machine without a C compiler), which the baselines' normalising runs without too;
 - ``floor``: parse each JSON line, split its paragraphs and write it back, nothing else: what
@@ -140,10 +140,10 @@ def run_ours(dump: Path, workers: int, dedup_only: bool) -> tuple[int, set, int,
 def child(method: str, dump: Path, flagged_out: Path, tune_all: bool = False) -> None:
     """Run one method in this process and print its figures as JSON."""
     import dedupe  # noqa: F401 - imported before the baseline memory reading, like the libraries
-    from dedupe.parallel import tune_allocator
+    from dedupe.parallel import tune_process
 
     if method.startswith("ours") or tune_all:
-        tune_allocator()
+        tune_process()
     if method in ("datasketch", "exact", "ours-numpy"):
         # the baselines normalise in plain Python, as their users would (and as before the
         # compiled kernels); ours-numpy is news-dedupe without them
@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default="benchmarks/results/speed", help="output path prefix (.md, .json)")
-    parser.add_argument("--tune-all", action="store_true", help="tune malloc for the baselines too")
+    parser.add_argument("--tune-all", action="store_true", help="tune the baselines' process too (malloc, one BLAS thread)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--flagged-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

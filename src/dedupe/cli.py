@@ -104,10 +104,10 @@ def clean(
     Example: dedupe clean seeds -o out/seeds --report out/report.jsonl
     """
     from .cleaning import clean_path
-    from .parallel import tune_allocator
+    from .parallel import tune_process
 
     def run():
-        tune_allocator()
+        tune_process()
         config = CleanerConfig(threshold=threshold, doc_threshold=doc_threshold, shingle_size=shingle_size,
                                num_perm=num_perm, seed=seed, cross_doc=cross_doc.value,
                                template_min_docs=template_min_docs,

@@ -481,9 +481,10 @@ print(mallinfo2().hblks - before)
     assert mapped == {"plain": "1", "tuned": "0"}
 
 
-def test_the_command_line_keeps_blas_to_one_thread_in_every_worker():
+def test_the_command_line_keeps_blas_to_one_thread_and_collects_less_in_every_worker():
     """``dedupe clean`` limits numpy's BLAS to one thread (its spinning threads took CPU from
-    the other worker), and the worker processes forked afterwards inherit the limit."""
+    the other worker) and runs the garbage collector less often, and the worker processes forked
+    afterwards inherit both."""
     import os
     import subprocess
     import sys
@@ -492,17 +493,18 @@ def test_the_command_line_keeps_blas_to_one_thread_in_every_worker():
 import numpy as np
 from threadpoolctl import threadpool_info
 from dedupe.parallel import OrderedPool, tune_process
+import gc
 def blas_threads(_):
-    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] + [gc.get_threshold()[0]]
 before = blas_threads(0)
 tune_process()
 with OrderedPool(blas_threads, workers=2) as pool:
-    print(before, blas_threads(0), list(pool.map(range(4))))
+    print(*(str(x).replace(" ", "") for x in (before, blas_threads(0), list(pool.map(range(4))))))
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}).stdout.split(" ", 2)
-    assert out[0] == "[2]"  # the probe's BLAS can run threads: the limit has something to do
-    assert out[1] == "[1]" and out[2].strip() == "[[1], [1], [1], [1]]"
+    assert out[0] == "[2,700]"  # the probe's BLAS can run threads: the limit has something to do
+    assert out[1] == "[1,50000]" and out[2].strip() == "[[1,50000],[1,50000],[1,50000],[1,50000]]"
 
 
 def test_thousands_of_alike_blocks_in_a_chunk_cost_what_they_are():

@@ -81,3 +81,30 @@ def test_a_match_too_long_for_the_matcher_goes_back_to_re():
     features = _features_many([["Intro line here", text]])[0]
     assert features[1, BLOCK_FEATURES.index("vocab_promo")] == pytest.approx(np.log1p(1))
     assert features[0, BLOCK_FEATURES.index("vocab_promo")] == 0
+
+
+def test_a_skip_is_the_guarded_splits_taken_one_after_another():
+    """The skip table jumps where the SPLITs of an alternation, each turning the character away
+    by its guard, would lead one by one (the vocabulary's guards, 130 columns each)."""
+    from dedupe.boilerplate import _vocab_program
+    from dedupe.matcher import SKIP_ABOVE_ASCII, SKIP_AT_END, SPLIT
+
+    compiled = _vocab_program()
+    program, guards = compiled.program, compiled.guards
+
+    def admits(g, column):
+        if column == SKIP_AT_END:
+            return False
+        if column == SKIP_ABOVE_ASCII:
+            return bool(guards[g, 2])
+        return bool(int(guards[g, column >> 6]) >> (column & 63) & 1)
+
+    jumps = 0
+    for pc in np.flatnonzero((program[:, 0] == SPLIT) & (program[:, 3] >= 0)).tolist():
+        for column in range(SKIP_AT_END + 1):
+            at = pc
+            while program[at, 0] == SPLIT and program[at, 3] >= 0 and not admits(program[at, 3], column):
+                at = program[at, 2]
+            assert compiled.skips[program[pc, 3], column] == at
+            jumps += at != pc and program[at, 0] == SPLIT  # on to a later alternative
+    assert jumps > 100

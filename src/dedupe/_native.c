@@ -876,7 +876,7 @@ typedef struct {
     const void *text;
     int wide;
     const int32_t *prog;
-    const uint64_t *guards; /* (ASCII bits 0-63, 64-127, may begin above ASCII) */
+    const int32_t *skips; /* per guard, 130 columns: where its SPLIT leads (see matcher._skips) */
     const uint32_t *bmp;
     const int64_t *astral; /* (first, last, bits) rows; n_astral < 0: not computed */
     int64_t n_astral;
@@ -931,11 +931,11 @@ static int64_t vm_match(Vm *vm, int64_t p, int64_t e, int32_t *label) {
             pos += ok, pc++;
             break;
         case VM_SPLIT:
-            if (ins[3] >= 0) { /* the preferred branch cannot begin here: straight to the other */
-                const uint64_t *g = vm->guards + 3 * ins[3];
-                const uint32_t c = pos < e ? vm_at(vm, pos) : 0xFFFFFFFFu;
-                if (pos >= e || (c < 128 ? !((g[c >> 6] >> (c & 63)) & 1) : !g[2])) {
-                    pc = ins[2];
+            if (ins[3] >= 0) { /* the preferred branch cannot begin here: on to the first that can */
+                const uint32_t c = pos < e ? vm_at(vm, pos) : 0;
+                const int32_t to = vm->skips[130 * ins[3] + (pos >= e ? 129 : c < 128 ? (int)c : 128)];
+                if (to != pc) {
+                    pc = to;
                     break;
                 }
             }
@@ -990,10 +990,10 @@ static int64_t vm_match(Vm *vm, int64_t p, int64_t e, int32_t *label) {
  * where the text of position i ends): each position is tried unless the last match ran past it.
  * Returns the number of matches (start, label), or -1 / -2 (see Vm.status): Python decides. */
 int64_t dd_vocab_scan(const void *text, int64_t wide, const int64_t *cand, const int64_t *cand_end, int64_t n_cand,
-                      const int32_t *prog, const uint64_t *guards, const uint32_t *bmp, const int64_t *astral,
+                      const int32_t *prog, const int32_t *skips, const uint32_t *bmp, const int64_t *astral,
                       int64_t n_astral, int64_t word_bit, int64_t *stack, int64_t stack_cap, int64_t *out_pos,
                       int32_t *out_label) {
-    Vm vm = {text, (int)wide, prog, guards, bmp, astral, n_astral, (uint32_t)word_bit, stack, stack_cap, 0};
+    Vm vm = {text, (int)wide, prog, skips, bmp, astral, n_astral, (uint32_t)word_bit, stack, stack_cap, 0};
     int64_t resume = 0, count = 0;
     for (int64_t i = 0; i < n_cand; i++) {
         if (cand[i] < resume) continue;

@@ -20,7 +20,8 @@ A program is rows of four int32 ``(op, a, b, c)``::
     ANY              text[pos] != "\\n", advance
     SPLIT x y g      try x; on failure y at the same position; with a guard g >= 0, go
                      straight to y when the character at pos cannot begin x (guard g's
-                     ASCII bit mask, or a character above ASCII that x cannot begin with)
+                     ASCII bit mask, or a character above ASCII that x cannot begin with),
+                     and on past every next alternative it cannot begin (the skip table)
     JMP x
     MATCH label
     BOUNDARY neg     \\b (\\B with neg)
@@ -60,6 +61,7 @@ class CompiledPattern:
                  guards: np.ndarray):
         self.program = program
         self.guards = np.ascontiguousarray(guards if len(guards) else np.zeros((1, 3), np.uint64))
+        self.skips = _skips(program, self.guards)
         self.labels = labels
         self.word_class = word_class
         self._classes = classes  # (items, flags) of each class bit
@@ -78,6 +80,33 @@ class CompiledPattern:
             rows = [(0x10000 + a, 0x10000 + b - 1, int(bits[a])) for a, b in zip(change[:-1], change[1:]) if bits[a]]
             self.astral_rows = np.array(rows, np.int64).reshape(-1, 3)
         return self.astral_rows
+
+
+SKIP_ABOVE_ASCII, SKIP_AT_END = 128, 129  # the columns of a skip row after the 128 ASCII characters
+
+
+def _skips(program: np.ndarray, guards: np.ndarray) -> np.ndarray:
+    """Row g, column c: where a SPLIT guarded by g leads for the character c (0-127; 128 for one
+    above ASCII, 129 for the text's end): itself when its guard admits c, else, past every
+    following SPLIT of the alternation whose guard turns c away too, the first one that does
+    not (or what follows the last). What the SPLITs would do one after another, in one jump: an
+    alternation of a hundred words is tried only at the words c may begin."""
+    n_guards = len(guards)
+    admits = np.zeros((n_guards, SKIP_AT_END + 1), bool)
+    bits = np.arange(64, dtype=np.uint64)
+    admits[:, :64] = (guards[:, 0:1] >> bits) & np.uint64(1) != 0
+    admits[:, 64:128] = (guards[:, 1:2] >> bits) & np.uint64(1) != 0
+    admits[:, SKIP_ABOVE_ASCII] = guards[:, 2] != 0
+    skips = np.zeros((max(n_guards, 1), SKIP_AT_END + 1), np.int32)
+    guarded = np.flatnonzero((program[:, 0] == SPLIT) & (program[:, 3] >= 0))
+    for pc in guarded[::-1].tolist():  # an alternation's next SPLIT lies further on: its row is done
+        g, after = program[pc, 3], program[pc, 2]
+        if program[after, 0] == SPLIT and program[after, 3] >= 0:
+            onward = skips[program[after, 3]]
+        else:
+            onward = np.full(SKIP_AT_END + 1, after, np.int32)
+        skips[g] = np.where(admits[g], pc, onward)
+    return skips
 
 
 def _members(items: tuple, flags: int, first: int, stop: int) -> np.ndarray:

@@ -228,7 +228,7 @@ class Kernels:
         while True:
             count = self._lib.dd_vocab_scan(
                 _ptr(text), text.dtype == np.uint32, _ptr(candidates), _ptr(ends), len(candidates),
-                _ptr(pattern.program), _ptr(pattern.guards), _ptr(pattern.bmp), None if astral is None else _ptr(astral),
+                _ptr(pattern.program), _ptr(pattern.skips), _ptr(pattern.bmp), None if astral is None else _ptr(astral),
                 -1 if astral is None else len(astral), pattern.word_class, _ptr(stack), len(stack) // 2,
                 _ptr(out_pos), _ptr(out_label))
             if count == -2 and astral is None:  # a code point above the BMP: its classes are needed

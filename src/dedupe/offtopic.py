@@ -63,7 +63,6 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from importlib import resources
-from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,6 +71,7 @@ import numpy as np
 
 from . import native
 from .errors import ConfigError, DedupeError, InputError
+from .indexing import GrowableArray
 from .normalising import character_map, fold_lines, lowered_ascii_map
 from .reading import chunked
 from .tokentable import TokenTable, spans, token_bounds
@@ -113,7 +113,9 @@ def lowered_map() -> np.ndarray:
     return character_map(lambda c: None if c == "\u03a3" else c.lower(), 0x20000)
 
 
-_NOT_A_TERM, _SEVERAL_TERMS = -1, -2
+# Piece codes below 0: no term, or several terms: the terms of the k-th such piece of
+# TermCounts' own list (_FIRST_SEVERAL - k)
+_NOT_A_TERM, _FIRST_SEVERAL = -1, -2
 
 # scikit-learn's English stop words (``sklearn.feature_extraction.text.ENGLISH_STOP_WORDS``),
 # spelled out so that cleaning does not import scikit-learn (a second at every start); a test
@@ -195,7 +197,14 @@ class TermCounts:
         self.n_features = n_features
         self.cache_limit = cache_limit
         self._codes = TokenTable(self._code, np.int64, limit=cache_limit)
-        self._several: dict[bytes, list[int]] = {}
+        self._forget_several()
+
+    def _forget_several(self) -> None:
+        # the features of the pieces that hold several terms ("well-known", "u.s."), piece
+        # after piece: those of piece k at _several_starts[k]:_several_starts[k + 1]
+        self._several_features = GrowableArray(np.int64)
+        self._several_starts = GrowableArray(np.int64)
+        self._several_starts.extend([0])
 
     def __getstate__(self):  # workers rebuild the cache rather than receive it
         return {"n_features": self.n_features, "cache_limit": self.cache_limit}
@@ -219,12 +228,18 @@ class TermCounts:
         # The pieces of data.split(). After the translation the only whitespace bytes left are
         # spaces and the newlines between blocks: a piece's row is its line.
         starts, ends, row = token_bounds(raw, lines=True)
+        if len(self._codes) > self._codes.limit or self._several_starts.size > self.cache_limit:
+            self._codes.clear()  # bounded memory: both start afresh (the codes index the list)
+            self._forget_several()
         codes = self._codes.lookup_spans(data, starts, ends)
-        several = np.flatnonzero(codes == _SEVERAL_TERMS)
-        if several.size:
-            parts = [self._features_of(data[starts[i]:ends[i]]) for i in several.tolist()]
-            codes = np.concatenate((codes, np.fromiter(chain.from_iterable(parts), np.int64)))
-            row = np.concatenate((row, np.repeat(row[several], [len(p) for p in parts])))
+        several = np.flatnonzero(codes <= _FIRST_SEVERAL)
+        if several.size:  # a few percent of the pieces: their terms, gathered in one pass
+            which = _FIRST_SEVERAL - codes[several]
+            bounds = self._several_starts.view()
+            sizes = bounds[which + 1] - bounds[which]
+            features = self._several_features.view()[spans(bounds[which], sizes)]
+            codes = np.concatenate((codes, features))
+            row = np.concatenate((row, np.repeat(row[several], sizes)))
         kernels = native.load()
         if kernels is not None:
             return TermMatrix(*kernels.row_counts(row, codes, n), self.n_features)
@@ -242,23 +257,16 @@ class TermCounts:
 
     def _code(self, piece: bytes) -> int:
         """A piece's feature (lower-cased UTF-8 bytes between ASCII separators), or a negative
-        code: no term in it, or several (:meth:`_features_of`)."""
+        code: no term in it, or several (their features join the list of such pieces)."""
         text = piece.decode("utf-8", "surrogatepass")
         terms = _terms(text)
         if not terms:
             return _NOT_A_TERM
         if len(terms) == 1 and terms[0] == text:
             return self.feature(text)
-        return _SEVERAL_TERMS
-
-    def _features_of(self, piece: bytes) -> list[int]:
-        """The features of a piece that holds several terms (remembered: they are rare)."""
-        known = self._several.get(piece)
-        if known is None:
-            if len(self._several) > self.cache_limit:  # bounded memory: start afresh
-                self._several.clear()
-            known = self._several[piece] = [self.feature(t) for t in _terms(piece.decode("utf-8", "surrogatepass"))]
-        return known
+        self._several_features.extend(list(map(self.feature, terms)))
+        self._several_starts.extend([self._several_features.size])
+        return _FIRST_SEVERAL - (self._several_starts.size - 2)
 
 
 def _terms(text: str) -> list[str]:

@@ -90,7 +90,7 @@ def single_threaded_blas() -> bool:
     ``--workers 2`` the main process's BLAS thread took 2.7% of the run's CPU samples, on the
     core the other worker needs. Like :func:`tune_allocator`, a process-wide setting that only
     the command line makes; forked workers inherit it. Returns False where threadpoolctl (a
-    dependency of scikit-learn) is missing or finds no BLAS to limit."""
+    dependency, installed with scikit-learn anyway) is missing or finds no BLAS to limit."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:

@@ -1,0 +1,180 @@
+"""Where a cleaning run's time goes, stage by stage, in this process and in the workers.
+
+Runs the benchmark's own pipeline (``speed.run_ours``: ``Cleaner(workers=N)`` over a dump, every
+detector on unless ``--copies-only``) once, with each stage's function wrapped in a timer of the
+calling thread's CPU time (``time.thread_time``). Only the outermost timed call counts, so a
+stage that calls another is not counted twice, and what no stage claims is ``other`` (Python
+between the stages, writing the replay spool, the benchmark's own loop over the decisions, the
+pool's bookkeeping). Worker processes time themselves the same way and leave their sums in a
+temporary folder.
+
+Whole functions are timed, never lines: a line profiler charges every line that calls Python
+code for the profiler's own work, which made a dataclass's construction look thirty times
+dearer than it is (``timeit`` of the same code: 178 against 147 ns a block).
+
+    python benchmarks/stages.py --dump /tmp/d10k --workers 1
+    python benchmarks/stages.py --dump /tmp/d10k --workers 2
+
+Prints a markdown table: seconds per stage in this process and in the workers, and the wall
+time, CPU time and idle core-seconds (``workers x wall - CPU``) of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# (module, attribute path, stage): where each stage is reached. A name imported into another
+# module is patched there too (``from .segmenting import segment`` binds its own copy).
+STAGES = [
+    ("dedupe.reading", "_parse_record", "reading JSON lines"),
+    ("dedupe.pipeline", "_Replay._replayed", "replaying the documents in the second pass"),
+    ("dedupe.pipeline", "segment", "segmenting (blocks)"),
+    ("dedupe.parallel", "segment", "segmenting (blocks)"),
+    ("dedupe.parallel", "segment_texts", "segmenting (texts only)"),
+    ("dedupe.shingling", "Shingler.shingle", "normalising and shingling"),
+    ("dedupe.minhash", "MinHasher.signatures", "MinHash"),
+    ("dedupe.parallel", "local_copies", "copies inside documents"),
+    ("dedupe.offtopic", "OffTopicDetector.term_counts", "off-topic term counts"),
+    ("dedupe.offtopic", "OffTopicDetector.block_frequencies", "off-topic vocabulary"),
+    ("dedupe.offtopic", "OffTopicDetector.add_frequencies", "off-topic vocabulary"),
+    ("dedupe.boilerplate", "BoilerplateClassifier.predict_proba_many", "boilerplate classifier"),
+    ("dedupe.offtopic", "OffTopicDetector.analyse_many", "off-topic scoring"),
+    ("dedupe.parallel", "pack_counts", "term counts kept for the second pass"),
+    ("dedupe.parallel", "unpack_counts", "term counts kept for the second pass"),
+    ("dedupe.pipeline", "Cleaner._copies_of_chunk", "index lookups and copy decisions"),
+    ("dedupe.pipeline", "_Spread.record", "template counts"),
+    ("dedupe.pipeline", "Cleaner._decide", "deciding (decisions, cleaned text)"),
+    ("dedupe.parallel", "OrderedPool._send", "shipping chunks to the workers"),
+    ("dedupe.parallel", "OrderedPool._receive", "shipping results back"),
+    ("dedupe.parallel", "Shipped.documents", "shipping results back"),
+    ("dedupe.parallel", "_InSlot.put", "shipping (in the worker)"),
+    ("dedupe.parallel", "_InSlot.take", "shipping (in the worker)"),
+]
+FLUSHED_AFTER = "shipping (in the worker)"  # a worker writes its sums after putting each result
+GENERATORS = {"_Replay._replayed", "Cleaner._decide"}
+
+
+class Timers:
+    """CPU seconds per stage in this process; only the outermost timed call counts."""
+
+    def __init__(self, folder: str):
+        self.seconds: collections.Counter = collections.Counter()
+        self.depth = 0
+        self.pid = os.getpid()
+        self.folder = folder  # where a worker process leaves its sums
+
+    def _add(self, stage: str, seconds: float) -> None:
+        if os.getpid() != self.pid:  # a forked worker: its sums start afresh
+            self.seconds, self.pid = collections.Counter(), os.getpid()
+        self.seconds[stage] += seconds
+        if stage == FLUSHED_AFTER and self.pid != MAIN_PID:  # a worker's last step of an item
+            Path(self.folder, f"{self.pid}.json").write_text(json.dumps(self.seconds))
+
+    def function(self, f, stage: str):
+        @functools.wraps(f)
+        def timed(*args, **kwargs):
+            if self.depth:
+                return f(*args, **kwargs)
+            self.depth += 1
+            started = time.thread_time()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.depth -= 1
+                self._add(stage, time.thread_time() - started)
+        return timed
+
+    def generator(self, f, stage: str):
+        @functools.wraps(f)
+        def timed(*args, **kwargs):
+            items = f(*args, **kwargs)
+            while True:
+                if self.depth:
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                else:
+                    self.depth += 1
+                    started = time.thread_time()
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                    finally:
+                        self.depth -= 1
+                        self._add(stage, time.thread_time() - started)
+                yield item  # the consumer's time is not the stage's
+        return timed
+
+
+MAIN_PID = os.getpid()
+
+
+def install(timers: Timers) -> None:
+    import importlib
+
+    for module_name, path, stage in STAGES:
+        owner = importlib.import_module(module_name)
+        *parents, name = path.split(".")
+        for part in parents:
+            owner = getattr(owner, part)
+        wrap = timers.generator if path in GENERATORS else timers.function
+        setattr(owner, name, wrap(getattr(owner, name), stage))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dump", type=Path, required=True, help="a make_dump.py folder (dump.jsonl inside)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--copies-only", action="store_true", help="only the copy detectors, as speed.py's ours-dedup")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from dedupe.parallel import tune_process
+    import speed
+
+    tune_process()
+    with tempfile.TemporaryDirectory(prefix="stages-") as folder:
+        timers = Timers(folder)
+        install(timers)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        paragraphs, *_ = speed.run_ours(args.dump / "dump.jsonl", args.workers, args.copies_only)
+        wall = time.perf_counter() - started
+        after, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        here = dict(timers.seconds)
+        workers: collections.Counter = collections.Counter()
+        for file in Path(folder).glob("*.json"):
+            workers.update(json.loads(file.read_text()))
+    cpu_here = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu_workers = children.ru_utime + children.ru_stime
+    here["other (between the stages)"] = max(cpu_here - sum(here.values()), 0.0)
+    if args.workers > 1:
+        workers["other (between the stages)"] = max(cpu_workers - sum(workers.values()), 0.0)
+
+    stages = sorted(set(here) | set(workers), key=lambda s: -(here.get(s, 0) + workers.get(s, 0)))
+    kind = "copy detectors only" if args.copies_only else "every detector"
+    print(f"{args.dump.name}, {paragraphs:,} paragraphs, {kind}, --workers {args.workers}: "
+          f"{wall:.2f} s wall, {paragraphs / wall:,.0f} paragraphs/s; CPU {cpu_here:.2f} s in this "
+          f"process, {cpu_workers:.2f} s in the workers; idle {args.workers * wall - cpu_here - cpu_workers:.2f} "
+          "core-seconds\n")
+    print("| stage | this process (s) | workers (s) | share of the CPU |")
+    print("|---|---|---|---|")
+    total = cpu_here + cpu_workers
+    for stage in stages:
+        a, b = here.get(stage, 0.0), workers.get(stage, 0.0)
+        print(f"| {stage} | {a:.3f} | {b:.3f} | {100 * (a + b) / total:.1f}% |")
+
+
+if __name__ == "__main__":
+    main()

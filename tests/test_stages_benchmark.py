@@ -1,0 +1,40 @@
+"""benchmarks/stages.py: every stage it times is still where it looks for it, and the workers'
+share comes back from their processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import make_dump  # noqa: E402
+
+
+def _table(output: str) -> dict[str, tuple[float, float]]:
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 4 and cells[1].replace(".", "").isdigit():
+            rows[cells[0]] = (float(cells[1]), float(cells[2]))
+    return rows
+
+
+def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(tmp_path):
+    lines = [" ".join(line.split()) for path in sorted((ROOT / "seeds").glob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    corpus = list(dict.fromkeys(line for line in lines if line))
+    # 120 documents: a first chunk of 32 here, the rest of both passes in the forked worker
+    make_dump.DumpWriter(make_dump.DumpConfig(docs=120, seed=5), corpus).write(tmp_path)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stages.py"), "--dump", str(tmp_path),
+                           "--workers", "2"], capture_output=True, text=True, check=True)
+    rows = _table(done.stdout)
+    assert "--workers 2" in done.stdout.splitlines()[0]
+    here = {stage for stage, (a, _) in rows.items() if a > 0}
+    there = {stage for stage, (_, b) in rows.items() if b > 0}
+    assert {"reading JSON lines", "index lookups and copy decisions", "deciding (decisions, cleaned text)"} <= here
+    assert {"boilerplate classifier", "normalising and shingling", "off-topic term counts",
+            "shipping (in the worker)"} <= there
+    assert rows["index lookups and copy decisions"][1] == 0  # the index never leaves this process

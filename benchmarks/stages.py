@@ -69,14 +69,14 @@ class Timers:
     def __init__(self, folder: str):
         self.seconds: collections.Counter = collections.Counter()
         self.depth = 0
-        self.pid = os.getpid()
+        self.main = self.pid = os.getpid()
         self.folder = folder  # where a worker process leaves its sums
 
     def _add(self, stage: str, seconds: float) -> None:
         if os.getpid() != self.pid:  # a forked worker: its sums start afresh
             self.seconds, self.pid = collections.Counter(), os.getpid()
         self.seconds[stage] += seconds
-        if stage == FLUSHED_AFTER and self.pid != MAIN_PID:  # a worker's last step of an item
+        if stage == FLUSHED_AFTER and self.pid != self.main:  # a worker's last step of an item
             Path(self.folder, f"{self.pid}.json").write_text(json.dumps(self.seconds))
 
     def function(self, f, stage: str):
@@ -115,9 +115,6 @@ class Timers:
                         self._add(stage, time.thread_time() - started)
                 yield item  # the consumer's time is not the stage's
         return timed
-
-
-MAIN_PID = os.getpid()
 
 
 def install(timers: Timers) -> None:

@@ -30,3 +30,11 @@ def seed_lines(name: str) -> list[str]:
 @pytest.fixture
 def seeds_dir() -> Path:
     return SEEDS
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[str]:
+    """The seed articles' distinct paragraphs: text for benchmark dumps, no shared data needed."""
+    lines = [" ".join(line.split()) for path in sorted(SEEDS.glob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    return list(dict.fromkeys(line for line in lines if line))

@@ -17,14 +17,6 @@ import make_dump  # noqa: E402
 from truth import TruthLine, jaccard, load_truth, score_duplicates  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def corpus() -> list[str]:
-    # the repository's seed articles: enough text to train on, no dependency on shared data
-    lines = [" ".join(line.split()) for path in sorted((ROOT / "seeds").glob("*.txt"))
-             for line in path.read_text(encoding="utf-8").splitlines()]
-    return list(dict.fromkeys(line for line in lines if line))
-
-
 # High rates so that every kind of copy shows up in a 30-document dump.
 CONFIG = dict(docs=30, seed=3, exact_rate=0.15, near_rate=0.15, syndicated_rate=0.2)
 

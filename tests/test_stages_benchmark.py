@@ -22,10 +22,7 @@ def _table(output: str) -> dict[str, tuple[float, float]]:
     return rows
 
 
-def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(tmp_path):
-    lines = [" ".join(line.split()) for path in sorted((ROOT / "seeds").glob("*.txt"))
-             for line in path.read_text(encoding="utf-8").splitlines()]
-    corpus = list(dict.fromkeys(line for line in lines if line))
+def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_path):
     # 120 documents: a first chunk of 32 here, the rest of both passes in the forked worker
     make_dump.DumpWriter(make_dump.DumpConfig(docs=120, seed=5), corpus).write(tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stages.py"), "--dump", str(tmp_path),

@@ -85,6 +85,29 @@ def test_lookup_equals_a_dict_and_asks_once_per_new_token(limit):
         assert len(table) <= 800 + limit
 
 
+def test_values_that_number_a_list_of_the_callers_stay_right_when_the_table_starts_afresh():
+    """A value may number an entry of a list the caller keeps (the off-topic counter's pieces of
+    several terms): ``on_clear`` empties the list whenever the table is emptied, at its limit."""
+    rng = random.Random(5)
+    kept: list[bytes] = []
+
+    def number(token: bytes) -> int:
+        kept.append(token)
+        return len(kept) - 1
+
+    table = TokenTable(number, np.int64, limit=30, on_clear=kept.clear)
+    emptied = 0
+    for _ in range(20):
+        data = _random_text(rng, rng.randint(50, 400))
+        starts, ends = _spans(data)
+        before = len(table)
+        values = table.lookup(token_keys(data, starts, ends), lambda i: data[starts[i]:ends[i]])
+        emptied += before > 30
+        assert [kept[v] for v in values.tolist()] == [data[s:e] for s, e in zip(starts, ends)]
+        assert len(kept) == len(table)  # the list is emptied with the table: bounded as it is
+    assert emptied >= 3
+
+
 def test_a_pickled_table_starts_empty_and_gives_the_same_values():
     import pickle
 

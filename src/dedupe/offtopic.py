@@ -196,12 +196,12 @@ class TermCounts:
     def __init__(self, n_features: int, cache_limit: int = 1 << 20):
         self.n_features = n_features
         self.cache_limit = cache_limit
-        self._codes = TokenTable(self._code, np.int64, limit=cache_limit)
-        self._forget_several()
+        self._codes = TokenTable(self._code, np.int64, limit=cache_limit, on_clear=self._forget_several)
 
     def _forget_several(self) -> None:
         # the features of the pieces that hold several terms ("well-known", "u.s."), piece
-        # after piece: those of piece k at _several_starts[k]:_several_starts[k + 1]
+        # after piece: those of piece k at _several_starts[k]:_several_starts[k + 1]; their
+        # codes in the token table number them, so the list goes whenever the table is emptied
         self._several_features = GrowableArray(np.int64)
         self._several_starts = GrowableArray(np.int64)
         self._several_starts.extend([0])
@@ -228,9 +228,8 @@ class TermCounts:
         # The pieces of data.split(). After the translation the only whitespace bytes left are
         # spaces and the newlines between blocks: a piece's row is its line.
         starts, ends, row = token_bounds(raw, lines=True)
-        if len(self._codes) > self._codes.limit or self._several_starts.size > self.cache_limit:
-            self._codes.clear()  # bounded memory: both start afresh (the codes index the list)
-            self._forget_several()
+        if self._several_starts.size > self.cache_limit:
+            self._codes.clear()  # bounded memory (the list goes with the table)
         codes = self._codes.lookup_spans(data, starts, ends)
         several = np.flatnonzero(codes <= _FIRST_SEVERAL)
         if several.size:  # a few percent of the pieces: their terms, gathered in one pass

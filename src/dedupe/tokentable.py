@@ -121,18 +121,24 @@ class TokenTable:
     ----------
     value_of : callable
         The token (whatever ``token_at`` gives) -> its integer value. Must depend on the token
-        alone: the table only saves time, and is emptied when it outgrows ``limit``.
+        alone (the table only saves time, and is emptied when it outgrows ``limit``), or on
+        what the caller keeps beside it and ``on_clear`` empties with it.
     dtype : numpy dtype, default int64
         Of the values.
     limit : int, default 2_000_000
         Distinct tokens kept; past it the table starts afresh, which bounds memory on endless
         streams of new words.
+    on_clear : callable, optional
+        Called whenever the table is emptied (values that number entries of a list the
+        caller keeps: the list goes with them).
     """
 
-    def __init__(self, value_of: Callable[[object], int], dtype=np.int64, limit: int = 2_000_000):
+    def __init__(self, value_of: Callable[[object], int], dtype=np.int64, limit: int = 2_000_000,
+                 on_clear: Callable[[], None] | None = None):
         self.value_of = value_of
         self.dtype = np.dtype(dtype)
         self.limit = limit
+        self.on_clear = on_clear
         self.clear()
 
     def clear(self) -> None:
@@ -140,12 +146,14 @@ class TokenTable:
         self._keys = np.zeros(1 << self._bits, np.uint64)  # 0: empty (no key is 0)
         self._values = np.zeros(1 << self._bits, self.dtype)
         self._size = 0
+        if self.on_clear is not None:
+            self.on_clear()
 
     def __len__(self) -> int:
         return self._size
 
     def __getstate__(self):  # workers build their own table rather than receive one
-        return {"value_of": self.value_of, "dtype": self.dtype, "limit": self.limit}
+        return {"value_of": self.value_of, "dtype": self.dtype, "limit": self.limit, "on_clear": self.on_clear}
 
     def __setstate__(self, state):
         self.__init__(**state)

@@ -1,7 +1,7 @@
 """Where a cleaning run's time goes, stage by stage, in this process and in the workers.
 
 Runs the benchmark's own pipeline (``speed.run_ours``: ``Cleaner(workers=N)`` over a dump, every
-detector on unless ``--copies-only``) once, with each stage's function wrapped in a timer of the
+detector on unless ``--copies-only``), with each stage's function wrapped in a timer of the
 calling thread's CPU time (``time.thread_time``). Only the outermost timed call counts, so a
 stage that calls another is not counted twice, and what no stage claims is ``other`` (Python
 between the stages, writing the replay spool, the benchmark's own loop over the decisions, the
@@ -15,8 +15,9 @@ dearer than it is (``timeit`` of the same code: 178 against 147 ns a block).
     python benchmarks/stages.py --dump /tmp/d10k --workers 1
     python benchmarks/stages.py --dump /tmp/d10k --workers 2
 
-Prints a markdown table: seconds per stage in this process and in the workers, and the wall
-time, CPU time and idle core-seconds (``workers x wall - CPU``) of the run.
+Each of ``--repeats`` runs is a fresh process. Prints a markdown table, medians over the runs:
+seconds per stage in this process and in the workers, and the wall time, CPU time and idle
+core-seconds (``workers x wall - CPU``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import functools
 import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -129,13 +132,8 @@ def install(timers: Timers) -> None:
         setattr(owner, name, wrap(getattr(owner, name), stage))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dump", type=Path, required=True, help="a make_dump.py folder (dump.jsonl inside)")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--copies-only", action="store_true", help="only the copy detectors, as speed.py's ours-dedup")
-    args = parser.parse_args()
-
+def measure(dump: Path, workers: int, copies_only: bool) -> dict:
+    """One timed run in this process: stage seconds here and in the workers, wall and CPU."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from dedupe.parallel import tune_process
     import speed
@@ -146,31 +144,61 @@ def main() -> None:
         install(timers)
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        paragraphs, *_ = speed.run_ours(args.dump / "dump.jsonl", args.workers, args.copies_only)
+        paragraphs, *_ = speed.run_ours(dump / "dump.jsonl", workers, copies_only)
         wall = time.perf_counter() - started
         after, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         here = dict(timers.seconds)
-        workers: collections.Counter = collections.Counter()
+        there: collections.Counter = collections.Counter()
         for file in Path(folder).glob("*.json"):
-            workers.update(json.loads(file.read_text()))
+            there.update(json.loads(file.read_text()))
     cpu_here = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    cpu_workers = children.ru_utime + children.ru_stime
-    here["other (between the stages)"] = max(cpu_here - sum(here.values()), 0.0)
-    if args.workers > 1:
-        workers["other (between the stages)"] = max(cpu_workers - sum(workers.values()), 0.0)
+    cpu_there = children.ru_utime + children.ru_stime
+    here[OTHER] = max(cpu_here - sum(here.values()), 0.0)
+    if workers > 1:
+        there[OTHER] = max(cpu_there - sum(there.values()), 0.0)
+    return {"paragraphs": paragraphs, "wall": wall, "cpu_here": cpu_here, "cpu_workers": cpu_there,
+            "here": here, "workers": dict(there)}
 
-    stages = sorted(set(here) | set(workers), key=lambda s: -(here.get(s, 0) + workers.get(s, 0)))
+
+OTHER = "other (between the stages)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dump", type=Path, required=True, help="a make_dump.py folder (dump.jsonl inside)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--copies-only", action="store_true", help="only the copy detectors, as speed.py's ours-dedup")
+    parser.add_argument("--repeats", type=int, default=3, help="runs, each in a fresh process; medians are shown")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.dump, args.workers, args.copies_only)))
+        return
+
+    command = [sys.executable, __file__, "--child", "--dump", str(args.dump), "--workers", str(args.workers),
+               *(["--copies-only"] if args.copies_only else [])]
+    runs = [json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+            for _ in range(args.repeats)]
+
+    def median(values) -> float:
+        return statistics.median(values)
+
+    wall, cpu_here, cpu_there = (median(r[k] for r in runs) for k in ("wall", "cpu_here", "cpu_workers"))
+    paragraphs = runs[0]["paragraphs"]
+    names = {stage for r in runs for stage in (*r["here"], *r["workers"])}
+    here = {s: median(r["here"].get(s, 0.0) for r in runs) for s in names}
+    there = {s: median(r["workers"].get(s, 0.0) for r in runs) for s in names}
+    stages = sorted(names, key=lambda s: -(here[s] + there[s]))
     kind = "copy detectors only" if args.copies_only else "every detector"
-    print(f"{args.dump.name}, {paragraphs:,} paragraphs, {kind}, --workers {args.workers}: "
-          f"{wall:.2f} s wall, {paragraphs / wall:,.0f} paragraphs/s; CPU {cpu_here:.2f} s in this "
-          f"process, {cpu_workers:.2f} s in the workers; idle {args.workers * wall - cpu_here - cpu_workers:.2f} "
-          "core-seconds\n")
+    print(f"{args.dump.name}, {paragraphs:,} paragraphs, {kind}, --workers {args.workers}, medians of "
+          f"{args.repeats} runs: {wall:.2f} s wall, {paragraphs / wall:,.0f} paragraphs/s; CPU {cpu_here:.2f} s "
+          f"in this process, {cpu_there:.2f} s in the workers; idle "
+          f"{median(args.workers * r['wall'] - r['cpu_here'] - r['cpu_workers'] for r in runs):.2f} core-seconds\n")
     print("| stage | this process (s) | workers (s) | share of the CPU |")
     print("|---|---|---|---|")
-    total = cpu_here + cpu_workers
+    total = sum(here.values()) + sum(there.values())
     for stage in stages:
-        a, b = here.get(stage, 0.0), workers.get(stage, 0.0)
-        print(f"| {stage} | {a:.3f} | {b:.3f} | {100 * (a + b) / total:.1f}% |")
+        print(f"| {stage} | {here[stage]:.3f} | {there[stage]:.3f} | {100 * (here[stage] + there[stage]) / total:.1f}% |")
 
 
 if __name__ == "__main__":

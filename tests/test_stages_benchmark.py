@@ -26,7 +26,7 @@ def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_
     # 120 documents: a first chunk of 32 here, the rest of both passes in the forked worker
     make_dump.DumpWriter(make_dump.DumpConfig(docs=120, seed=5), corpus).write(tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stages.py"), "--dump", str(tmp_path),
-                           "--workers", "2"], capture_output=True, text=True, check=True)
+                           "--workers", "2", "--repeats", "1"], capture_output=True, text=True, check=True)
     rows = _table(done.stdout)
     assert "--workers 2" in done.stdout.splitlines()[0]
     here = {stage for stage, (a, _) in rows.items() if a > 0}

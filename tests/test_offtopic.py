@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from pathlib import Path
 
 import numpy as np
@@ -328,8 +330,10 @@ def _reference_best_run(detector, gram, weight, words, active):
     g = gram[np.ix_(idx, idx)]
     p = np.zeros((m + 1, m + 1))
     p[1:, 1:] = g.cumsum(0).cumsum(1)
-    to_total = np.concatenate(([0.0], np.cumsum(gram[idx] @ weight)))
-    total2 = weight @ gram @ weight
+    in_order = functools.partial(functools.reduce, operator.add)  # plain sums, one term after another
+    t = np.array([in_order((gram[i] * weight).tolist(), 0.0) for i in range(len(gram))])
+    to_total = np.concatenate(([0.0], np.cumsum(t[idx])))
+    total2 = in_order((t * weight).tolist(), 0.0)
     cw = np.concatenate(([0.0], np.cumsum(words[idx])))
     a, b = np.arange(m + 1)[:, None], np.arange(m + 1)[None, :]
     rr = np.maximum(p[b, b] - p[a, b] - p[b, a] + p[a, a], 0.0)
@@ -373,6 +377,7 @@ def test_batched_run_search_equals_one_document_at_a_time(window, compiled, monk
     compiled kernel, give bit for bit what each gives searched alone on its own grid (runs found
     and flagged by most problems)."""
     from dedupe import native
+    from dedupe.offtopic import _run_sums
 
     if compiled and native.load() is None:
         pytest.skip("the compiled kernels are not built or are turned off")
@@ -391,7 +396,20 @@ def test_batched_run_search_equals_one_document_at_a_time(window, compiled, monk
         weight = np.where(rng.random(n) < 0.2, 0.0, np.where(rng.random(n) < 0.2, 2.0, 1.0))
         words = rng.integers(1, 80, n).astype(float)
         problems.append((gram, weight, words, rng.random(n) < 0.85))
-    found = detector._best_runs(problems)
+    if compiled:  # dd_best_run, which the compiled chunk search runs each round
+        kernels = native.load()
+        found = []
+        for gram, weight, words, active in problems:
+            idx = np.flatnonzero(active)
+            if idx.size < window:
+                found.append((None, 0.0, np.zeros(idx.size)))
+                continue
+            g, to_total, total2, cw, words_on = _run_sums(gram, weight, words, idx)
+            run, best = kernels.best_run(g, np.r_[0.0, to_total], np.r_[0.0, cw], total2, words_on, window,
+                                         detector.threshold, detector.full_sim, detector.half_words ** 2)
+            found.append((None, 0.0, best) if run is None else (idx[run[0]:run[1]], run[2], best))
+    else:
+        found = detector._best_runs(problems)
     flagged = 0
     for problem, (run, score, block_best) in zip(problems, found):
         want_run, want_score, want_best = _reference_best_run(detector, *problem)
@@ -402,3 +420,32 @@ def test_batched_run_search_equals_one_document_at_a_time(window, compiled, monk
             assert score == want_score
         np.testing.assert_array_equal(block_best, want_best)
     assert flagged >= 10
+
+
+@pytest.mark.parametrize("max_runs", [0, 1, 8])
+def test_compiled_chunk_search_equals_numpys(max_runs, monkeypatch):
+    """The compiled search of a chunk (every round of every document, then the short blocks'
+    scores) gives what the numpy search gives, bit for bit: runs flagged, several in one
+    document, none past ``max_runs``."""
+    from dedupe import native
+
+    if native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    seeds = [_seed(p)[1] for p in ("000", "001", "002", "003", "004")]
+    detector = OffTopicDetector(max_runs=max_runs).fit(seeds)
+    short = ["Sport", "Read more", "Advertisement"]
+    documents = _equivalence_documents() + [
+        ARTICLE[:3] + PASTED + ARTICLE[3:] + seeds[1][2:8] + ARTICLE[:2],   # two pasted stories
+        seeds[0][:6] + short + seeds[3][1:7] + short[:1] + seeds[0][6:] + seeds[4][2:9],
+        short + ARTICLE + short + PASTED + short,
+    ]
+    compiled = detector.analyse_many(documents)
+    monkeypatch.setenv("DEDUPE_NATIVE", "0")
+    plain = detector.analyse_many(documents)
+    runs = []
+    for (score, flags), (want_score, want_flags) in zip(compiled, plain):
+        np.testing.assert_array_equal(score, want_score)
+        np.testing.assert_array_equal(flags, want_flags)
+        assert score.dtype == np.float64 and flags.dtype == bool
+        runs.append(int((np.diff(flags.astype(int), prepend=0) == 1).sum()))
+    assert max(runs) == min(max_runs, 2) and sum(runs) >= min(max_runs, 4)

@@ -18,6 +18,7 @@
  *   run_directory / band_keys   lsh._Run's bucket directory, MinHashLSHIndex.band_keys
  *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   best_run                    offtopic.OffTopicDetector's run search, one document
+ *   search_runs                 offtopic.OffTopicDetector._search_many for a chunk's documents
  *   doc_grams                   offtopic._block_grams
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
@@ -41,7 +42,7 @@
 
 /* Bumped whenever a function below changes its arguments or its meaning: dedupe.native only
  * uses a library that reports the version it was written for (a stale build is not called). */
-#define KERNELS_VERSION 3
+#define KERNELS_VERSION 4
 
 int64_t dd_version(void) { return KERNELS_VERSION; }
 
@@ -660,6 +661,87 @@ int64_t dd_best_run(const double *g, int64_t k, const double *to_total, const do
         block_best[i] = best < 0.0 ? 0.0 : best > 1.0 ? 1.0 : best;
     }
     return largest >= 0.0;
+}
+
+/* The off-topic run search of a chunk's searched documents (offtopic.OffTopicDetector.
+ * _search_many, then _spread_to_short_blocks), document by document: document d has size[d]
+ * blocks from block first[d] of the per-block arrays, its Gram matrix at grams + gram_at[d]
+ * (row-major). Each round searches the candidate blocks not flagged yet (dd_best_run on their
+ * run sums, as offtopic._run_sums gives them, every sum in order), sets their scores, and flags
+ * the run found, whose weight in the article vector then drops to 0; at most max_runs runs.
+ * Then each short (not substantive) block takes the lower score of its nearest substantive
+ * neighbours, flagged only between flagged ones. score and flagged (all blocks) come zeroed.
+ * Scratch for the largest document (m blocks): weight, t, block_best m doubles, idx m int64,
+ * g m * m doubles, to_total and cw m + 1, and dd_best_run's three (m + 1)^2. */
+void dd_search_runs(const double *grams, const int64_t *gram_at, const int64_t *first, const int64_t *size,
+                    int64_t n_docs, const double *words, const uint8_t *substantive, const uint8_t *lead,
+                    const uint8_t *candidate, double lead_weight, int64_t window, double threshold,
+                    double full_sim, double half_words2, int64_t max_runs, double *weight, double *t,
+                    double *block_best, int64_t *idx, double *g, double *to_total, double *cw, double *p,
+                    double *row_cum, double *run_score, double *score, uint8_t *flagged) {
+    for (int64_t d = 0; d < n_docs; d++) {
+        const int64_t m = size[d], off = first[d];
+        const double *gram = grams + gram_at[d];
+        const double *wd = words + off;
+        double *sc = score + off;
+        uint8_t *fl = flagged + off;
+        for (int64_t i = 0; i < m; i++) weight[i] = (lead[off + i] ? lead_weight : 1.0) * (substantive[off + i] ? 1.0 : 0.0);
+        for (int64_t runs = 0;; runs++) {
+            int64_t k = 0;
+            for (int64_t i = 0; i < m; i++) {
+                if (candidate[off + i] && !fl[i]) idx[k++] = i;
+            }
+            if (k < window) {
+                for (int64_t a = 0; a < k; a++) sc[idx[a]] = 0.0;
+                break;
+            }
+            /* t = gram @ weight, T.T = t . weight, the article's words: each sum in order */
+            double total2 = 0.0, words_on = 0.0;
+            for (int64_t i = 0; i < m; i++) {
+                double s = 0.0;
+                for (int64_t j = 0; j < m; j++) s += gram[i * m + j] * weight[j];
+                t[i] = s;
+            }
+            for (int64_t j = 0; j < m; j++) {
+                total2 += t[j] * weight[j];
+                if (weight[j] > 0.0) words_on += wd[j];
+            }
+            to_total[0] = cw[0] = 0.0;
+            for (int64_t a = 0; a < k; a++) {
+                to_total[a + 1] = to_total[a] + t[idx[a]];
+                cw[a + 1] = cw[a] + wd[idx[a]];
+                for (int64_t b = 0; b < k; b++) g[a * k + b] = gram[idx[a] * m + idx[b]];
+            }
+            int64_t start, end;
+            double run_value;
+            const int64_t hit = dd_best_run(g, k, to_total, cw, total2, words_on, window, threshold, full_sim,
+                                            half_words2, p, row_cum, run_score, block_best, &start, &end, &run_value);
+            for (int64_t a = 0; a < k; a++) sc[idx[a]] = block_best[a];
+            if (!hit || runs == max_runs) break;
+            for (int64_t a = start; a < end; a++) {
+                fl[idx[a]] = 1;
+                sc[idx[a]] = run_value;
+                weight[idx[a]] = 0.0;
+            }
+        }
+        /* short blocks: the nearest substantive block before and after (the one there is, at
+         * either end of the document); idx[i] becomes the first substantive block after i */
+        for (int64_t i = m - 1, next = -1; i >= 0; i--) {
+            idx[i] = next;
+            if (substantive[off + i]) next = i;
+        }
+        for (int64_t i = 0, before = -1; i < m; i++) {
+            if (substantive[off + i]) {
+                before = i;
+                continue;
+            }
+            const int64_t after = idx[i];
+            if (before < 0 && after < 0) break; /* no substantive block at all: nothing moves */
+            const int64_t lo = before < 0 ? after : before, hi = after < 0 ? before : after;
+            sc[i] = sc[lo] < sc[hi] ? sc[lo] : sc[hi];
+            fl[i] = fl[lo] && fl[hi];
+        }
+    }
 }
 
 /* The bucket directory of a sorted run: start[q] is the first position whose key >> shift is

@@ -47,7 +47,7 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
-    VERSION = 3  # KERNELS_VERSION of the _native.c these wrappers call
+    VERSION = 4  # KERNELS_VERSION of the _native.c these wrappers call
 
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
@@ -61,6 +61,8 @@ class Kernels:
             ("dd_row_counts", [_P, _P, _I64, _I64, _P, _P, _P, _P], _I64),
             ("dd_best_run", [_P, _I64, _P, _P, ctypes.c_double, ctypes.c_double, _I64, ctypes.c_double,
                              ctypes.c_double, ctypes.c_double, _P, _P, _P, _P, _P, _P, _P], _I64),
+            ("dd_search_runs", [_P, _P, _P, _P, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, ctypes.c_double,
+                                ctypes.c_double, ctypes.c_double, _I64] + [_P] * 12, None),
             ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_doc_grams", [_P, _P, _P, _P, _P, _I64, _P, _P], None),
@@ -183,6 +185,11 @@ class Kernels:
         """The dense Gram matrix of the CSR rows ``lo[d] .. lo[d] + n[d] - 1`` of each document
         ``d`` (float64 data, int32 indices), each entry's products added in the stored order of
         its row; views of one array."""
+        grams, base, n = self._doc_grams(data, indices, indptr, lo, n)
+        return [grams[a:b].reshape(k, k) for a, b, k in zip(base[:-1].tolist(), base[1:].tolist(), n.tolist())]
+
+    def _doc_grams(self, data, indices, indptr, lo, n) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`doc_grams` as one array, each document's matrix from ``base[d]``."""
         data = np.ascontiguousarray(data, np.float64)
         indices = np.ascontiguousarray(indices, np.int32)
         indptr = np.ascontiguousarray(indptr, np.int64)
@@ -194,7 +201,36 @@ class Kernels:
         grams = np.zeros(int(base[-1]))
         self._lib.dd_doc_grams(_ptr(data), _ptr(indices), _ptr(indptr), _ptr(lo), _ptr(n), len(lo), _ptr(scratch),
                                _ptr(grams))
-        return [grams[a:b].reshape(k, k) for a, b, k in zip(base[:-1].tolist(), base[1:].tolist(), n.tolist())]
+        return grams, base, n
+
+    def search_runs(self, x, lo: np.ndarray, n: np.ndarray, words: np.ndarray, substantive: np.ndarray,
+                    lead: np.ndarray, candidate: np.ndarray, lead_weight: float, window: int, threshold: float,
+                    full_sim: float, half_words2: float, max_runs: int) -> tuple[np.ndarray, np.ndarray]:
+        """The off-topic run search of documents ``d`` (blocks ``lo[d] .. lo[d] + n[d] - 1`` of
+        a chunk whose TF-IDF rows are the CSR matrix ``x``, per-block arrays over all of them):
+        ``(score, flagged)`` of every block of the chunk, 0 and False outside the documents.
+        See ``dd_search_runs``."""
+        blocks = len(words)
+        score, flagged = np.zeros(blocks), np.zeros(blocks, np.bool_)
+        if not len(n):
+            return score, flagged
+        grams, base, n = self._doc_grams(x.data, x.indices, x.indptr, lo, n)
+        lo = np.ascontiguousarray(lo, np.int64)
+        words = np.ascontiguousarray(words, np.float64)
+        m = int(n.max())
+        vectors = np.empty((3, m))  # weight, t, block_best
+        idx = np.empty(m, np.int64)
+        g = np.empty(m * m)
+        sums = np.empty((2, m + 1))  # to_total, cw
+        grids = np.empty((3, (m + 1) ** 2))
+        flags = [np.ascontiguousarray(a, np.bool_).view(np.uint8) for a in (substantive, lead, candidate)]
+        self._lib.dd_search_runs(_ptr(grams), _ptr(base), _ptr(lo), _ptr(n), len(n),
+                                 _ptr(words), *map(_ptr, flags), lead_weight,
+                                 window, threshold, full_sim, half_words2, max_runs, _ptr(vectors[0]),
+                                 _ptr(vectors[1]), _ptr(vectors[2]), _ptr(idx), _ptr(g), _ptr(sums[0]),
+                                 _ptr(sums[1]), _ptr(grids[0]), _ptr(grids[1]), _ptr(grids[2]), _ptr(score),
+                                 _ptr(flagged.view(np.uint8)))
+        return score, flagged
 
     def merge_in_place(self, keys: np.ndarray, vals: np.ndarray, n: int, new_keys: np.ndarray,
                        new_vals: np.ndarray) -> None:

@@ -491,6 +491,12 @@ class OffTopicDetector:
         # every score stays 0, so these documents skip the Gram matrix and the run search.
         titled = first_substantive & (2 * n_lead_sub >= n_lead)
         searched = np.flatnonzero(titled & (n_candidates >= self.window) & (n_candidates <= MAX_BLOCKS))
+        kernels = native.load()
+        if kernels is not None:  # the whole search in one call: the same numbers, no Python per round
+            score, flagged = kernels.search_runs(x, starts[searched], sizes[searched], words, substantive, lead,
+                                                 candidate, self.lead_weight, self.window, self.threshold,
+                                                 self.full_sim, self.half_words ** 2, self.max_runs)
+            return [(score[a:b], flagged[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
         grams = _block_grams(x, starts, searched)
         self._search_many([_Search(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], *results[k])
                            for k, gram, a, b in zip(searched.tolist(), grams, starts[searched].tolist(),
@@ -500,7 +506,9 @@ class OffTopicDetector:
     def _search_many(self, documents: list["_Search"]) -> None:
         """Flags runs of each document, largest first, and fills its ``score``, in place. Each
         round searches every document still going at once (:meth:`_best_runs`); a document's
-        own rounds are exactly those of searching it alone."""
+        own rounds are exactly those of searching it alone. The numpy search: with the compiled
+        kernels, ``dd_search_runs`` does all of it, and :func:`_spread_to_short_blocks`, in one
+        call per chunk (a test holds the two equal)."""
         weights = [np.where(doc.lead, self.lead_weight, 1.0) * doc.substantive for doc in documents]
         runs = [0] * len(documents)
         going = list(range(len(documents)))
@@ -555,17 +563,10 @@ class OffTopicDetector:
         taken document by document; cells beyond m are masked out of every result."""
         results: list = [None] * len(problems)
         by_size: dict[int, list] = {}
-        kernels = native.load()  # compiled: each document alone, as fast as any batch
         for k, (_, _, _, active) in enumerate(problems):
             idx = np.flatnonzero(active)
             if idx.size < self.window:
                 results[k] = (None, 0.0, np.zeros(idx.size))
-                continue
-            if kernels is not None:
-                g, to_total, total2, cw, words_on = _run_sums(*problems[k][:3], idx)
-                run, best = kernels.best_run(g, np.r_[0.0, to_total], np.r_[0.0, cw], total2, words_on, self.window,
-                                             self.threshold, self.full_sim, self.half_words ** 2)
-                results[k] = (None, 0.0, best) if run is None else (idx[run[0]:run[1]], run[2], best)
                 continue
             padded = -(-idx.size // 8) * 8  # the next multiple of 8
             by_size.setdefault(padded, []).append((k, idx))
@@ -631,9 +632,14 @@ class OffTopicDetector:
 def _run_sums(gram: np.ndarray, weight: np.ndarray, words: np.ndarray, idx: np.ndarray) -> tuple:
     """What the run search of a document needs of its active blocks ``idx``: their Gram matrix,
     the running sums of their products with the article vector T and of their words, T.T, and
-    the article's words."""
-    return (gram[np.ix_(idx, idx)], np.cumsum(gram[idx] @ weight), weight @ gram @ weight, np.cumsum(words[idx]),
-            words @ (weight > 0))
+    the article's words.
+
+    Every sum is taken in order (``cumsum``), never by a matrix product: BLAS adds in an order of
+    its own, which differs between processors, and the compiled search (``dd_search_runs``)
+    must give the same numbers: ``t = gram @ weight`` row by row, ``T.T = t . weight``."""
+    t = np.cumsum(gram * weight, axis=1)[:, -1]
+    return (gram[np.ix_(idx, idx)], np.cumsum(t[idx]), np.cumsum(t * weight)[-1], np.cumsum(words[idx]),
+            words @ (weight > 0))  # whole numbers: exact in any order
 
 
 def _edges_belong(g, rr, qq, to_total) -> np.ndarray:

@@ -510,13 +510,12 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     lower_points = None
     if cps.dtype != np.uint8 and kernels is not None:  # lower() character by character, where it can be
         lower_points = kernels.map_points(cps, lowered_map())
-    if lower_points is not None:
-        lower = lower_points.tobytes().decode("utf-32-le", "surrogatepass")
-    else:
+    lower = None  # the lower-cased text as a string: only where some step reads it
+    if lower_points is None:
         lower = joined.lower()
         if cps.dtype != np.uint8:
             lower_points = np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
-    same_offsets = len(lower) == len(joined)
+    same_offsets = lower is None or len(lower) == len(joined)  # map_points maps one to one
     if same_offsets:
         token_starts, token_ends = token_runs(~space)
         owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens
@@ -535,7 +534,9 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         np.cumsum(utf8_sizes, out=byte_at[1:])
         keys = token_keys(lower.encode("utf-8", "surrogatepass"), byte_at[token_starts], byte_at[token_ends])
     table = _token_codes() if token_codes is None else token_codes
-    def token_at(k: int) -> str:
+    def token_at(k: int) -> str:  # a token the table has not seen yet
+        if lower is None:  # map_points lowered character by character, as lower() does the token
+            return joined[token_starts[k]:token_ends[k]].lower()
         return lower[token_starts[k]:token_ends[k]]
 
     codes = table.lookup(keys, token_at)
@@ -561,6 +562,8 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         if found is None:
             bounds = np.searchsorted(candidates, spans).T.tolist()
             candidates = candidates.tolist()
+            if lower is None:
+                lower = lower_points.tobytes().decode("utf-32-le", "surrogatepass")
     for k, (ds, de) in enumerate(spans.T.tolist() if found is None else ()):
         if same_offsets:
             hits += _vocab_hits_at(lower, candidates[bounds[k][0]:bounds[k][1]], ds, de)

@@ -454,3 +454,28 @@ def test_character_counts_follow_their_plain_definitions(seeds):
         expected = np.vstack([_reference_counts(d) for d in chunk])
         np.testing.assert_allclose(together, expected, rtol=1e-12, atol=0)
     assert expected[:, -1].sum() > 0 and expected[:, 2].sum() > 0  # repeats and capitals occur
+
+
+def test_compiled_context_features_equal_numpys(monkeypatch):
+    """The compiled context features of a stack of documents are the numpy ones bit for bit:
+    every size numpy sums differently (under 8, up to 128, halves above), empty documents
+    between, long blocks at the edges or nowhere, scores of exactly 0 and 1."""
+    from dedupe import native
+    from dedupe.boilerplate import _context_many
+
+    if native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = np.random.default_rng(11)
+    sizes = np.array([1, 2, 0, 3, 7, 8, 9, 15, 16, 17, 40, 0, 127, 128, 129, 200, 300, 1000, 5])
+    n = int(sizes.sum())
+    s = rng.random(n)
+    s[rng.random(n) < 0.05] = 0.0
+    s[rng.random(n) < 0.05] = 1.0
+    w = rng.integers(0, 60, n).astype(float) * (rng.random(n) < 0.8)
+    w[:3] = 0.0  # a first document without words
+    compiled = _context_many(s, w, sizes)
+    monkeypatch.setenv("DEDUPE_NATIVE", "0")
+    plain = _context_many(s, w, sizes)
+    assert compiled.shape == plain.shape == (n, len(CONTEXT_FEATURES))
+    for column, name in enumerate(CONTEXT_FEATURES):
+        np.testing.assert_array_equal(compiled[:, column], plain[:, column], err_msg=name)

@@ -19,6 +19,7 @@
  *   row_counts                  offtopic.TermCounts.count's sparse counts
  *   best_run                    offtopic.OffTopicDetector's run search, one document
  *   search_runs                 offtopic.OffTopicDetector._search_many for a chunk's documents
+ *   context_features            boilerplate._context_many
  *   doc_grams                   offtopic._block_grams
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
@@ -740,6 +741,118 @@ void dd_search_runs(const double *grams, const int64_t *gram_at, const int64_t *
             const int64_t lo = before < 0 ? after : before, hi = after < 0 ? before : after;
             sc[i] = sc[lo] < sc[hi] ? sc[lo] : sc[hi];
             fl[i] = fl[lo] && fl[hi];
+        }
+    }
+}
+
+/* ndarray.sum() of n doubles, in numpy's order: pairwise, eight running sums over blocks of
+ * eight up to 128 elements (then the rest one by one), halves above (boilerplate._segment_sum). */
+static double numpy_sum(const double *a, int64_t n) {
+    if (n < 8) {
+        double res = 0.0;
+        for (int64_t i = 0; i < n; i++) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        int64_t i = 8;
+        for (; i < n - (n % 8); i += 8) {
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        }
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    int64_t half = n / 2;
+    half -= half % 8;
+    return numpy_sum(a, half) + numpy_sum(a + half, n - half);
+}
+
+/* The stage-2 context features of consecutive documents (boilerplate._context_many, number for
+ * number): s the stage-1 scores, w the word counts and lw = log1p(w) (numpy's, passed in), of
+ * documents of size[d] > 0 blocks. out is n x 20, row-major, in CONTEXT_FEATURES order, except
+ * columns 15 and 16 (log1p of the neighbours' words), which are left to the caller. The
+ * windows' sums run over each document padded with radius copies of its edge value (weights:
+ * 1) on either side, one element after another, as np.cumsum adds them. Scratch: 2 (m + 16)
+ * doubles for the largest document's m blocks. */
+void dd_context_features(const double *s, const double *w, const double *lw, const int64_t *size, int64_t n_docs,
+                         double long_words, double *scratch, double *out) {
+    static const int64_t radii[5] = {2, 4, 8, 3, 8};
+    static const int weighted[5] = {0, 0, 0, 1, 1};
+    enum { COLUMNS = 20 };
+    int64_t first = 0;
+    for (int64_t d = 0; d < n_docs; first += size[d], d++) {
+        const int64_t m = size[d];
+        const double *sd = s + first, *wd = w + first, *lwd = lw + first;
+        double *o = out + first * COLUMNS;
+        double *sw = scratch, *mass = scratch + m;
+        for (int64_t i = 0; i < m; i++) {
+            sw[i] = sd[i] * wd[i];
+            mass[i] = wd[i] * (1 - sd[i]);
+        }
+        const double w_sum = numpy_sum(wd, m), sw_sum = numpy_sum(sw, m);
+        const double s_mean = numpy_sum(sd, m) / (double)m;
+        const double s_wmean = sw_sum / (w_sum > 1e-9 ? w_sum : 1e-9);
+        const double edge = w_sum > 0 ? s_wmean : s_mean;
+        double total = numpy_sum(mass, m);
+        total = total > 1e-9 ? total : 1e-9;
+        double before_mass = 0.0, prev_long = edge;
+        for (int64_t i = 0; i < m; i++) {
+            double *row = o + i * COLUMNS;
+            const double s_prev = i > 0 ? sd[i - 1] : edge, s_next = i < m - 1 ? sd[i + 1] : edge;
+            row[0] = sd[i];
+            row[1] = s_prev;
+            row[2] = s_next;
+            row[3] = s_prev > s_next ? s_prev : s_next;
+            row[4] = prev_long;
+            if (wd[i] >= long_words) prev_long = sd[i];
+            before_mass += mass[i]; /* the running sum of the content mass, to block i */
+            const double before = (before_mass - mass[i]) / total;
+            double after = 1 - before - mass[i] / total;
+            after = after > 0.0 ? after : 0.0;
+            row[12] = before;
+            row[13] = after;
+            row[14] = before < after ? before : after;
+            double r3 = i < 3 || i + 3 >= m ? 0.0 : lwd[i];
+            for (int64_t j = i - 3; j <= i + 3; j++) {
+                if (j >= 0 && j < m && lwd[j] > r3) r3 = lwd[j];
+            }
+            row[17] = r3;
+            row[18] = s_mean;
+            row[19] = s_wmean;
+        }
+        double next_long = edge;
+        for (int64_t i = m - 1; i >= 0; i--) {
+            double *row = o + i * COLUMNS;
+            row[5] = next_long;
+            if (wd[i] >= long_words) next_long = sd[i];
+            row[6] = row[4] > row[5] ? row[4] : row[5];
+        }
+        /* window means: padded position p = i + radius; cv and cw the running sums of the padded
+         * values and weights, in scratch (sw and mass are done with) */
+        for (int k = 0; k < 5; k++) {
+            const int64_t r = radii[k], padded = m + 2 * r;
+            double *cv = scratch, *cw = scratch + padded;
+            double run_v = 0.0, run_w = 0.0;
+            for (int64_t q = 0; q < padded; q++) {
+                const int64_t i = q - r;
+                const int inside = i >= 0 && i < m;
+                const double weight = inside ? (weighted[k] ? lwd[i] : 1.0) : 1.0;
+                const double value = inside ? sd[i] * weight : edge;
+                run_v = q ? run_v + value : value;
+                run_w = q ? run_w + weight : weight;
+                cv[q] = run_v;
+                cw[q] = run_w;
+            }
+            for (int64_t i = 0; i < m; i++) {
+                const double weight = weighted[k] ? lwd[i] : 1.0;
+                const int64_t p = i + r;
+                const double lo_v = i > 0 ? cv[i - 1] : 0.0, lo_w = i > 0 ? cw[i - 1] : 0.0;
+                const double num = cv[p + r] - lo_v - sd[i] * weight;
+                const double den = cw[p + r] - lo_w - weight;
+                o[i * COLUMNS + 7 + k] = num / (den > 1e-9 ? den : 1e-9);
+            }
         }
     }
 }

@@ -720,9 +720,17 @@ def _context_many(scores: np.ndarray, words: np.ndarray, sizes: np.ndarray) -> n
     s = scores.astype(float)
     w = words.astype(float)
     n_docs = len(sizes)
-    seg = np.repeat(np.arange(n_docs), sizes)
     first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     last = first + sizes - 1
+    w_prev, w_next = np.empty(n), np.empty(n)
+    w_prev[1:], w_next[:-1] = w[:-1], w[1:]
+    w_prev[first], w_next[last] = 0.0, 0.0
+    kernels = native.load()
+    if kernels is not None:  # every feature in one pass over the blocks, the same numbers
+        out = kernels.context_features(s, w, np.log1p(w), sizes, LONG_BLOCK_WORDS)
+        out[:, 15], out[:, 16] = np.log1p(w_prev), np.log1p(w_next)
+        return out
+    seg = np.repeat(np.arange(n_docs), sizes)
     # Per-document sums with the same summation as ndarray.sum() on the document alone.
     w_sum = _segment_sum(w, sizes)
     sw_sum = _segment_sum(s * w, sizes)
@@ -734,9 +742,6 @@ def _context_many(scores: np.ndarray, words: np.ndarray, sizes: np.ndarray) -> n
     s_prev, s_next = np.empty(n), np.empty(n)
     s_prev[1:], s_next[:-1] = s[:-1], s[1:]
     s_prev[first], s_next[last] = edge, edge
-    w_prev, w_next = np.empty(n), np.empty(n)
-    w_prev[1:], w_next[:-1] = w[:-1], w[1:]
-    w_prev[first], w_next[last] = 0.0, 0.0
     mass = w * (1 - s)
     total = np.maximum(_segment_sum(mass, sizes), 1e-9)[seg]
 

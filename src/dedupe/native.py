@@ -63,6 +63,7 @@ class Kernels:
                              ctypes.c_double, ctypes.c_double, _P, _P, _P, _P, _P, _P, _P], _I64),
             ("dd_search_runs", [_P, _P, _P, _P, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, ctypes.c_double,
                                 ctypes.c_double, ctypes.c_double, _I64] + [_P] * 12, None),
+            ("dd_context_features", [_P, _P, _P, _P, _I64, ctypes.c_double, _P, _P], None),
             ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_doc_grams", [_P, _P, _P, _P, _P, _I64, _P, _P], None),
@@ -161,6 +162,18 @@ class Kernels:
                                     full_sim, half_words2, _ptr(scratch[0]), _ptr(scratch[1]), _ptr(scratch[2]),
                                     _ptr(block_best), _ptr(found[0:]), _ptr(found[1:]), ctypes.byref(score))
         return (int(found[0]), int(found[1]), score.value) if hit else None, block_best
+
+    def context_features(self, s: np.ndarray, w: np.ndarray, lw: np.ndarray, sizes: np.ndarray,
+                         long_words: float) -> np.ndarray:
+        """(n, 20) stage-2 context features of consecutive documents of ``sizes`` (> 0) blocks
+        (see ``dd_context_features``); columns 15 and 16 are left for the caller."""
+        s, w, lw = (np.ascontiguousarray(a, np.float64) for a in (s, w, lw))
+        sizes = np.ascontiguousarray(sizes, np.int64)
+        out = np.empty((len(s), 20))
+        scratch = np.empty(2 * (int(sizes.max(initial=0)) + 16))
+        self._lib.dd_context_features(_ptr(s), _ptr(w), _ptr(lw), _ptr(sizes), len(sizes), long_words,
+                                      _ptr(scratch), _ptr(out))
+        return out
 
     def run_directory(self, keys: np.ndarray, shift: int, n_buckets: int) -> np.ndarray:
         """uint32 ``start[q]``: the first position of sorted ``keys`` whose ``key >> shift`` is at

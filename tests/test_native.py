@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -119,6 +120,33 @@ def test_token_bounds_lines_and_keys(both, seed):
     assert [data[s:e] for s, e in zip(starts, ends)] == data.split()
     _assert_same(*both(token_keys, data, starts, ends))
     _assert_same(*both(token_keys, data[:ends[-1]], starts, ends))  # the last token ends the buffer
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_keys_of_code_points_are_the_keys_of_their_utf8(seed):
+    """A token keyed from its code points (the boilerplate features, ASCII tokens eight points at
+    a time) has the key of its UTF-8 bytes: lengths about the 8-byte words, characters of every
+    UTF-8 size and lone surrogates, tokens that end the array."""
+    kernels = native.load()
+    if kernels is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = random.Random(seed)
+    alphabet = "abcxyz019.-" * 6 + "é€🙂\ud800ß"
+    tokens = ["".join(rng.choice(alphabet) for _ in range(rng.choice([1, 2, 7, 8, 9, 15, 16, 17, 40])))
+              for _ in range(3000)]
+    tokens += ["a" * k for k in range(1, 25)]
+    text = " ".join(tokens)
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    starts = np.array([m.start() for m in re.finditer(r"\S+", text)], np.int64)
+    ends = starts + np.array([len(t) for t in tokens], np.int64)
+    utf8 = [t.encode("utf-8", "surrogatepass") for t in tokens]
+    data = b" ".join(utf8)
+    byte_starts = np.cumsum([0] + [len(b) + 1 for b in utf8[:-1]])
+    expected = token_keys(data, byte_starts, byte_starts + np.array([len(b) for b in utf8]))
+    for cut in (len(tokens), len(tokens) - 1, 1):  # the last token at the array's end
+        last = ends[cut - 1]
+        keys = kernels.token_keys_utf32(points[:last], starts[:cut], ends[:cut])
+        np.testing.assert_array_equal(keys, expected[:cut])
 
 
 def test_table_lookups_grow_and_restart_alike(both):

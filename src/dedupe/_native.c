@@ -248,11 +248,41 @@ static inline int64_t put_utf8(uint8_t *out, uint32_t cp) {
     return 4;
 }
 
-/* dd_token_keys for tokens given as code points: each keyed by its UTF-8 bytes (a surrogate as
- * the three bytes Python's "surrogatepass" writes), streamed into the words of the key. */
-void dd_token_keys_utf32(const uint32_t *points, const int64_t *starts, const int64_t *ends, int64_t n,
-                         uint64_t *keys) {
+#if defined(__SSE2__) && defined(__x86_64__)
+/* The key of an ASCII token of code points p[0..length-1] (every 8-point load inside the array,
+ * which ends at p_end), eight points packed to the eight bytes of a key word at a time; 0 if some
+ * point is not ASCII (no key is 0: the length is in it). */
+static inline uint64_t ascii_points_key(const uint32_t *p, int64_t length, const uint32_t *p_end) {
+    if (p + ((length + 7) & ~7) > p_end) return 0;
+    const __m128i below = _mm_setr_epi32(0, 1, 2, 3), above = _mm_setr_epi32(4, 5, 6, 7);
+    const __m128i ascii_max = _mm_set1_epi32(0x7F);
+    uint64_t summed = 0, word = 0;
+    for (int64_t place = 0; place * 8 < length; place++) {
+        const __m128i left = _mm_set1_epi32((int)(length - place * 8 < 8 ? length - place * 8 : 8));
+        const __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + place * 8)), _mm_cmplt_epi32(below, left));
+        const __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + place * 8 + 4)), _mm_cmplt_epi32(above, left));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpgt_epi32(a, ascii_max), _mm_cmpgt_epi32(b, ascii_max)))) return 0;
+        const __m128i half = _mm_packs_epi32(a, b);
+        word = (uint64_t)_mm_cvtsi128_si64(_mm_packus_epi16(half, half));
+        if (length >= 8) summed += word_mix(word, place);
+    }
+    return length < 8 ? word | ((uint64_t)length << 56) : long_key(summed, length);
+}
+#endif
+
+/* dd_token_keys for tokens given as code points (n_points of them): each keyed by its UTF-8
+ * bytes (a surrogate as the three bytes Python's "surrogatepass" writes), streamed into the
+ * words of the key; ASCII tokens eight points at a time. */
+void dd_token_keys_utf32(const uint32_t *points, int64_t n_points, const int64_t *starts, const int64_t *ends,
+                         int64_t n, uint64_t *keys) {
     for (int64_t t = 0; t < n; t++) {
+#if defined(__SSE2__) && defined(__x86_64__)
+        const uint64_t fast = ascii_points_key(points + starts[t], ends[t] - starts[t], points + n_points);
+        if (fast) {
+            keys[t] = fast;
+            continue;
+        }
+#endif
         uint64_t word = 0, summed = 0;
         int64_t length = 0;
         for (int64_t i = starts[t]; i < ends[t]; i++) {

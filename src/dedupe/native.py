@@ -73,7 +73,7 @@ class Kernels:
             ("dd_fold_utf8", [_P, _I64, _P, _P, _I64, _P, _P], _I64),
             ("dd_map_points", [_P, _I64, _P, _I64, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
-            ("dd_token_keys_utf32", [_P, _P, _P, _I64, _P], None),
+            ("dd_token_keys_utf32", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_lookup_capped", [_P, _I64, _P, _I64, _I64, _P], None),
             ("dd_table_find", [_P, _P, ctypes.c_int, _P, _I64, _P, _P], _I64),
             ("dd_fold_shingles", [_P, _P, _P, _I64, _I64, _P], None),
@@ -337,7 +337,7 @@ class Kernels:
         starts = np.ascontiguousarray(starts, np.int64)
         ends = np.ascontiguousarray(ends, np.int64)
         keys = np.empty(len(starts), np.uint64)
-        self._lib.dd_token_keys_utf32(_ptr(points), _ptr(starts), _ptr(ends), len(starts), _ptr(keys))
+        self._lib.dd_token_keys_utf32(_ptr(points), len(points), _ptr(starts), _ptr(ends), len(starts), _ptr(keys))
         return keys
 
     def lookup_capped(self, table: np.ndarray, points: np.ndarray) -> np.ndarray:

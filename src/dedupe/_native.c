@@ -332,18 +332,20 @@ void dd_lookup_capped(const uint8_t *table, int64_t size, const void *points, in
  * FOLD_PYTHON (or one beyond the plane) marks its line in needs_python[], for the caller to
  * fold that line itself, and is copied as it is. Lines end at '\n', which must map to itself.
  * bmp[] maps into the plane, so out needs at most 3/2 of n (2-byte characters becoming 3).
+ * newlines[0] and [1] count the newlines read and written (a line past n_lines is not marked).
  * Returns the length written to out. */
 #define FOLD_PYTHON 0xFFFFFFFFU
 #define FOLD_DROP 0xFFFFFFFEU
 
 int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const uint32_t *bmp, int64_t table_size,
-                     uint8_t *out, uint8_t *needs_python) {
-    int64_t o = 0, line = 0;
+                     uint8_t *out, uint8_t *needs_python, int64_t n_lines, int64_t *newlines) {
+    int64_t o = 0, line = 0, written = 0;
     for (int64_t i = 0; i < n;) {
         const uint8_t c = in[i];
         if (c < 0x80) {
             const int16_t to = ascii[c];
             if (to >= 0) out[o++] = (uint8_t)to;
+            written += to == '\n';
             line += c == '\n';
             i++;
             continue;
@@ -354,16 +356,19 @@ int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const u
         for (int64_t k = 1; k < size; k++) cp = (cp << 6) | (in[i + k] & 0x3F);
         const uint32_t to = cp < (uint32_t)table_size ? bmp[cp] : FOLD_PYTHON;
         if (to == FOLD_PYTHON) {
-            needs_python[line] = 1;
+            if (line < n_lines) needs_python[line] = 1;
             memcpy(out + o, in + i, (size_t)size);
             o += size;
         } else if (to < 0x80) {
             if (ascii[to] >= 0) out[o++] = (uint8_t)ascii[to];
+            written += ascii[to] == '\n';
         } else if (to != FOLD_DROP) {
             o += put_utf8(out + o, to);
         }
         i += size;
     }
+    newlines[0] = line;
+    newlines[1] = written;
     return o;
 }
 

@@ -70,7 +70,7 @@ class Kernels:
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_in_place", [_P, _P, _I64, _P, _P, _I64, _I64], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
-            ("dd_fold_utf8", [_P, _I64, _P, _P, _I64, _P, _P], _I64),
+            ("dd_fold_utf8", [_P, _I64, _P, _P, _I64, _P, _P, _I64, _P], _I64),
             ("dd_map_points", [_P, _I64, _P, _I64, _P], _I64),
             ("dd_token_keys", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_token_keys_utf32", [_P, _I64, _P, _P, _I64, _P], None),
@@ -301,19 +301,21 @@ class Kernels:
 
     FOLD_PYTHON, FOLD_DROP = 0xFFFFFFFF, 0xFFFFFFFE  # bmp entries of fold_utf8
 
-    def fold_utf8(self, data: bytes, n_lines: int, ascii: np.ndarray, bmp: np.ndarray) -> tuple[bytes, np.ndarray]:
+    def fold_utf8(self, data: bytes, n_lines: int, ascii: np.ndarray, bmp: np.ndarray
+                  ) -> tuple[bytes, np.ndarray, int, int]:
         """``data`` (UTF-8, ``n_lines`` lines) folded one character at a time: ASCII bytes by
         ``ascii`` (int16, -1: dropped), other characters by ``bmp`` (uint32, indexed by code point:
-        the character it becomes, below 0x10000, or FOLD_DROP); and the lines holding a character
+        the character it becomes, below 0x10000, or FOLD_DROP); the lines holding a character
         that ``bmp`` leaves to Python (FOLD_PYTHON, and every character beyond the table), which
-        are copied as they are for the caller to fold."""
+        are copied as they are for the caller to fold; and the newlines read and written."""
         ascii = np.ascontiguousarray(ascii, np.int16)
         bmp = np.ascontiguousarray(bmp, np.uint32)
         out = np.empty(len(data) * 3 // 2 + 4, np.uint8)  # a 2-byte character may become 3
         needs_python = np.zeros(n_lines, np.uint8)
+        newlines = np.zeros(2, np.int64)
         length = self._lib.dd_fold_utf8(data, len(data), _ptr(ascii), _ptr(bmp), len(bmp), _ptr(out),
-                                        _ptr(needs_python))
-        return out[:length].tobytes(), np.flatnonzero(needs_python)
+                                        _ptr(needs_python), n_lines, _ptr(newlines))
+        return out[:length].tobytes(), np.flatnonzero(needs_python), int(newlines[0]), int(newlines[1])
 
     def map_points(self, points: np.ndarray, table: np.ndarray) -> np.ndarray | None:
         """``table[p]`` for every code point (uint32), or None where the table leaves any of

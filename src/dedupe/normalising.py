@@ -138,21 +138,25 @@ _ASCII_STEPS = lowered_ascii_map(_TABLE, b"'")
 
 
 def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.ndarray,
-               bmp_map: Callable[[], np.ndarray]) -> bytes:
+               bmp_map: Callable[[], np.ndarray]) -> tuple[bytes, int]:
     """``fold("\\n".join(texts))`` for a fold of one character at a time that keeps newlines,
     given what it does to ASCII (``ascii_map``: byte -> byte, -1 dropped) and to the other
-    characters (``bmp_map()``, see :func:`character_map`). With the compiled kernels, only the
-    texts holding characters that need Python go through ``fold``, one by one."""
+    characters (``bmp_map()``, see :func:`character_map`), and how many newlines it holds (one
+    fewer than the texts, unless some text held or folded into one). With the compiled kernels,
+    only the texts holding characters that need Python go through ``fold``, one by one."""
     joined = "\n".join(texts)
     kernels = native.load()
     if kernels is None:
-        return fold(joined)
+        data = fold(joined)
+        return data, data.count(b"\n")
     data = joined.encode("utf-8", "surrogatepass")
-    if data.count(b"\n") != len(texts) - 1:  # a text holds a newline: no line is one text
-        return fold(joined)
-    folded, odd = kernels.fold_utf8(data, len(texts), ascii_map, bmp_map() if not data.isascii() else _NO_MAP)
+    folded, odd, newlines_read, newlines = kernels.fold_utf8(data, len(texts), ascii_map,
+                                                             bmp_map() if not data.isascii() else _NO_MAP)
+    if newlines_read != len(texts) - 1:  # a text holds a newline: no line is one text
+        data = fold(joined)
+        return data, data.count(b"\n")
     if not len(odd):
-        return folded
+        return folded, newlines
     line_ends = np.flatnonzero(np.frombuffer(folded, np.uint8) == 0x0A).tolist() + [len(folded)]
     pieces, cursor = [], 0
     for k in odd.tolist():
@@ -160,7 +164,8 @@ def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.nda
         pieces += (folded[cursor:start], fold(texts[k]))
         cursor = line_ends[k]
     pieces.append(folded[cursor:])
-    return b"".join(pieces)
+    data = b"".join(pieces)
+    return data, data.count(b"\n")
 
 
 _NO_MAP = np.zeros(0, np.uint32)  # ASCII text reads no entry
@@ -175,8 +180,8 @@ def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, 
     >>> [data[s:e] for s, e in zip(starts, ends)], counts
     ([b'dont', b'panic', b'42'], array([2, 0, 1]))
     """
-    data = fold_lines(texts, _folded_bytes, _ASCII_STEPS, steps_map)
-    if texts and data.count(b"\n") != len(texts) - 1:  # a text held a line break after all: take them out
+    data, newlines = fold_lines(texts, _folded_bytes, _ASCII_STEPS, steps_map)
+    if texts and newlines != len(texts) - 1:  # a text held a line break after all: take them out
         return normalised_tokens([t.replace("\n", " ").replace("\r", " ") for t in texts])
     # A word belongs to the text whose line holds its first byte.
     raw = np.frombuffer(data, np.uint8)

@@ -221,8 +221,8 @@ class TermCounts:
         n = len(blocks)
         if n == 0:
             return TermMatrix(np.zeros(0), np.zeros(0, np.int32), np.zeros(1, np.int64), self.n_features)
-        data = fold_lines(blocks, _lowered_bytes, _ASCII_LOWERED, lowered_map)
-        if data.count(b"\n") != n - 1:  # a block held a newline, which separates runs like a space
+        data, newlines = fold_lines(blocks, _lowered_bytes, _ASCII_LOWERED, lowered_map)
+        if newlines != n - 1:  # a block held a newline, which separates runs like a space
             return self.count([b.replace("\n", " ") for b in blocks])
         raw = np.frombuffer(data, np.uint8)
         # The pieces of data.split(). After the translation the only whitespace bytes left are

@@ -479,3 +479,27 @@ def test_compiled_context_features_equal_numpys(monkeypatch):
     assert compiled.shape == plain.shape == (n, len(CONTEXT_FEATURES))
     for column, name in enumerate(CONTEXT_FEATURES):
         np.testing.assert_array_equal(compiled[:, column], plain[:, column], err_msg=name)
+
+
+def test_compiled_document_comparisons_equal_numpys():
+    """Repeats inside a document, its longest block and its three longest, compiled and in
+    numpy: documents of every size (pairs compared, or hashes sorted above 32 blocks), empty
+    ones, ties, many repeats."""
+    from dedupe import native
+    from dedupe.boilerplate import _document_blocks
+
+    kernels = native.load()
+    if kernels is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = np.random.default_rng(5)
+    sizes = np.array([0, 1, 2, 3, 4, 0, 31, 32, 33, 100, 700, 5, 0])
+    n = int(sizes.sum())
+    text_hash = rng.integers(0, 12, n).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # many repeats
+    words = rng.integers(0, 5, n).astype(float) * (rng.random(n) < 0.7)
+    doc_first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    seg = np.repeat(np.arange(len(sizes)), sizes)
+    compiled = kernels.document_blocks(sizes, words, text_hash)
+    plain = _document_blocks(sizes, words, text_hash, seg, doc_first)
+    for got, want in zip(compiled, plain):
+        np.testing.assert_array_equal(got, want)
+    assert compiled[0].max() > 30 and (compiled[1] == 1).sum() >= 3

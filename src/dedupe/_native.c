@@ -20,6 +20,7 @@
  *   best_run                    offtopic.OffTopicDetector's run search, one document
  *   search_runs                 offtopic.OffTopicDetector._search_many for a chunk's documents
  *   context_features            boilerplate._context_many
+ *   document_blocks             boilerplate._features_many's per-document comparisons
  *   doc_grams                   offtopic._block_grams
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes
@@ -889,6 +890,54 @@ void dd_context_features(const double *s, const double *w, const double *lw, con
                 o[i * COLUMNS + 7 + k] = num / (den > 1e-9 ? den : 1e-9);
             }
         }
+    }
+}
+
+/* Per document (size[d] blocks, one after another), what the boilerplate features compare a
+ * block with (boilerplate._features_many): repeats[b], how many other blocks of b's document
+ * have b's text hash; longest[d], the most words of a block of d (at least 1); top3[d], the mean
+ * of its three longest blocks' words (at least 1). An empty document gets 1 and 1. Scratch: the
+ * largest document's blocks, int64 (where their hashes are sorted to be counted). */
+void dd_document_blocks(const int64_t *size, int64_t n_docs, const double *words, const uint64_t *text_hash,
+                        int64_t *scratch, double *repeats, double *longest, double *top3) {
+    int64_t first = 0;
+    for (int64_t d = 0; d < n_docs; first += size[d], d++) {
+        const int64_t m = size[d];
+        const uint64_t *h = text_hash + first;
+        if (m <= 32) { /* few blocks: compare every pair */
+            for (int64_t i = 0; i < m; i++) {
+                int64_t same = 0;
+                for (int64_t j = 0; j < m; j++) same += h[j] == h[i];
+                repeats[first + i] = (double)(same - 1);
+            }
+        } else { /* sorted, each block's hash counted by two binary searches */
+            for (int64_t i = 0; i < m; i++) scratch[i] = (int64_t)h[i];
+            sort_int64(scratch, m);
+            for (int64_t i = 0; i < m; i++) {
+                const int64_t key = (int64_t)h[i];
+                int64_t lo = 0, hi = m;
+                while (lo < hi) {
+                    const int64_t mid = lo + (hi - lo) / 2;
+                    if (scratch[mid] < key) lo = mid + 1; else hi = mid;
+                }
+                int64_t end = lo;
+                while (end < m && scratch[end] == key) end++;
+                repeats[first + i] = (double)(end - lo - 1);
+            }
+        }
+        double best[3] = {-1.0, -1.0, -1.0}; /* the three most words, largest first */
+        for (int64_t i = 0; i < m; i++) {
+            const double w = words[first + i];
+            if (w > best[0]) { best[2] = best[1]; best[1] = best[0]; best[0] = w; }
+            else if (w > best[1]) { best[2] = best[1]; best[1] = w; }
+            else if (w > best[2]) best[2] = w;
+        }
+        const int64_t taken = m < 3 ? m : 3;
+        double sum = 0.0;
+        for (int64_t k = 0; k < taken; k++) sum += best[k];
+        longest[d] = m && best[0] > 1.0 ? best[0] : 1.0;
+        const double mean = sum / (double)(taken > 0 ? taken : 1);
+        top3[d] = mean > 1.0 ? mean : 1.0;
     }
 }
 

@@ -518,11 +518,12 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
     same_offsets = lower is None or len(lower) == len(joined)  # map_points maps one to one
     if same_offsets:
         token_starts, token_ends = token_runs(~space)
-        owner = np.repeat(np.arange(n), words.astype(np.int64))  # block b holds words[b] tokens
+        token_counts = words.astype(np.int64)  # a token starts each word of the block
     else:
         token_starts, token_ends = token_runs(_kinds_of(lower_points, kernels) != _SPACE_KIND)
         lower_starts = np.cumsum([0] + [len(b.lower()) + 1 for b in flat[:-1]])
-        owner = np.searchsorted(lower_starts, token_starts, side="right") - 1
+        token_counts = np.bincount(np.searchsorted(lower_starts, token_starts, side="right") - 1, minlength=n)
+    first_token = np.concatenate(([0], np.cumsum(token_counts)))  # block b's tokens from first_token[b]
     # Tokens are keyed by their UTF-8 bytes: most words are short enough to be their own key.
     if lower_points is None:
         keys = token_keys(lower.encode("ascii"), token_starts, token_ends)
@@ -540,7 +541,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         return lower[token_starts[k]:token_ends[k]]
 
     codes = table.lookup(keys, token_at)
-    stop = np.bincount(owner, weights=codes & 1, minlength=n)
+    stop = np.diff(np.concatenate(([0], np.cumsum(codes & 1)))[first_token]).astype(float)
 
     # Vocabulary: the matches of one regex pass per document (its ^ and \n anchors must not see
     # the other documents). When lower() kept the offsets, the pattern is only tried where the
@@ -592,25 +593,12 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
 
     # Repeats within the document: blocks of the same document with the same lower-cased
     # tokens (" ".join(block.lower().split()) equal), compared by a hash of their keys.
-    token_counts = np.bincount(owner, minlength=n)
-    first_token = np.concatenate(([0], np.cumsum(token_counts)))
     text_hash = sequence_hashes(keys, first_token)
-    by_text = np.lexsort((text_hash, seg))
-    new_text = np.r_[True, (np.diff(seg[by_text]) != 0) | (np.diff(text_hash[by_text]) != 0)]
-    group = np.cumsum(new_text) - 1
-    repeats = np.empty(n)
-    repeats[by_text] = np.bincount(group)[group] - 1
-
-    # Longest block and mean of the three longest, per (non-empty) document.
-    nz = sizes > 0
-    max_words = np.ones(len(docs))
-    max_words[nz] = np.maximum(np.maximum.reduceat(words, doc_first[nz]), 1)
-    order = np.lexsort((-words, seg))
-    rank = np.arange(n) - doc_first[seg]  # seg[order] == seg: lexsort keeps documents in order
-    top = rank < 3
-    top_sum = np.bincount(seg[top], weights=words[order][top], minlength=len(docs))
-    top_cnt = np.bincount(seg[top], minlength=len(docs))
-    top3 = np.maximum(top_sum / np.maximum(top_cnt, 1), 1)
+    # ... and the longest block and the mean of the three longest, per document (1 at least).
+    if kernels is not None:
+        repeats, max_words, top3 = kernels.document_blocks(sizes, words, text_hash)
+    else:
+        repeats, max_words, top3 = _document_blocks(sizes, words, text_hash, seg, doc_first)
 
     columns = [
         np.log1p(chars), np.log1p(words), nonspace / safe_words, stop / safe_words,
@@ -620,6 +608,27 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         words / max_words[seg], np.minimum(words / top3[seg], 3.0),
     ]
     return np.column_stack(columns).astype(float), words, sizes
+
+
+def _document_blocks(sizes: np.ndarray, words: np.ndarray, text_hash: np.ndarray, seg: np.ndarray,
+                     doc_first: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block, how many other blocks of its document (``seg``) share its ``text_hash``; per
+    document, its longest block's words and the mean of its three longest (each at least 1)."""
+    n = len(words)
+    by_text = np.lexsort((text_hash, seg))
+    new_text = np.r_[True, (np.diff(seg[by_text]) != 0) | (np.diff(text_hash[by_text]) != 0)]
+    group = np.cumsum(new_text) - 1
+    repeats = np.empty(n)
+    repeats[by_text] = np.bincount(group)[group] - 1
+    nz = sizes > 0
+    max_words = np.ones(len(sizes))
+    max_words[nz] = np.maximum(np.maximum.reduceat(words, doc_first[nz]), 1)
+    order = np.lexsort((-words, seg))
+    rank = np.arange(n) - doc_first[seg]  # seg[order] == seg: lexsort keeps documents in order
+    top = rank < 3
+    top_sum = np.bincount(seg[top], weights=words[order][top], minlength=len(sizes))
+    top_cnt = np.bincount(seg[top], minlength=len(sizes))
+    return repeats, max_words, np.maximum(top_sum / np.maximum(top_cnt, 1), 1)
 
 
 def _segment_sum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:

@@ -64,6 +64,7 @@ class Kernels:
             ("dd_search_runs", [_P, _P, _P, _P, _I64, _P, _P, _P, _P, ctypes.c_double, _I64, ctypes.c_double,
                                 ctypes.c_double, ctypes.c_double, _I64] + [_P] * 12, None),
             ("dd_context_features", [_P, _P, _P, _P, _I64, ctypes.c_double, _P, _P], None),
+            ("dd_document_blocks", [_P, _I64, _P, _P, _P, _P, _P, _P], None),
             ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_doc_grams", [_P, _P, _P, _P, _P, _I64, _P, _P], None),
@@ -174,6 +175,19 @@ class Kernels:
         self._lib.dd_context_features(_ptr(s), _ptr(w), _ptr(lw), _ptr(sizes), len(sizes), long_words,
                                       _ptr(scratch), _ptr(out))
         return out
+
+    def document_blocks(self, sizes: np.ndarray, words: np.ndarray, text_hash: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per block, how many other blocks of its document share its text hash; per document,
+        its longest block's words and the mean of its three longest (each at least 1)."""
+        sizes = np.ascontiguousarray(sizes, np.int64)
+        words = np.ascontiguousarray(words, np.float64)
+        text_hash = np.ascontiguousarray(text_hash, np.uint64)
+        repeats, longest, top3 = np.empty(len(words)), np.empty(len(sizes)), np.empty(len(sizes))
+        scratch = np.empty(int(sizes.max(initial=0)), np.int64)
+        self._lib.dd_document_blocks(_ptr(sizes), len(sizes), _ptr(words), _ptr(text_hash), _ptr(scratch),
+                                     _ptr(repeats), _ptr(longest), _ptr(top3))
+        return repeats, longest, top3
 
     def run_directory(self, keys: np.ndarray, shift: int, n_buckets: int) -> np.ndarray:
         """uint32 ``start[q]``: the first position of sorted ``keys`` whose ``key >> shift`` is at

@@ -402,10 +402,11 @@ def _vocab_candidates(codes: np.ndarray, token_at: Callable[[int], str], token_s
     """Sorted positions of a text (given as ``code_points``) at which a vocabulary match may
     start, from its tokens (``token_at(k)`` begins at ``token_starts[k]``) and their codes
     (:func:`_token_code`)."""
-    where = codes >> 1
-    one = np.flatnonzero((where > 0) & (where < _SEVERAL))
-    positions = token_starts[one] + where[one] - 1
-    several = np.flatnonzero(where == _SEVERAL).tolist()
+    some = np.flatnonzero(codes > 1)  # a few percent of the tokens: the rest only on these
+    where = codes[some] >> 1
+    one = where < _SEVERAL
+    positions = token_starts[some[one]] + where[one] - 1
+    several = some[~one].tolist()
     if several:
         extra = [int(token_starts[k]) + o for k in several for o in _token_offsets(token_at(k))]
         positions = np.sort(np.concatenate((positions, np.array(extra, np.int64))))

@@ -149,6 +149,30 @@ def test_keys_of_code_points_are_the_keys_of_their_utf8(seed):
         np.testing.assert_array_equal(keys, expected[:cut])
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kind_counts_equal_numpys(seed):
+    """Characters of each kind per block, and those that start a word, counted 64 at a time by
+    bit masks: what one bincount over every character gives (blocks across the 64-character
+    words, empty blocks, a last block without its newline, runs of spaces and of one kind)."""
+    kernels = native.load()
+    if kernels is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = np.random.default_rng(seed)
+    n_kinds, space = 7, 0
+    lengths = rng.choice([0, 1, 2, 5, 63, 64, 65, 130, 300], 400)
+    n_chars = int((lengths + 1).sum()) - 1
+    kinds = rng.integers(0, n_kinds, n_chars).astype(np.uint8)
+    kinds[rng.random(n_chars) < 0.3] = space
+    kinds[100:400] = 3  # one long run
+    for size in (n_chars, n_chars - 1, 70):  # and text that ends inside a block
+        k = kinds[:size]
+        word_start = (k != space) & np.concatenate(([True], k[:-1] == space))
+        block_of_char = np.repeat(np.arange(len(lengths)), lengths + 1)[:size]
+        cell = (block_of_char * n_kinds + k) * 2 + word_start
+        expected = np.bincount(cell, minlength=len(lengths) * n_kinds * 2).reshape(len(lengths), n_kinds, 2)
+        np.testing.assert_array_equal(kernels.kind_counts(k, lengths, n_kinds, space), expected)
+
+
 def test_table_lookups_grow_and_restart_alike(both):
     data = _random_bytes(random.Random(4), 5000)
     starts, ends = token_bounds(np.frombuffer(data, np.uint8))

@@ -182,22 +182,56 @@ void dd_document_pairs(const int64_t *lo, const int64_t *k, int64_t n_docs, int6
     }
 }
 
+/* Of the 64 characters of word w of kinds (fewer at the end): a bit mask of each kind's, and of
+ * those that start a word (not space_kind, after a space_kind one or first of all). */
+static inline void kind_masks(const uint8_t *kinds, int64_t n_chars, int64_t w, int64_t n_kinds, int64_t space_kind,
+                              uint64_t *masks, uint64_t *starts) {
+    const int64_t base = w * 64, size = n_chars - base < 64 ? n_chars - base : 64;
+    for (int64_t k = 0; k < n_kinds; k++) masks[k] = 0;
+#ifdef __SSE2__
+    if (size == 64) {
+        for (int part = 0; part < 4; part++) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(kinds + base + 16 * part));
+            for (int64_t k = 0; k < n_kinds; k++) {
+                const uint64_t bits = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)k)));
+                masks[k] |= bits << (16 * part);
+            }
+        }
+    } else
+#endif
+    for (int64_t i = 0; i < size; i++) {
+        if (kinds[base + i] < n_kinds) masks[kinds[base + i]] |= 1ULL << i;
+    }
+    const uint64_t space = masks[space_kind], before = base == 0 || kinds[base - 1] == space_kind;
+    *starts = ~space & ((space << 1) | before) & (size == 64 ? ~0ULL : (1ULL << size) - 1);
+}
+
 /* counts[b][kind][starts a word] over block b's characters and the newline after it (the blocks
  * lie one after another, each followed by one separator; the last has none): every character of
- * a kind other than space_kind after a space_kind one (or first) starts a word. counts is zeroed. */
+ * a kind other than space_kind after a space_kind one (or first) starts a word. counts is zeroed.
+ * Counted 64 characters at a time, by bit masks (n_kinds at most 16). */
+__attribute__((target_clones("popcnt", "default")))
 void dd_kind_counts(const uint8_t *kinds, int64_t n_chars, const int64_t *lengths, int64_t n_blocks, int64_t n_kinds,
                     int64_t space_kind, int64_t *counts) {
-    int64_t at = 0;
-    int after_space = 1;
+    uint64_t masks[16], starts = 0;
+    int64_t at = 0, cached = -1;
     for (int64_t b = 0; b < n_blocks && at < n_chars; b++) {
         int64_t *row = counts + b * n_kinds * 2;
         int64_t end = at + lengths[b] + 1;
         if (end > n_chars) end = n_chars;
-        for (; at < end; at++) {
-            const int64_t kind = kinds[at];
-            const int space = kind == space_kind;
-            row[kind * 2 + (!space & after_space)]++;
-            after_space = space;
+        while (at < end) {
+            const int64_t w = at / 64, lo = at - w * 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
+            if (w != cached) {
+                kind_masks(kinds, n_chars, w, n_kinds, space_kind, masks, &starts);
+                cached = w;
+            }
+            const uint64_t range = (hi == 64 ? ~0ULL : (1ULL << hi) - 1) & ~((1ULL << lo) - 1);
+            for (int64_t k = 0; k < n_kinds; k++) {
+                const uint64_t m = masks[k] & range;
+                row[2 * k] += __builtin_popcountll(m & ~starts);
+                row[2 * k + 1] += __builtin_popcountll(m & starts);
+            }
+            at = w * 64 + hi;
         }
     }
 }

@@ -125,6 +125,8 @@ class Kernels:
     def kind_counts(self, kinds: np.ndarray, lengths: np.ndarray, n_kinds: int, space_kind: int) -> np.ndarray:
         """``counts[block, kind, starts a word]`` of blocks of ``lengths`` characters, each
         followed by one separator character, in ``kinds`` (uint8, one per character)."""
+        if not 0 < n_kinds <= 16 or not 0 <= space_kind < n_kinds:
+            raise ValueError("kind_counts counts 1 to 16 kinds, space_kind among them")
         kinds = np.ascontiguousarray(kinds, np.uint8)
         lengths = np.ascontiguousarray(lengths, np.int64)
         counts = np.zeros((len(lengths), n_kinds, 2), np.int64)

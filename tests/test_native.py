@@ -286,7 +286,8 @@ def test_row_counts_equal_numpys_unique():
     if kernels is None:
         pytest.skip("the compiled kernels are not built or are turned off")
     rng = np.random.default_rng(11)
-    for n_rows, m, codes_up_to in ((1, 5000, 10**6), (50, 20000, 300), (400, 3000, 5), (3, 0, 1)):
+    # keys of 20, 15, 12 and 36 bits (the last sorted as 64-bit keys), and no pairs at all
+    for n_rows, m, codes_up_to in ((1, 5000, 10**6), (50, 20000, 300), (400, 3000, 5), (50, 20000, 2**30), (3, 0, 1)):
         row = rng.integers(0, n_rows, m)  # in any order, as the pieces of several terms come last
         codes = rng.integers(-2, codes_up_to, m)
         data, indices, indptr = kernels.row_counts(row, codes, n_rows)

@@ -615,35 +615,70 @@ static void sort_int64(int64_t *c, int64_t size) {
     }
 }
 
-/* A sparse matrix of counts: row r holds, for each distinct code c >= 0 among the m pairs
- * (row[k], codes[k]) with row[k] == r, the column c (ascending) and how many pairs have it.
- * indptr has n_rows + 1 entries; indices and data room for m; scratch holds m int64.
- * Returns the number of stored entries. */
+/* Sorts keys[0..n) ascending by their low `bits` bits, 11 a pass (least significant first),
+ * through other (room for n); returns where the sorted keys are (keys or other). */
+#define RADIX_SORT(name, type)                                                              \
+    static type *name(type *keys, type *other, int64_t n, int bits) {                       \
+        int64_t counts[2048];                                                               \
+        for (int shift = 0; shift < bits; shift += 11) {                                    \
+            memset(counts, 0, sizeof(counts));                                              \
+            for (int64_t k = 0; k < n; k++) counts[(keys[k] >> shift) & 2047]++;            \
+            for (int64_t d = 0, at = 0; d < 2048; d++) {                                    \
+                const int64_t here = counts[d];                                             \
+                counts[d] = at;                                                             \
+                at += here;                                                                 \
+            }                                                                               \
+            for (int64_t k = 0; k < n; k++) other[counts[(keys[k] >> shift) & 2047]++] = keys[k]; \
+            type *swap = keys;                                                              \
+            keys = other;                                                                   \
+            other = swap;                                                                   \
+        }                                                                                   \
+        return keys;                                                                        \
+    }
+RADIX_SORT(radix_sort32, uint32_t)
+RADIX_SORT(radix_sort64, uint64_t)
+
+/* CSR counts of the pairs (row[k], codes[k]) with codes[k] >= 0: for each row r, each column
+ * c (ascending) holding a pair and how many pairs have it. indptr has n_rows + 1 entries;
+ * indices and data room for m; scratch holds 2 m int64. The pairs are sorted as one key, row
+ * above column (32 bits where they fit), by a radix sort: rows hold a few dozen codes, where a
+ * comparison sort loses most of its time to branches. Returns the number of stored entries. */
 int64_t dd_row_counts(const int64_t *row, const int64_t *codes, int64_t m, int64_t n_rows, int64_t *scratch,
                       int64_t *indptr, int32_t *indices, double *data) {
-    memset(indptr, 0, sizeof(int64_t) * (size_t)(n_rows + 1));
-    for (int64_t k = 0; k < m; k++) indptr[row[k] + 1] += codes[k] >= 0;
-    for (int64_t r = 0; r < n_rows; r++) indptr[r + 1] += indptr[r];
-    for (int64_t k = 0; k < m; k++) {  /* indptr[r] walks row r's slots; it ends at the next row's start */
-        if (codes[k] >= 0) scratch[indptr[row[k]]++] = codes[k];
+    int64_t largest = 0, kept = 0;
+    for (int64_t k = 0; k < m; k++) {
+        if (codes[k] > largest) largest = codes[k];
     }
-    int64_t nnz = 0, lo = 0;
-    for (int64_t r = 0; r < n_rows; r++) {
-        const int64_t hi = indptr[r];
-        int64_t *c = scratch + lo;
-        const int64_t size = hi - lo;
-        sort_int64(c, size);
-        indptr[r] = nnz;
-        for (int64_t a = 0; a < size; a++) {
-            if (a == 0 || c[a] != c[a - 1]) {
-                indices[nnz] = (int32_t)c[a];
-                data[nnz++] = 0.0;
-            }
-            data[nnz - 1] += 1.0;
+    int code_bits = 1, row_bits = 0;
+    while (code_bits < 63 && (largest >> code_bits)) code_bits++;
+    while (row_bits < 63 && ((n_rows - 1) >> row_bits) > 0) row_bits++;
+    const int narrow = code_bits + row_bits <= 32;
+    uint32_t *keys32 = (uint32_t *)scratch;
+    uint64_t *keys64 = (uint64_t *)scratch;
+    for (int64_t k = 0; k < m; k++) {
+        if (codes[k] < 0) continue;
+        const uint64_t key = ((uint64_t)row[k] << code_bits) | (uint64_t)codes[k];
+        if (narrow) keys32[kept++] = (uint32_t)key;
+        else keys64[kept++] = key;
+    }
+    if (narrow) keys32 = radix_sort32(keys32, (uint32_t *)scratch + m, kept, code_bits + row_bits);
+    else keys64 = radix_sort64(keys64, (uint64_t *)scratch + m, kept, code_bits + row_bits);
+    const uint64_t column_mask = (1ULL << code_bits) - 1;
+    int64_t nnz = 0, r = 0;
+    uint64_t previous = 0;
+    indptr[0] = 0;
+    for (int64_t k = 0; k < kept; k++) {
+        const uint64_t key = narrow ? keys32[k] : keys64[k];
+        const int64_t key_row = (int64_t)(key >> code_bits);
+        while (r < key_row) indptr[++r] = nnz;
+        if (k == 0 || key != previous) {
+            indices[nnz] = (int32_t)(key & column_mask);
+            data[nnz++] = 0.0;
         }
-        lo = hi;
+        data[nnz - 1] += 1.0;
+        previous = key;
     }
-    indptr[n_rows] = nnz;
+    while (r < n_rows) indptr[++r] = nnz;
     return nnz;
 }
 

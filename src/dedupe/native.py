@@ -141,7 +141,7 @@ class Kernels:
         row = np.ascontiguousarray(row, np.int64)
         codes = np.ascontiguousarray(codes, np.int64)
         m = len(row)
-        scratch = np.empty(m, np.int64)
+        scratch = np.empty(2 * m, np.int64)
         indptr = np.empty(n_rows + 1, np.int64)
         indices = np.empty(m, np.int32)
         data = np.empty(m, np.float64)

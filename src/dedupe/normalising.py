@@ -144,16 +144,16 @@ def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.nda
     characters (``bmp_map()``, see :func:`character_map`), and how many newlines it holds (one
     fewer than the texts, unless some text held or folded into one). With the compiled kernels,
     only the texts holding characters that need Python go through ``fold``, one by one."""
-    joined = "\n".join(texts)
     kernels = native.load()
     if kernels is None:
-        data = fold(joined)
+        data = fold("\n".join(texts))
         return data, data.count(b"\n")
-    data = joined.encode("utf-8", "surrogatepass")
+    # each text encoded on its own (joined first, all would be widened to the widest one's)
+    data = b"\n".join([text.encode("utf-8", "surrogatepass") for text in texts])
     folded, odd, newlines_read, newlines = kernels.fold_utf8(data, len(texts), ascii_map,
                                                              bmp_map() if not data.isascii() else _NO_MAP)
     if newlines_read != len(texts) - 1:  # a text holds a newline: no line is one text
-        data = fold(joined)
+        data = fold("\n".join(texts))
         return data, data.count(b"\n")
     if not len(odd):
         return folded, newlines

@@ -202,7 +202,9 @@ class Texts(list):
     that it travels to a worker in shared memory (see :class:`_Slots`), not by pipe."""
 
     def __reduce__(self):
-        utf8 = "".join(self).encode("utf-8", "surrogatepass")
+        # each text encoded on its own: joined first, all would be widened to the widest one's
+        # characters (one emoji makes a chunk four bytes a character) and narrowed back
+        utf8 = b"".join([text.encode("utf-8", "surrogatepass") for text in self])
         return _texts_from, (np.frombuffer(utf8, np.uint8), np.fromiter(map(len, self), np.int64, len(self)))
 
 

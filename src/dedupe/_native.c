@@ -17,10 +17,12 @@
  *                               lsh._SortedMultimap.lookup (per run)
  *   run_directory / band_keys   lsh._Run's bucket directory, MinHashLSHIndex.band_keys
  *   row_counts                  offtopic.TermCounts.count's sparse counts
- *   best_run                    offtopic.OffTopicDetector's run search, one document
- *   search_runs                 offtopic.OffTopicDetector._search_many for a chunk's documents
+ *   best_run                    one round of the off-topic run search of one document
+ *                               (OffTopicDetector._best_runs_padded for a document alone)
+ *   search_runs                 offtopic.OffTopicDetector._search_many, every round of a chunk's
+ *                               documents (best_run each round)
  *   context_features            boilerplate._context_many
- *   document_blocks             boilerplate._features_many's per-document comparisons
+ *   document_blocks             boilerplate._document_blocks
  *   doc_grams                   offtopic._block_grams
  *   fold_shingles               shingling.Shingler.shingle's n-gram folding
  *   sequence_hashes             shingling.sequence_hashes

@@ -137,6 +137,13 @@ def steps_map() -> np.ndarray:
 _ASCII_STEPS = lowered_ascii_map(_TABLE, b"'")
 
 
+def utf8_joined(texts: list[str], separator: bytes = b"") -> bytes:
+    """``separator.decode().join(texts)`` as UTF-8 (lone surrogates as "surrogatepass" writes
+    them), each text encoded on its own: joined first, every text would be widened to the
+    widest one's characters (one emoji makes a chunk four bytes a character) and narrowed back."""
+    return separator.join([text.encode("utf-8", "surrogatepass") for text in texts])
+
+
 def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.ndarray,
                bmp_map: Callable[[], np.ndarray]) -> tuple[bytes, int]:
     """``fold("\\n".join(texts))`` for a fold of one character at a time that keeps newlines,
@@ -148,8 +155,7 @@ def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.nda
     if kernels is None:
         data = fold("\n".join(texts))
         return data, data.count(b"\n")
-    # each text encoded on its own (joined first, all would be widened to the widest one's)
-    data = b"\n".join([text.encode("utf-8", "surrogatepass") for text in texts])
+    data = utf8_joined(texts, b"\n")
     folded, odd, newlines_read, newlines = kernels.fold_utf8(data, len(texts), ascii_map,
                                                              bmp_map() if not data.isascii() else _NO_MAP)
     if newlines_read != len(texts) - 1:  # a text holds a newline: no line is one text

@@ -467,9 +467,8 @@ class OffTopicDetector:
         ``counts``: the documents' :meth:`term_counts`, when already known."""
         documents = [_checked(document) for document in documents]
         sizes = np.array([len(document) for document in documents], dtype=np.int64)
-        results = [(np.zeros(n), np.zeros(n, dtype=bool)) for n in sizes]
         if not sizes.sum():
-            return results
+            return [(np.zeros(n), np.zeros(n, dtype=bool)) for n in sizes]
         if counts is None:
             counts = self.term_counts(documents)
         elif counts.shape[0] != sizes.sum():
@@ -497,6 +496,7 @@ class OffTopicDetector:
                                                  candidate, self.lead_weight, self.window, self.threshold,
                                                  self.full_sim, self.half_words ** 2, self.max_runs)
             return [(score[a:b], flagged[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+        results = [(np.zeros(n), np.zeros(n, dtype=bool)) for n in sizes]
         grams = _block_grams(x, starts, searched)
         self._search_many([_Search(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], *results[k])
                            for k, gram, a, b in zip(searched.tolist(), grams, starts[searched].tolist(),

@@ -41,6 +41,7 @@ import numpy as np
 
 from .deciding import Sketch, local_copies
 from .minhash import MinHasher
+from .normalising import utf8_joined
 from .segmenting import segment, segment_texts
 from .shingling import Shingler
 
@@ -202,9 +203,7 @@ class Texts(list):
     that it travels to a worker in shared memory (see :class:`_Slots`), not by pipe."""
 
     def __reduce__(self):
-        # each text encoded on its own: joined first, all would be widened to the widest one's
-        # characters (one emoji makes a chunk four bytes a character) and narrowed back
-        utf8 = b"".join([text.encode("utf-8", "surrogatepass") for text in self])
+        utf8 = utf8_joined(self)
         return _texts_from, (np.frombuffer(utf8, np.uint8), np.fromiter(map(len, self), np.int64, len(self)))
 
 

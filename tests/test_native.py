@@ -281,6 +281,27 @@ def test_band_keys(both, key_bits):
     _assert_same(*both(index.band_keys, sig))
 
 
+def test_sorting_band_keys_equals_numpys_sort():
+    """The radix sort of (32-bit key, value) composites by key alone gives np.sort's order
+    where values never decrease along the input (the index's band keys and rows)."""
+    kernels = native.load()
+    if kernels is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = np.random.default_rng(13)
+    for n, spread in ((0, 10), (1, 10), (7, 3), (5000, 50), (100_000, 2**32)):  # keys repeat, or not
+        keys = rng.integers(0, spread, n).astype(np.uint64)
+        vals = np.sort(rng.integers(0, 2**32, n)).astype(np.uint64)  # ascending, with ties
+        pairs = keys << np.uint64(32) | vals
+        assert kernels.sort_pairs(pairs.copy()).tolist() == np.sort(pairs).tolist()
+
+
+def test_stored_signature_bits(both):
+    sig = np.random.default_rng(14).integers(0, 2**32, (300, 128), dtype=np.uint32)
+    index = MinHashLSHIndex(num_perm=128, threshold=0.7, signature_bits=4)
+    _assert_same(*both(index._low_bits, sig))
+    _assert_same(*both(index._low_bits, sig[:0]))
+
+
 def test_row_counts_equal_numpys_unique():
     kernels = native.load()
     if kernels is None:

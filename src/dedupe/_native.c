@@ -46,7 +46,7 @@
 
 /* Bumped whenever a function below changes its arguments or its meaning: dedupe.native only
  * uses a library that reports the version it was written for (a stale build is not called). */
-#define KERNELS_VERSION 4
+#define KERNELS_VERSION 5
 
 int64_t dd_version(void) { return KERNELS_VERSION; }
 
@@ -617,12 +617,13 @@ static void sort_int64(int64_t *c, int64_t size) {
     }
 }
 
-/* Sorts keys[0..n) ascending by their low `bits` bits, 11 a pass (least significant first),
- * through other (room for n); returns where the sorted keys are (keys or other). */
+/* Sorts keys[0..n) ascending by their bits from `from` to `from + bits` (keys equal there keep
+ * their order), 11 a pass, least significant first, through other (room for n); returns where
+ * the sorted keys are (keys or other). */
 #define RADIX_SORT(name, type)                                                              \
-    static type *name(type *keys, type *other, int64_t n, int bits) {                       \
+    static type *name(type *keys, type *other, int64_t n, int from, int bits) {             \
         int64_t counts[2048];                                                               \
-        for (int shift = 0; shift < bits; shift += 11) {                                    \
+        for (int shift = from; shift < from + bits; shift += 11) {                          \
             memset(counts, 0, sizeof(counts));                                              \
             for (int64_t k = 0; k < n; k++) counts[(keys[k] >> shift) & 2047]++;            \
             for (int64_t d = 0, at = 0; d < 2048; d++) {                                    \
@@ -639,6 +640,15 @@ static void sort_int64(int64_t *c, int64_t size) {
     }
 RADIX_SORT(radix_sort32, uint32_t)
 RADIX_SORT(radix_sort64, uint64_t)
+
+/* (key, value) pairs as one uint64 each, key in the high 32 bits, ordered by key as a stable
+ * sort orders them (np.sort of the composites, where the values never decrease along the
+ * input: lsh.sorted_pairs). Sorted in pairs[0..n), scratch holding n more; a comparison sort
+ * of a chunk's 100k band keys cost 4 ms, a third of the index's time. */
+void dd_sort_pairs(uint64_t *pairs, uint64_t *scratch, int64_t n) {
+    uint64_t *sorted = radix_sort64(pairs, scratch, n, 32, 32);
+    if (sorted != pairs) memcpy(pairs, sorted, (size_t)n * sizeof(uint64_t));
+}
 
 /* CSR counts of the pairs (row[k], codes[k]) with codes[k] >= 0: for each row r, each column
  * c (ascending) holding a pair and how many pairs have it. indptr has n_rows + 1 entries;
@@ -663,8 +673,8 @@ int64_t dd_row_counts(const int64_t *row, const int64_t *codes, int64_t m, int64
         if (narrow) keys32[kept++] = (uint32_t)key;
         else keys64[kept++] = key;
     }
-    if (narrow) keys32 = radix_sort32(keys32, (uint32_t *)scratch + m, kept, code_bits + row_bits);
-    else keys64 = radix_sort64(keys64, (uint64_t *)scratch + m, kept, code_bits + row_bits);
+    if (narrow) keys32 = radix_sort32(keys32, (uint32_t *)scratch + m, kept, 0, code_bits + row_bits);
+    else keys64 = radix_sort64(keys64, (uint64_t *)scratch + m, kept, 0, code_bits + row_bits);
     const uint64_t column_mask = (1ULL << code_bits) - 1;
     int64_t nnz = 0, r = 0;
     uint64_t previous = 0;
@@ -1019,6 +1029,17 @@ void dd_run_directory(const void *keys, int64_t n, int64_t wide, int64_t shift, 
     for (int64_t q = 0; q <= n_buckets; q++) {
         while (at < n && (int64_t)(KEY_AT(keys, wide, at) >> shift) < q) at++;
         start[q] = (uint32_t)at;
+    }
+}
+
+/* The stored form of 4-bit signatures: the low four bits of every value, two values a byte
+ * (the even column low): out[i][c] = (sig[i][2c] & 15) | (sig[i][2c + 1] & 15) << 4. */
+void dd_low_nibbles(const uint32_t *sig, int64_t n, int64_t num_perm, uint8_t *out) {
+    const int64_t half = num_perm / 2;
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t *row = sig + i * num_perm;
+        uint8_t *packed = out + i * half;
+        for (int64_t c = 0; c < half; c++) packed[c] = (uint8_t)((row[2 * c] & 15) | (row[2 * c + 1] & 15) << 4);
     }
 }
 

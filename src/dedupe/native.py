@@ -47,7 +47,7 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
-    VERSION = 4  # KERNELS_VERSION of the _native.c these wrappers call
+    VERSION = 5  # KERNELS_VERSION of the _native.c these wrappers call
 
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
@@ -67,9 +67,11 @@ class Kernels:
             ("dd_document_blocks", [_P, _I64, _P, _P, _P, _P, _P, _P], None),
             ("dd_run_directory", [_P, _I64, _I64, _I64, _I64, _P], None),
             ("dd_band_keys", [_P, _I64, _I64, _P, _I64, _I64, _I64, _P], None),
+            ("dd_low_nibbles", [_P, _I64, _I64, _P], None),
             ("dd_doc_grams", [_P, _P, _P, _P, _P, _I64, _P, _P], None),
             ("dd_kind_counts", [_P, _I64, _P, _I64, _I64, _I64, _P], None),
             ("dd_merge_in_place", [_P, _P, _I64, _P, _P, _I64, _I64], None),
+            ("dd_sort_pairs", [_P, _P, _I64], None),
             ("dd_run_lookup", [_P, _P, _P, _I64, _I64, _P, _I64, _P, _P, _I64], _I64),
             ("dd_fold_utf8", [_P, _I64, _P, _P, _I64, _P, _P, _I64, _P], _I64),
             ("dd_map_points", [_P, _I64, _P, _I64, _P], _I64),
@@ -198,6 +200,14 @@ class Kernels:
         self._lib.dd_run_directory(_ptr(keys), len(keys), keys.itemsize == 8, int(shift), n_buckets, _ptr(start))
         return start
 
+    def low_nibbles(self, signatures: np.ndarray) -> np.ndarray:
+        """The low four bits of each uint32 value of ``signatures`` (n x an even width), two a
+        byte, the even column in the low half: (n x width / 2) uint8."""
+        signatures = np.ascontiguousarray(signatures, np.uint32)
+        out = np.empty((len(signatures), signatures.shape[1] // 2), np.uint8)
+        self._lib.dd_low_nibbles(_ptr(signatures), len(signatures), signatures.shape[1], _ptr(out))
+        return out
+
     def band_keys(self, signatures: np.ndarray, consts: np.ndarray, key_bits: int) -> np.ndarray:
         """(n, bands) band keys of uint32 signatures: each band's rows times ``consts`` (bands x
         rows, uint64), summed mod 2^64; the top 32 bits when ``key_bits`` is 32."""
@@ -260,6 +270,15 @@ class Kernels:
                                  _ptr(sums[1]), _ptr(grids[0]), _ptr(grids[1]), _ptr(grids[2]), _ptr(score),
                                  _ptr(flagged.view(np.uint8)))
         return score, flagged
+
+    def sort_pairs(self, pairs: np.ndarray) -> np.ndarray:
+        """uint64 ``pairs`` (key in the high 32 bits) ordered by key, keeping the order of equal
+        keys: ``np.sort(pairs)`` where the low halves never decrease along the input. In place."""
+        if not (pairs.dtype == np.uint64 and pairs.flags.c_contiguous and pairs.flags.writeable):
+            raise ValueError("sort_pairs needs a writable contiguous uint64 array")
+        scratch = np.empty(len(pairs), np.uint64)
+        self._lib.dd_sort_pairs(_ptr(pairs), _ptr(scratch), len(pairs))
+        return pairs
 
     def merge_in_place(self, keys: np.ndarray, vals: np.ndarray, n: int, new_keys: np.ndarray,
                        new_vals: np.ndarray) -> None:

@@ -214,6 +214,24 @@ def test_folding_line_by_line_equals_folding_the_joined_text():
             assert normalising.fold_lines(chunk, fold, ascii_map, bmp_map) == (folded, folded.count(b"\n"))
 
 
+def test_the_blocks_of_documents_carry_their_utf8():
+    """A document whose blocks are all its lines is encoded whole; the UTF-8 is that of the
+    blocks joined by newlines all the same (blank and white-space lines, carriage returns, a
+    final newline, documents without blocks, a lone surrogate), and folding reads it."""
+    from dedupe import normalising
+    from dedupe.segmenting import segment_texts
+
+    texts = ["one\ntwo", "a\n\nb", "x\n  \ny", "r\r\ns", "end\n", "", "   ", "é\ud800 🙂\nz", "\n\n", "solo"]
+    blocks = [segment_texts(text) for text in texts]
+    lines = normalising.Lines.of_documents(texts, blocks)
+    flat = [block for document in blocks for block in document]
+    assert list(lines) == flat and lines.utf8 == normalising.utf8_joined(flat, b"\n")
+    assert normalising.Lines(flat).utf8 == lines.utf8
+    folded = normalising._folded_bytes("\n".join(flat))
+    assert normalising.fold_lines(lines, normalising._folded_bytes, normalising._ASCII_STEPS,
+                                  normalising.steps_map) == (folded, folded.count(b"\n"))
+
+
 def test_term_counts(both):
     blocks = _blocks()
 

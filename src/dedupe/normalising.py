@@ -144,6 +144,37 @@ def utf8_joined(texts: list[str], separator: bytes = b"") -> bytes:
     return separator.join([text.encode("utf-8", "surrogatepass") for text in texts])
 
 
+class Lines(list):
+    """Block texts (a list of str) holding their UTF-8, joined by newlines, so that the steps
+    that fold the same blocks (shingling, the off-topic term counts) encode them once: given,
+    or made on first use. :meth:`of_documents` encodes a document whose blocks are all its lines
+    in one call instead of one a block (the calls were half the cost of the encoding)."""
+
+    __slots__ = ("_utf8",)
+
+    def __init__(self, texts=(), utf8: bytes | None = None):
+        super().__init__(texts)
+        self._utf8 = utf8
+
+    @property
+    def utf8(self) -> bytes:
+        if self._utf8 is None:
+            self._utf8 = utf8_joined(self, b"\n")
+        return self._utf8
+
+    @classmethod
+    def of_documents(cls, texts: list[str], blocks: list[list[str]]) -> "Lines":
+        """Every block of the documents ``texts``, in order; ``blocks[d]``: the block texts of
+        ``texts[d]``, as segmenting gives them (non-empty lines that are not all white space)."""
+        pieces = []
+        for text, lines in zip(texts, blocks):
+            if len(lines) == text.count("\n") + 1 and "\r" not in text:  # every line a block
+                pieces.append(text.encode("utf-8", "surrogatepass"))
+            elif lines:
+                pieces.append(utf8_joined(lines, b"\n"))
+        return cls([line for lines in blocks for line in lines], b"\n".join(pieces))
+
+
 def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.ndarray,
                bmp_map: Callable[[], np.ndarray]) -> tuple[bytes, int]:
     """``fold("\\n".join(texts))`` for a fold of one character at a time that keeps newlines,
@@ -155,7 +186,7 @@ def fold_lines(texts: list[str], fold: Callable[[str], bytes], ascii_map: np.nda
     if kernels is None:
         data = fold("\n".join(texts))
         return data, data.count(b"\n")
-    data = utf8_joined(texts, b"\n")
+    data = texts.utf8 if isinstance(texts, Lines) else utf8_joined(texts, b"\n")
     folded, odd, newlines_read, newlines = kernels.fold_utf8(data, len(texts), ascii_map,
                                                              bmp_map() if not data.isascii() else _NO_MAP)
     if newlines_read != len(texts) - 1:  # a text holds a newline: no line is one text

@@ -72,7 +72,7 @@ import numpy as np
 from . import native
 from .errors import ConfigError, DedupeError, InputError
 from .indexing import GrowableArray
-from .normalising import character_map, fold_lines, lowered_ascii_map
+from .normalising import Lines, character_map, fold_lines, lowered_ascii_map
 from .reading import chunked
 from .tokentable import TokenTable, spans, token_bounds
 
@@ -403,12 +403,15 @@ class OffTopicDetector:
             self.add_frequencies(*self.block_frequencies(batch))
         return self
 
-    def term_counts(self, documents: list[list[str]]) -> TermMatrix:
+    def term_counts(self, documents: list[list[str]], lines: Lines | None = None) -> TermMatrix:
         """Hashed term counts of every block of ``documents`` (one row per block, in order):
         what :meth:`block_frequencies` and :meth:`analyse_many` start from. Depends only on the
         settings, so it can be computed once and handed to both (the cleaner keeps its first
-        pass's counts for the second)."""
-        return self._vectorizer.count([block for document in documents for block in _checked(document)])
+        pass's counts for the second). ``lines``: every block of the documents as one
+        :class:`~dedupe.normalising.Lines`, when the caller has it (so is its UTF-8)."""
+        if lines is None:
+            lines = [block for document in documents for block in _checked(document)]
+        return self._vectorizer.count(lines)
 
     def block_frequencies(self, documents: list[list[str]], counts: TermMatrix | None = None
                           ) -> tuple[np.ndarray, int]:

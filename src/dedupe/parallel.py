@@ -41,7 +41,7 @@ import numpy as np
 
 from .deciding import Sketch, local_copies
 from .minhash import MinHasher
-from .normalising import utf8_joined
+from .normalising import Lines, utf8_joined
 from .segmenting import segment, segment_texts
 from .shingling import Shingler
 
@@ -440,7 +440,10 @@ class ChunkWork:
         else:  # the blocks stay here: their texts are all that is needed
             segmented = [None] * len(texts)
             block_texts = [segment_texts(text) for text in texts]
-        sketches = self.sketcher(block_texts) if self.sketcher is not None else [None] * len(texts)
+        lines = None  # the blocks encoded once, for the sketches and the counts alike
+        if self.sketcher is not None or self.fitting is not None:
+            lines = Lines.of_documents(texts, block_texts)
+        sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
             scores = self.scorer(block_texts, skip, unpack_counts(kept, texts))
@@ -448,7 +451,7 @@ class ChunkWork:
         if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
             vocabulary = (*self.fitting.block_frequencies(block_texts), None)
         elif self.fitting is not None:
-            counts = self.fitting.term_counts(block_texts)
+            counts = self.fitting.term_counts(block_texts, lines)
             packed = pack_counts(texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
         if self.shipped:
@@ -510,12 +513,13 @@ class Sketcher:
     def __getstate__(self):
         return {"config": self.config, "_shingler": None, "_minhasher": None}
 
-    def __call__(self, documents: list[list[str]]) -> list[Sketch]:
-        """One sketch per document, given as its block texts."""
+    def __call__(self, documents: list[list[str]], lines: Lines | None = None) -> list[Sketch]:
+        """One sketch per document, given as its block texts (and ``lines``, all of them as one
+        :class:`~dedupe.normalising.Lines`, when the caller has it)."""
         if self._shingler is None:
             self._shingler = Shingler(self.config.shingle_size)
             self._minhasher = MinHasher(self.config.num_perm, self.config.seed)
-        flat = [text for blocks in documents for text in blocks]
+        flat = [text for blocks in documents for text in blocks] if lines is None else lines
         batch = self._shingler.shingle(flat)
         sigs = self._minhasher.signatures(batch.hashes, batch.offsets)
         sizes = np.diff(batch.offsets)

@@ -1,5 +1,7 @@
 """Decisions of the cleaning pass on small constructed dumps."""
 
+import re
+
 import pytest
 
 from dedupe.config import CleanerConfig
@@ -538,6 +540,22 @@ def test_a_one_shot_stream_is_replayed_whole_for_the_second_pass():
     cleaned = list(_Cleaner().clean(d for d in docs))
     assert [c.document for c in cleaned] == docs
     assert [d.action for d in cleaned[1].decisions] == ["keep", "strip"]  # the copy found in pass 1
+
+
+def test_a_second_pass_over_other_documents_is_an_error_naming_the_first_that_changed():
+    """transform() replays the documents fit() saw: one whose blocks changed, one too many and
+    one too few are each a clear error, not decisions made from another document's findings."""
+    from dedupe.errors import InputError
+
+    docs = [Document(f"d{k}", f"Paragraph {k} of a long enough story.\n" + SHARED, location=f"dump.jsonl:{k + 1}")
+            for k in range(300)]
+    changed = docs[:257] + [Document("x", docs[257].text + "\nOne more paragraph.", location="dump.jsonl:258")]
+    for others, message in ((changed + docs[258:], "dump.jsonl:258"), (docs + docs[:1], "dump.jsonl:1: the documents changed"),
+                            (docs[:-1], re.escape("transform() got 299 documents but fit() saw 300"))):
+        cleaner = _Cleaner().fit(docs)
+        with pytest.raises(InputError, match=message):
+            list(cleaner.transform(others))
+    assert len(list(_Cleaner().fit(docs).transform(docs))) == 300
 
 
 def test_the_first_pass_term_counts_serve_only_the_very_same_texts():

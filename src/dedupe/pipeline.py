@@ -175,11 +175,10 @@ class Cleaner:
         spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
         try:
             for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
-                chunk = []
-                for doc, (blocks, _, scores) in zip(docs, results):
-                    chunk.append(_Located(doc, blocks, stats.copies(number, doc, len(blocks)), scores))
-                    number += 1
-                yield from self._decide(chunk)
+                copies = stats.copies(number, docs, [len(blocks) for blocks, _, _ in results])
+                number += len(docs)
+                yield from self._decide([_Located(doc, blocks, None, scores)
+                                         for doc, (blocks, _, scores) in zip(docs, results)], copies)
         finally:
             if spool is not None:
                 spool.close()
@@ -336,11 +335,13 @@ class Cleaner:
         return Copies(np.where(copied, verdicts.reason, 0).astype(np.int8), np.where(copied, verdicts.score, np.nan),
                       np.where(copied, kept, -1), kept, copied & across)
 
-    def _decide(self, chunk: list[_Located]) -> Iterator[CleanedDocument]:
-        """The decisions for a chunk of located documents, combined for all its blocks at once."""
+    def _decide(self, chunk: list[_Located], copies: Optional[Copies] = None) -> Iterator[CleanedDocument]:
+        """The decisions for a chunk of located documents, combined for all its blocks at once.
+        ``copies``: the copy findings of all its blocks, where the documents do not hold them."""
         sizes = [len(located.blocks) for located in chunk]
         blocks = [block for located in chunk for block in located.blocks]
-        copies = Copies.concatenate([located.copies for located in chunk])
+        if copies is None:
+            copies = Copies.concatenate([located.copies for located in chunk])
         first = np.zeros(len(blocks), bool)
         first[np.cumsum([0] + sizes[:-1])[np.array(sizes) > 0]] = True
         findings = Findings(copies=copies)
@@ -442,11 +443,15 @@ class _Spread:
         undecided[some] = np.logical_or.reduceat(~acts, starts[some])
         return ~undecided
 
-    def copies(self, doc_number: int, doc: Document, n_blocks: int) -> Copies:
-        if doc_number >= self.documents or self.blocks_per_doc.view()[doc_number] != n_blocks:
-            raise InputError("the documents changed between the two passes", doc.location or doc.id)
-        self.replayed += 1
-        lo, hi = self._cursor, self._cursor + n_blocks
+    def copies(self, doc_number: int, docs: list[Document], n_blocks: list[int]) -> Copies:
+        """The first pass's findings for the blocks of ``docs`` (documents ``doc_number`` on, in
+        order, with ``n_blocks`` blocks each), which must be the documents it saw."""
+        seen = self.blocks_per_doc.view()[doc_number:doc_number + len(docs)]
+        if len(seen) < len(docs) or not np.array_equal(seen, n_blocks):
+            changed = docs[int(np.argmax(np.r_[seen != n_blocks[:len(seen)], True]))]
+            raise InputError("the documents changed between the two passes", changed.location or changed.id)
+        self.replayed += len(docs)
+        lo, hi = self._cursor, self._cursor + int(seen.sum())
         self._cursor = hi
         return Copies(self.reason.view()[lo:hi], self.score.view()[lo:hi].astype(np.float64),
                       self.of.view()[lo:hi], self.cluster.view()[lo:hi], self.cross.view()[lo:hi])

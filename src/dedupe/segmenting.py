@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import re
+from itertools import compress
 from typing import NamedTuple
 
 
@@ -63,13 +64,19 @@ def segment_texts(text: str) -> list[str]:
 
 
 def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:
-    """``text`` without the lines of the blocks marked in ``remove``; all else byte-identical."""
+    """``text`` without the lines of the blocks marked in ``remove``; all else byte-identical.
+
+    >>> text = "Title\\n\\nBody one.\\r\\nBody two"
+    >>> strip_blocks(text, segment(text), [False, True, False])
+    'Title\\n\\nBody two'
+    """
     pieces: list[str] = []
     cursor = 0
-    for block, drop in zip(blocks, remove):
-        if drop:
-            pieces.append(text[cursor:block.start])
-            cursor = block.line_end
+    for block in compress(blocks, remove):  # the few stripped blocks only, not a step a block
+        pieces.append(text[cursor:block.start])
+        cursor = block.line_end
+    if not pieces:
+        return text
     pieces.append(text[cursor:])
     return "".join(pieces)
 

@@ -459,9 +459,9 @@ def test_the_copy_pass_on_tied_scores(both, seed, num_perm):
         found = []
         for number, sketches in enumerate(chunks):
             docs = [Document(id=f"{number}-{k}", text="") for k in range(len(sketches))]
-            for copies in cleaner._copies_of_chunk(docs, sketches):
-                found.append(tuple(np.asarray(field) for field in
-                                   (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
+            copies = cleaner._copies_of_chunk(docs, sketches)
+            found.append(tuple(np.asarray(field) for field in
+                               (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
         index = cleaner.index
         state = (index._doc_of.view(), index._block_of.view(), index._exact.view())
         return tuple(found), tuple(np.asarray(a) for a in state), tuple(index._doc_ids)

@@ -93,7 +93,7 @@ DocumentLike = Union[Document, str, dict]
 class _Located(NamedTuple):
     doc: Document
     blocks: Optional[list[Block]]  # None in the first pass, which only counts
-    copies: Copies
+    n_blocks: int
     scores: Optional[tuple]  # (boilerplate, offtopic, offtopic_flags) when already computed
 
 
@@ -158,8 +158,8 @@ class Cleaner:
         if self.offtopic is not None and "off-topic" in self.config.detect:
             self._spool = CountSpool()  # the second pass scores with the same term counts
         work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None)
-        for chunk in self._locate(documents, work):
-            stats.record(chunk)
+        for chunk, copies in self._locate(documents, work):
+            stats.record(chunk, copies)
         self._spread = stats
         return self
 
@@ -177,7 +177,7 @@ class Cleaner:
             for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
                 copies = stats.copies(number, docs, [len(blocks) for blocks, _, _ in results])
                 number += len(docs)
-                yield from self._decide([_Located(doc, blocks, None, scores)
+                yield from self._decide([_Located(doc, blocks, len(blocks), scores)
                                          for doc, (blocks, _, scores) in zip(docs, results)], copies)
         finally:
             if spool is not None:
@@ -189,8 +189,8 @@ class Cleaner:
         """Clean documents in order, yielding each cleaned document with its decisions."""
         if not self.two_pass:
             self._reset()
-            for chunk in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
-                yield from self._decide(chunk)
+            for chunk, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
+                yield from self._decide(chunk, copies)
             return
         with _Replay(documents) as replay:
             self.fit(replay)
@@ -254,8 +254,9 @@ class Cleaner:
                         results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]
                 yield docs, results, vocabulary
 
-    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[list[_Located]]:
-        """Sketch and look up every block; register the first occurrences. One list per chunk.
+    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[tuple[list[_Located], Copies]]:
+        """Sketch and look up every block; register the first occurrences. Per chunk, its
+        documents and the copy findings of all their blocks.
 
         The index is searched for a whole chunk at once; blocks registered inside the chunk are
         found through :class:`~dedupe.indexing.ChunkLookup`, so the result is the same as one
@@ -267,29 +268,33 @@ class Cleaner:
                 self.offtopic.add_frequencies(features, blocks)
                 if packed is not None and self._spool is not None:
                     self._spool.put(number, packed)
-            copies = self._copies_of_chunk(docs, [sketch for _, sketch, _ in results])
-            yield [_Located(doc, blocks, found, scores)
-                   for doc, (blocks, _, scores), found in zip(docs, results, copies)]
+            sketches = [sketch for _, sketch, _ in results]
+            yield ([_Located(doc, blocks, len(sketch.signatures), scores)
+                    for doc, (blocks, _, scores), sketch in zip(docs, results, sketches)],
+                   self._copies_of_chunk(docs, sketches))
 
-    def _copies_of_chunk(self, docs: list[Document], sketches: list[Sketch]) -> list[Copies]:
-        """Each document's copy findings, in order, the index registering the kept blocks."""
+    def _copies_of_chunk(self, docs: list[Document], sketches: list[Sketch]) -> Copies:
+        """The copy findings of every block of the chunk's documents, in order, the index
+        registering the kept blocks."""
         signatures = np.concatenate([s.signatures for s in sketches])
         exact = np.concatenate([s.exact for s in sketches])
         lookup = self.index.chunk(signatures, exact)
         copies = self._compiled_copies(docs, sketches, signatures, exact, lookup)
         if copies is None:  # document by document
-            lo, copies = 0, []
+            lo, each = 0, []
             for doc, sketch in zip(docs, sketches):
                 rows = range(lo, lo + len(sketch.signatures))
-                copies.append(self._copies(doc, sketch, lookup, rows))
+                each.append(self._copies(doc, sketch, lookup, rows))
                 lo = rows.stop
+            copies = Copies.concatenate(each)
         self.index.flush()
         return copies
 
     def _compiled_copies(self, docs: list[Document], sketches: list[Sketch], signatures: np.ndarray,
-                         exact: np.ndarray, lookup) -> Optional[list[Copies]]:
-        """What :meth:`_copies` gives for every document of a chunk, in one call of the compiled
-        kernel (None where it does not apply: no kernels, or an index of another kind)."""
+                         exact: np.ndarray, lookup) -> Optional[Copies]:
+        """What :meth:`_copies` gives for every document of a chunk, concatenated, in one call of
+        the compiled kernel (None where it does not apply: no kernels, or an index of another
+        kind)."""
         kernels = native.load()
         if (kernels is None or not isinstance(self.index, BlockIndex) or not isinstance(lookup, ChunkLookup)
                 or self.index.signature_bits != 4 or any(s.earlier is None for s in sketches)):
@@ -299,7 +304,7 @@ class Cleaner:
         np.cumsum(sizes, out=doc_start[1:])
         c = self.config
         if len(signatures) == 0:
-            return [Copies.fresh(np.empty(0, np.int64)) for _ in sketches]
+            return Copies.fresh(np.empty(0, np.int64))
         (reason, score, of, cluster, cross), entry_at = kernels.chunk_copies(
             signatures, exact, np.concatenate([s.words for s in sketches]) < c.shingle_size,
             np.concatenate([s.earlier for s in sketches]), np.concatenate([s.earlier_score for s in sketches]),
@@ -311,8 +316,7 @@ class Cleaner:
         entries = self.index.add_rows(signatures[new], exact[new], [doc.id for doc in docs], owner[new],
                                       new - doc_start[owner[new]])
         assert np.array_equal(entries, entry_at[new])
-        bounds = doc_start.tolist()
-        return [Copies(reason[a:b], score[a:b], of[a:b], cluster[a:b], cross[a:b]) for a, b in zip(bounds, bounds[1:])]
+        return Copies(reason, score, of, cluster, cross)
 
     def _copies(self, doc: Document, sketch: Sketch, lookup, rows: range) -> Copies:
         k = len(sketch.signatures)
@@ -335,13 +339,12 @@ class Cleaner:
         return Copies(np.where(copied, verdicts.reason, 0).astype(np.int8), np.where(copied, verdicts.score, np.nan),
                       np.where(copied, kept, -1), kept, copied & across)
 
-    def _decide(self, chunk: list[_Located], copies: Optional[Copies] = None) -> Iterator[CleanedDocument]:
-        """The decisions for a chunk of located documents, combined for all its blocks at once.
-        ``copies``: the copy findings of all its blocks, where the documents do not hold them."""
+    def _decide(self, chunk: list[_Located], copies: Copies) -> Iterator[CleanedDocument]:
+        """The decisions for a chunk of located documents, combined for all its blocks at once
+        (``copies``: the copy findings of all of them)."""
         sizes = [len(located.blocks) for located in chunk]
         blocks = [block for located in chunk for block in located.blocks]
-        if copies is None:
-            copies = Copies.concatenate([located.copies for located in chunk])
+
         first = np.zeros(len(blocks), bool)
         first[np.cumsum([0] + sizes[:-1])[np.array(sizes) > 0]] = True
         findings = Findings(copies=copies)
@@ -395,7 +398,7 @@ class _Spread:
         self.replayed = 0
         self._cursor = 0
 
-    def record(self, chunk: list[_Located]) -> None:
+    def record(self, chunk: list[_Located], copies: Copies) -> None:
         """Adds the copy findings of a chunk of documents (each document comes once)."""
         sources = []
         for located in chunk:
@@ -404,10 +407,9 @@ class _Spread:
                 self.docs_per_source.append(0)
             self.docs_per_source[source] += 1
             sources.append(source)
-        sizes = np.array([len(located.copies) for located in chunk], dtype=np.int64)
+        sizes = np.array([located.n_blocks for located in chunk], dtype=np.int64)
         self.documents += len(chunk)
         self.blocks_per_doc.extend(sizes)
-        copies = Copies.concatenate([located.copies for located in chunk])
         if not len(copies):
             return
         self.reason.extend(copies.reason)

@@ -40,9 +40,8 @@ from pathlib import Path
 STAGES = [
     ("dedupe.reading", "_parse_record", "reading JSON lines"),
     ("dedupe.pipeline", "_Replay._replayed", "replaying the documents in the second pass"),
-    ("dedupe.pipeline", "segment", "segmenting (blocks)"),
-    ("dedupe.parallel", "segment", "segmenting (blocks)"),
-    ("dedupe.parallel", "segment_texts", "segmenting (texts only)"),
+    ("dedupe.parallel", "segment_chunk", "segmenting"),
+    ("dedupe.segmenting", "Segments.with_texts", "cutting the block texts of shipped offsets"),
     ("dedupe.shingling", "Shingler.shingle", "normalising and shingling"),
     ("dedupe.minhash", "MinHasher.signatures", "MinHash"),
     ("dedupe.parallel", "local_copies", "copies inside documents"),

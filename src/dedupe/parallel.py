@@ -34,7 +34,7 @@ import os
 import pickle
 import tempfile
 from collections import deque
-from itertools import chain, repeat
+from itertools import chain
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Optional
 
 import numpy as np
@@ -42,7 +42,7 @@ import numpy as np
 from .deciding import Sketch, local_copies
 from .minhash import MinHasher
 from .normalising import Lines, utf8_joined
-from .segmenting import segment, segment_texts
+from .segmenting import segment_chunk
 from .shingling import Shingler
 
 if TYPE_CHECKING:
@@ -408,15 +408,17 @@ class ChunkWork:
 
     Items are ``(texts, skip, kept)``: ``skip[i]`` marks a document that needs no scores, and
     ``kept`` holds the chunk's off-topic term counts from the first pass (:class:`CountSpool`)
-    or None. Returns ``(per-document results, vocabulary)``: per document ``(blocks, sketch or
-    None, scores or None)``; the vocabulary is ``(features, blocks, packed counts or None)`` for
-    ``fitting`` (see :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or None. With
-    ``blocks=False`` the blocks stay in the worker (None is returned): a pass that only counts
-    need not ship every paragraph back.
+    or None. Returns ``(blocks, per-document results, vocabulary)``: the chunk's blocks as
+    :class:`~dedupe.segmenting.Segments`; per document ``(sketch or None, scores or None)``; the
+    vocabulary is ``(features, blocks, packed counts or None)`` for ``fitting`` (see
+    :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or None. With ``blocks=False``
+    the blocks stay in the worker (None is returned): a pass that only counts need not ship
+    every paragraph back.
 
     With ``shipped=True`` the results go to another process, as :class:`Shipped` (its
-    :meth:`~Shipped.documents` gives the list back) and without the blocks: the receiver holds
-    the texts and segments them itself, which costs less than pickling the blocks.
+    :meth:`~Shipped.documents` gives the list back) and the blocks without their texts: the
+    receiver holds the documents and cuts the texts from them, which costs less than pickling
+    them, and much less than segmenting again.
     """
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
@@ -432,14 +434,10 @@ class ChunkWork:
         other.shipped = True
         return other
 
-    def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[object, object]:
+    def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[object, ...]:
         texts, skip, kept = item
-        if self.blocks and not self.shipped:
-            segmented = [segment(text) for text in texts]
-            block_texts = [[b.text for b in blocks] for blocks in segmented]
-        else:  # the blocks stay here: their texts are all that is needed
-            segmented = [None] * len(texts)
-            block_texts = [segment_texts(text) for text in texts]
+        segments = segment_chunk(texts)
+        block_texts = segments.per_document()
         lines = None  # the blocks encoded once, for the sketches and the counts alike
         if self.sketcher is not None or self.fitting is not None:
             lines = Lines.of_documents(texts, block_texts)
@@ -454,9 +452,13 @@ class ChunkWork:
             counts = self.fitting.term_counts(block_texts, lines)
             packed = pack_counts(texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
+        if not self.blocks:
+            segments = None
+        elif self.shipped:
+            segments = segments.offsets()
         if self.shipped:
-            return Shipped(len(texts), _stacked(sketches), _stacked(scores)), vocabulary
-        return list(zip(segmented, sketches, scores)), vocabulary
+            return segments, Shipped(len(texts), _stacked(sketches), _stacked(scores)), vocabulary
+        return segments, list(zip(sketches, scores)), vocabulary
 
 
 def _stacked(items: list) -> Optional[tuple]:
@@ -492,10 +494,9 @@ class Shipped(NamedTuple):
     scores: Optional[tuple]
 
     def documents(self) -> list[tuple]:
-        """Per document ``(None, sketch or None, scores or None)``, as :class:`ChunkWork` gives
-        them in the same process (the blocks left out)."""
-        return list(zip(repeat(None), _unstacked(self.sketches, self.n_documents),
-                        _unstacked(self.scores, self.n_documents)))
+        """Per document ``(sketch or None, scores or None)``, as :class:`ChunkWork` gives them in
+        the same process."""
+        return list(zip(_unstacked(self.sketches, self.n_documents), _unstacked(self.scores, self.n_documents)))
 
 
 class Sketcher:

@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter
-from typing import Iterable, Iterator, NamedTuple, Optional, Union
+from typing import Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from . import native
 from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
 from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
 from .reading import Document, chunked
-from .segmenting import Block, segment, strip_blocks
+from .segmenting import Segments, strip_lines
 
 
 @dataclass(slots=True)
@@ -88,13 +88,6 @@ class CleanedDocument:
 
 
 DocumentLike = Union[Document, str, dict]
-
-
-class _Located(NamedTuple):
-    doc: Document
-    blocks: Optional[list[Block]]  # None in the first pass, which only counts
-    n_blocks: int
-    scores: Optional[tuple]  # (boilerplate, offtopic, offtopic_flags) when already computed
 
 
 class Cleaner:
@@ -158,8 +151,8 @@ class Cleaner:
         if self.offtopic is not None and "off-topic" in self.config.detect:
             self._spool = CountSpool()  # the second pass scores with the same term counts
         work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None)
-        for chunk, copies in self._locate(documents, work):
-            stats.record(chunk, copies)
+        for docs, _, results, copies in self._locate(documents, work):
+            stats.record(docs, [len(sketch.signatures) for sketch, _ in results], copies)
         self._spread = stats
         return self
 
@@ -174,11 +167,10 @@ class Cleaner:
         number = 0
         spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
         try:
-            for docs, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
-                copies = stats.copies(number, docs, [len(blocks) for blocks, _, _ in results])
+            for docs, blocks, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
+                copies = stats.copies(number, docs, blocks.counts)
                 number += len(docs)
-                yield from self._decide([_Located(doc, blocks, len(blocks), scores)
-                                         for doc, (blocks, _, scores) in zip(docs, results)], copies)
+                yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
         finally:
             if spool is not None:
                 spool.close()
@@ -189,8 +181,8 @@ class Cleaner:
         """Clean documents in order, yielding each cleaned document with its decisions."""
         if not self.two_pass:
             self._reset()
-            for chunk, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
-                yield from self._decide(chunk, copies)
+            for docs, blocks, results, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
+                yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
             return
         with _Replay(documents) as replay:
             self.fit(replay)
@@ -229,8 +221,8 @@ class Cleaner:
 
     def _run(self, documents: Iterable[DocumentLike], work: ChunkWork,
              settled: Optional[np.ndarray] = None, spool: Optional[CountSpool] = None) -> Iterator[tuple]:
-        """``(documents, per-document results, vocabulary)`` per chunk, in input order; the work
-        runs on the worker processes. ``settled[n]``: document ``n`` needs no scores; ``spool``:
+        """``(documents, blocks, per-document results, vocabulary)`` per chunk, in input order (see
+        :class:`~dedupe.parallel.ChunkWork`); the work runs on the worker processes. ``settled[n]``: document ``n`` needs no scores; ``spool``:
         the first pass's term counts, chunk by chunk."""
         held: deque = deque()
 
@@ -246,32 +238,29 @@ class Cleaner:
                 yield Texts(doc.text for doc in chunk), skip, spool.get(number) if spool is not None else None
 
         with OrderedPool(work.for_another_process(), self.workers, local=work) as pool:
-            for results, vocabulary in pool.map(texts()):
+            for blocks, results, vocabulary in pool.map(texts()):
                 docs = held.popleft()
-                if isinstance(results, Shipped):  # the blocks did not travel: this process holds the texts
+                if isinstance(results, Shipped):  # the block texts did not travel: this process holds the texts
                     results = results.documents()
-                    if work.blocks:
-                        results = [(segment(doc.text), *rest) for doc, (_, *rest) in zip(docs, results)]
-                yield docs, results, vocabulary
+                    if blocks is not None:
+                        blocks = blocks.with_texts([doc.text for doc in docs])
+                yield docs, blocks, results, vocabulary
 
-    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[tuple[list[_Located], Copies]]:
-        """Sketch and look up every block; register the first occurrences. Per chunk, its
-        documents and the copy findings of all their blocks.
+    def _locate(self, documents: Iterable[DocumentLike], work: ChunkWork) -> Iterator[tuple]:
+        """Sketch and look up every block; register the first occurrences. Per chunk, what
+        :meth:`_run` gives and the copy findings of all its blocks.
 
         The index is searched for a whole chunk at once; blocks registered inside the chunk are
         found through :class:`~dedupe.indexing.ChunkLookup`, so the result is the same as one
         document at a time.
         """
-        for number, (docs, results, vocabulary) in enumerate(self._run(documents, work)):
+        for number, (docs, blocks, results, vocabulary) in enumerate(self._run(documents, work)):
             if vocabulary is not None:
                 features, blocks, packed = vocabulary
                 self.offtopic.add_frequencies(features, blocks)
                 if packed is not None and self._spool is not None:
                     self._spool.put(number, packed)
-            sketches = [sketch for _, sketch, _ in results]
-            yield ([_Located(doc, blocks, len(sketch.signatures), scores)
-                    for doc, (blocks, _, scores), sketch in zip(docs, results, sketches)],
-                   self._copies_of_chunk(docs, sketches))
+            yield docs, blocks, results, self._copies_of_chunk(docs, [sketch for sketch, _ in results])
 
     def _copies_of_chunk(self, docs: list[Document], sketches: list[Sketch]) -> Copies:
         """The copy findings of every block of the chunk's documents, in order, the index
@@ -339,19 +328,20 @@ class Cleaner:
         return Copies(np.where(copied, verdicts.reason, 0).astype(np.int8), np.where(copied, verdicts.score, np.nan),
                       np.where(copied, kept, -1), kept, copied & across)
 
-    def _decide(self, chunk: list[_Located], copies: Copies) -> Iterator[CleanedDocument]:
-        """The decisions for a chunk of located documents, combined for all its blocks at once
-        (``copies``: the copy findings of all of them)."""
-        sizes = [len(located.blocks) for located in chunk]
-        blocks = [block for located in chunk for block in located.blocks]
-
-        first = np.zeros(len(blocks), bool)
-        first[np.cumsum([0] + sizes[:-1])[np.array(sizes) > 0]] = True
+    def _decide(self, docs: list[Document], blocks: Segments, scores: list[Optional[tuple]],
+                copies: Copies) -> Iterator[CleanedDocument]:
+        """The decisions for a chunk of documents, combined for all its blocks at once: their
+        ``blocks``, each document's detector ``scores`` (None where none were computed) and the
+        copy findings of all the blocks."""
+        sizes = blocks.counts.tolist()
+        n = len(blocks.texts)
+        first = np.zeros(n, bool)
+        first[(np.cumsum(blocks.counts) - blocks.counts)[blocks.counts > 0]] = True
         findings = Findings(copies=copies)
-        if blocks:
+        if n:
             if self._spread is not None:
-                findings.template = self._spread.template_scores(copies, blocks, self.config)
-            scores = [located.scores for located in chunk if located.scores is not None]
+                findings.template = self._spread.template_scores(copies, blocks.texts, self.config)
+            scores = [s for s in scores if s is not None]
             if scores:
                 findings.boilerplate, findings.offtopic, findings.offtopic_flags = (
                     None if parts[0] is None else np.concatenate(parts) for parts in zip(*scores))
@@ -360,7 +350,7 @@ class Cleaner:
             threshold = self.boilerplate.threshold
         strip, reason, score = combine(findings, self.config, threshold or 0.5, first)
         points = (copies.of >= 0) & np.isin(reason, COPY_REASON_CODES)  # findings that name the kept copy
-        refs: list[Optional[BlockRef]] = [None] * len(blocks)
+        refs: list[Optional[BlockRef]] = [None] * n
         for i in np.flatnonzero(points).tolist():
             refs[i] = self.index.ref(int(copies.of[i]))
         actions = np.where(strip, "strip", "keep").tolist()
@@ -368,14 +358,15 @@ class Cleaner:
         values = [None if s != s else s for s in score.tolist()]  # NaN: no finding
         clusters = [c if c >= 0 else None for c in copies.cluster.tolist()]
         removed = strip.tolist()
+        starts, ends, line_ends, texts = blocks.starts.tolist(), blocks.ends.tolist(), blocks.line_ends.tolist(), blocks.texts
         lo = 0
-        for located, k in zip(chunk, sizes):
-            doc, hi = located.doc, lo + k
+        for doc, k in zip(docs, sizes):
+            hi = lo + k
             # the fields in BlockDecision's order, column by column (a call per block in C)
-            index, start, end, text, _ = zip(*located.blocks) if k else ((),) * 5
-            decisions = list(map(BlockDecision, repeat(doc.id, k), index, start, end, text, actions[lo:hi],
-                                 reasons[lo:hi], values[lo:hi], refs[lo:hi], clusters[lo:hi], repeat(doc.source, k)))
-            yield CleanedDocument(doc, strip_blocks(doc.text, located.blocks, removed[lo:hi]), decisions)
+            decisions = list(map(BlockDecision, repeat(doc.id, k), range(k), starts[lo:hi], ends[lo:hi], texts[lo:hi],
+                                 actions[lo:hi], reasons[lo:hi], values[lo:hi], refs[lo:hi], clusters[lo:hi],
+                                 repeat(doc.source, k)))
+            yield CleanedDocument(doc, strip_lines(doc.text, starts[lo:hi], line_ends[lo:hi], removed[lo:hi]), decisions)
             lo = hi
 
 
@@ -398,17 +389,18 @@ class _Spread:
         self.replayed = 0
         self._cursor = 0
 
-    def record(self, chunk: list[_Located], copies: Copies) -> None:
-        """Adds the copy findings of a chunk of documents (each document comes once)."""
+    def record(self, docs: list[Document], n_blocks: list[int], copies: Copies) -> None:
+        """Adds the copy findings of a chunk of documents (each document comes once), which
+        have ``n_blocks`` blocks each."""
         sources = []
-        for located in chunk:
-            source = self.sources.setdefault(located.doc.source, len(self.sources))
+        for doc in docs:
+            source = self.sources.setdefault(doc.source, len(self.sources))
             if source == len(self.docs_per_source):
                 self.docs_per_source.append(0)
             self.docs_per_source[source] += 1
             sources.append(source)
-        sizes = np.array([located.n_blocks for located in chunk], dtype=np.int64)
-        self.documents += len(chunk)
+        sizes = np.array(n_blocks, dtype=np.int64)
+        self.documents += len(docs)
         self.blocks_per_doc.extend(sizes)
         if not len(copies):
             return
@@ -418,7 +410,7 @@ class _Spread:
         self.cluster.extend(copies.cluster)
         self.cross.extend(copies.cross)
         clusters = copies.cluster
-        doc = np.repeat(np.arange(len(chunk)), sizes)
+        doc = np.repeat(np.arange(len(docs)), sizes)
         source_of_block = np.array(sources, dtype=np.int64)[doc]
         new = clusters >= self.docs_with.size  # a kept block starts its own group, in its document
         if new.any():
@@ -445,7 +437,7 @@ class _Spread:
         undecided[some] = np.logical_or.reduceat(~acts, starts[some])
         return ~undecided
 
-    def copies(self, doc_number: int, docs: list[Document], n_blocks: list[int]) -> Copies:
+    def copies(self, doc_number: int, docs: list[Document], n_blocks: np.ndarray) -> Copies:
         """The first pass's findings for the blocks of ``docs`` (documents ``doc_number`` on, in
         order, with ``n_blocks`` blocks each), which must be the documents it saw."""
         seen = self.blocks_per_doc.view()[doc_number:doc_number + len(docs)]
@@ -458,14 +450,14 @@ class _Spread:
         return Copies(self.reason.view()[lo:hi], self.score.view()[lo:hi].astype(np.float64),
                       self.of.view()[lo:hi], self.cluster.view()[lo:hi], self.cross.view()[lo:hi])
 
-    def template_scores(self, copies: Copies, blocks: list[Block], config: CleanerConfig) -> np.ndarray:
-        """Per block: the share of its source's documents holding it, when that makes it
-        site furniture (0 otherwise)."""
+    def template_scores(self, copies: Copies, texts: list[str], config: CleanerConfig) -> np.ndarray:
+        """Per block (of ``texts``): the share of its source's documents holding it, when that
+        makes it site furniture (0 otherwise)."""
         out = np.zeros(len(copies))
         clusters = copies.cluster
         spread = np.where(clusters >= 0, self.docs_with.view()[np.maximum(clusters, 0)], 0)
         for i in np.flatnonzero(spread >= config.template_min_docs).tolist():
-            if len(blocks[i].text.split()) <= config.template_max_words:
+            if len(texts[i].split()) <= config.template_max_words:
                 source = self.source_of.view()[clusters[i]]
                 out[i] = spread[i] / max(self.docs_per_source[source], 1)
         return out

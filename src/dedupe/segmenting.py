@@ -18,8 +18,10 @@ Example
 from __future__ import annotations
 
 import re
-from itertools import compress
-from typing import NamedTuple
+from itertools import chain, compress, groupby
+from typing import NamedTuple, Optional
+
+import numpy as np
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
@@ -70,15 +72,89 @@ def strip_blocks(text: str, blocks: list[Block], remove: list[bool]) -> str:
     >>> strip_blocks(text, segment(text), [False, True, False])
     'Title\\n\\nBody two'
     """
+    return strip_lines(text, [b.start for b in blocks], [b.line_end for b in blocks], remove)
+
+
+def strip_lines(text: str, starts: list[int], line_ends: list[int], remove: list[bool]) -> str:
+    """:func:`strip_blocks` for blocks given by their ``starts`` and ``line_ends``."""
     pieces: list[str] = []
     cursor = 0
-    for block in compress(blocks, remove):  # the few stripped blocks only, not a step a block
-        pieces.append(text[cursor:block.start])
-        cursor = block.line_end
+    for start, line_end in compress(zip(starts, line_ends), remove):  # the few stripped blocks only
+        pieces.append(text[cursor:start])
+        cursor = line_end
     if not pieces:
         return text
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+class Segments(NamedTuple):
+    """The blocks of a chunk of documents as columns: what :func:`segment` gives each of them,
+    without a tuple per block. ``counts[d]``: the blocks of document ``d``; per block, the
+    documents' blocks in order, its offsets in its document (``starts``, ``ends``,
+    ``line_ends``, as in :class:`Block`) and its text (None where only the offsets travelled
+    to another process: :meth:`with_texts` cuts them again).
+
+    >>> s = segment_chunk(["Title\\n\\nBody", "", "One\\r\\nTwo"])
+    >>> s.counts.tolist(), s.starts.tolist(), s.line_ends.tolist(), s.per_document()
+    ([2, 0, 2], [0, 7, 0, 5], [6, 11, 5, 8], [['Title', 'Body'], [], ['One', 'Two']])
+    """
+
+    counts: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    line_ends: np.ndarray
+    texts: Optional[list[str]]
+
+    def per_document(self) -> list[list[str]]:
+        """The block texts of each document."""
+        bounds = [0, *np.cumsum(self.counts).tolist()]
+        return [self.texts[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def offsets(self) -> "Segments":
+        """The same blocks without their texts (what travels: the receiver holds the documents)."""
+        return self._replace(texts=None)
+
+    def with_texts(self, documents: list[str]) -> "Segments":
+        """The blocks with their texts, cut from ``documents`` (the chunk's texts)."""
+        bounds = [0, *np.cumsum(self.counts).tolist()]
+        starts, ends = self.starts.tolist(), self.ends.tolist()
+        texts = list(chain.from_iterable(map(text.__getitem__, map(slice, starts[a:b], ends[a:b]))
+                                         for text, a, b in zip(documents, bounds, bounds[1:])))
+        return self._replace(texts=texts)
+
+
+def segment_chunk(texts: list[str]) -> Segments:
+    """:func:`segment` of each of ``texts``, as :class:`Segments`: the lines of every text split
+    at once and measured by numpy (a third of the time of a :class:`Block` per line)."""
+    if not any("\r" in text for text in texts):
+        return _segment_lf_chunk(texts)
+    parts = [_segment_lf_chunk(list(run)) if not returns else _from_blocks([segment(text) for text in run])
+             for returns, run in groupby(texts, lambda text: "\r" in text)]
+    return Segments(*(np.concatenate([p[k] for p in parts]) for k in range(4)),
+                    [t for p in parts for t in p.texts])
+
+
+def _from_blocks(documents: list[list[Block]]) -> Segments:
+    blocks = [block for document in documents for block in document]
+    column = [np.fromiter((b[k] for b in blocks), np.int64, len(blocks)) for k in (1, 2, 4)]
+    return Segments(np.fromiter(map(len, documents), np.int64, len(documents)), *column, [b.text for b in blocks])
+
+
+def _segment_lf_chunk(texts: list[str]) -> Segments:
+    """:func:`segment_chunk` of texts whose lines all end in ``\\n``."""
+    lines = [text.split("\n") for text in texts]
+    n_lines = np.fromiter(map(len, lines), np.int64, len(texts))  # at least one each
+    every = list(chain.from_iterable(lines))
+    lengths = np.fromiter(map(len, every), np.int64, len(every))
+    kept = (lengths > 0) & ~np.fromiter(map(str.isspace, every), bool, len(every))
+    first_line = np.cumsum(n_lines) - n_lines
+    line_start = np.cumsum(lengths + 1) - (lengths + 1)  # in all the texts joined by newlines
+    starts = (line_start - np.repeat(line_start[first_line] if len(texts) else line_start, n_lines))[kept]
+    ends = starts + lengths[kept]
+    text_length = np.repeat(np.fromiter(map(len, texts), np.int64, len(texts)), n_lines)[kept]
+    counts = np.add.reduceat(kept.astype(np.int64), first_line) if len(texts) else np.zeros(0, np.int64)
+    return Segments(counts, starts, ends, np.minimum(ends + 1, text_length), list(compress(every, kept.tolist())))
 
 
 def _segment_lf(text: str) -> list[Block]:

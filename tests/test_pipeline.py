@@ -601,3 +601,24 @@ def test_items_and_results_cross_in_shared_memory_or_by_pipe_when_too_big():
         assert pool._slots is not None and len(pool._slots.free) == pool._sent_cap  # every slot back
     assert [lengths for lengths, _ in got] == [lengths for lengths, _ in expected]
     assert all((a == b).all() and len(a) == len(b) for (_, a), (_, b) in zip(got, expected))
+
+
+def test_segmenting_a_chunk_gives_every_texts_blocks():
+    """segment_chunk's columns are segment()'s blocks of every text, in order, whatever the line
+    ends (\\n, \\r\\n, \\r, mixed in one chunk), blank and white-space lines, a final newline, empty
+    texts and separators that are not line ends; and the texts cut again from offsets alone."""
+    import random
+
+    from dedupe.segmenting import segment, segment_chunk
+
+    rng = random.Random(4)
+    alphabet = ["a", "b c", "\n", "\n", "\r", "\r\n", " ", "\t", "\u2028", "\x0b", "é", "\ud800", "🙂"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(2000)]
+    texts += ["", "\n", "x\n", "\n\nx", A.text, B.text]
+    for chunk in (texts, texts[-6:], [A.text, "one\r\ntwo", B.text, "a\rb"], [""], []):
+        blocks = [block for text in chunk for block in segment(text)]
+        got = segment_chunk(chunk)
+        assert got.counts.tolist() == [len(segment(text)) for text in chunk]
+        assert list(zip(got.starts.tolist(), got.ends.tolist(), got.texts, got.line_ends.tolist())) == \
+            [(b.start, b.end, b.text, b.line_end) for b in blocks]
+        assert got.offsets().with_texts(chunk).texts == got.texts

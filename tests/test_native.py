@@ -214,6 +214,42 @@ def test_folding_line_by_line_equals_folding_the_joined_text():
             assert normalising.fold_lines(chunk, fold, ascii_map, bmp_map) == (folded, folded.count(b"\n"))
 
 
+def test_the_character_tables_are_the_fold_of_each_character():
+    """The folding tables, built from whole-string folds, hold for every code point what folding
+    that one character gives: the character it becomes, a drop, or Python (a fold of another
+    length, one that depends on neighbours, a surrogate, the BMP left for a higher plane)."""
+    import unicodedata
+
+    from dedupe import normalising
+
+    python, drop = native.Kernels.FOLD_PYTHON, native.Kernels.FOLD_DROP
+    second = normalising._second_in_composition()
+
+    def expected(fold, size):
+        table = np.full(size, python, np.uint32)
+        for cp in range(size):
+            c = chr(cp)
+            folded = fold(c)
+            if 0xD800 <= cp < 0xE000 or folded is None:
+                continue
+            if folded == "":
+                table[cp] = drop
+            elif len(folded) == 1 and (ord(folded) < 0x10000 or cp >= 0x10000):
+                table[cp] = ord(folded)
+        return table
+
+    def step(c):
+        if c in normalising._FOLDS:
+            return normalising._FOLDS[c]
+        if unicodedata.combining(c) or not unicodedata.is_normalized("NFKC", c) or ord(c) in second:
+            return None
+        return c.casefold()
+
+    assert np.array_equal(normalising.steps_map(), expected(step, 0x10000))
+    assert np.array_equal(offtopic.lowered_map(), expected(lambda c: None if c == "\u03a3" else c.lower(), 0x20000))
+    assert 0x0130 in normalising.fold_each(normalising.code_points(0x200), str.lower)[1]  # İ lowers to two
+
+
 def test_the_blocks_of_documents_carry_their_utf8():
     """A document whose blocks are all its lines is encoded whole; the UTF-8 is that of the
     blocks joined by newlines all the same (blank and white-space lines, carriage returns, a

@@ -92,46 +92,71 @@ def lowered_ascii_map(table: bytes, deleted: bytes = b"") -> np.ndarray:
     return mapped
 
 
-def character_map(fold_character: Callable[[str], str | None], size: int = 0x10000) -> np.ndarray:
-    """The ``bmp`` table of :func:`fold_lines` (uint32, one entry per code point below ``size``)
-    for a fold of one character: ``fold_character(c)`` is what ``c`` becomes (one character, or
-    none), or None when the fold of ``c`` needs Python (a change of length, or of its
-    neighbours). Surrogates are left to Python, and so is a character of the Basic Multilingual
-    Plane that would become one beyond it (the folded UTF-8 stays within 3/2 of the original)."""
-    table = np.full(size, native.Kernels.FOLD_PYTHON, np.uint32)
-    for cp in range(size):
-        if 0xD800 <= cp < 0xE000:
-            continue
-        folded = fold_character(chr(cp))
-        if folded == "":
-            table[cp] = native.Kernels.FOLD_DROP
-        elif folded is not None and len(folded) == 1 and (ord(folded) < 0x10000 or cp >= 0x10000):
-            table[cp] = ord(folded)
+def code_points(size: int) -> str:
+    """Every code point below ``size`` as one string, in order (surrogates included)."""
+    return np.arange(size, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def fold_each(text: str, fold: Callable[[str], str], block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``ord(fold(c))`` of every character ``c`` of ``text``, as uint32, for a fold that maps
+    most characters to one character each and needs no context (``str.casefold``; or
+    ``str.lower``, whose final sigma the caller leaves to Python): the whole text is folded in
+    one call. Also returns the positions whose fold is not one character (their entry is that
+    of "a"), found by folding ``block`` characters at a time."""
+    odd = [at + k for at in range(0, len(text), block) if len(fold(text[at:at + block])) != len(text[at:at + block])
+           for k, c in enumerate(text[at:at + block]) if len(fold(c)) != 1]
+    if odd:
+        characters = list(text)
+        for k in odd:
+            characters[k] = "a"
+        text = "".join(characters)
+    folded = fold(text)
+    return np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), np.uint32).copy(), np.array(odd, np.int64)
+
+
+def character_map(folded: np.ndarray, python: np.ndarray) -> np.ndarray:
+    """The ``bmp`` table of :func:`fold_lines` (uint32, one entry per code point) for a fold of
+    one character: ``folded[cp]`` is the code point ``chr(cp)`` becomes, and ``python[cp]``
+    marks the code points whose fold needs Python (a change of length, or of its neighbours).
+    Surrogates are left to Python, and so is a character of the Basic Multilingual Plane that
+    would become one beyond it (the folded UTF-8 stays within 3/2 of the original).
+
+    Built from whole-string folds (:func:`fold_each`), not a Python call per code point: the
+    tables are made once per process, but before the first chunk of every run."""
+    table = folded.astype(np.uint32, copy=True)
+    table[(folded >= 0x10000) & (np.arange(len(folded)) < 0x10000)] = native.Kernels.FOLD_PYTHON
+    table[python] = native.Kernels.FOLD_PYTHON
+    table[0xD800:0xE000] = native.Kernels.FOLD_PYTHON
     return table
 
 
 def _second_in_composition() -> frozenset[int]:
     """Starters that NFKC may compose with the character before them."""
     # every canonical pair lies below U+30000 (above it: unassigned planes and private use)
-    second = {int(d.split()[1], 16) for d in map(unicodedata.decomposition, map(chr, range(0x30000)))
-              if d and not d.startswith("<") and len(d.split()) == 2}
+    decompositions = map(str.split, filter(None, map(unicodedata.decomposition, code_points(0x30000))))
+    second = {int(d[1], 16) for d in decompositions if len(d) == 2 and not d[0].startswith("<")}
     return frozenset(second | set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3)))  # and Hangul's V and T
-
-
-def _step_of_character(c: str, second: frozenset[int]) -> str | None:
-    """Steps 1-3 of one character wherever it stands, or None where its neighbours matter."""
-    if c in _FOLDS:
-        return _FOLDS[c]
-    if unicodedata.combining(c) or not unicodedata.is_normalized("NFKC", c) or ord(c) in second:
-        return None
-    return c.casefold()
 
 
 @functools.lru_cache(maxsize=None)
 def steps_map() -> np.ndarray:
-    """:func:`character_map` of steps 1-3 (made once per process)."""
-    second = _second_in_composition()
-    return character_map(lambda c: _step_of_character(c, second))
+    """:func:`character_map` of steps 1-3 (made once per process): the typographic folds, and
+    case folding where a character is its own NFKC form and no neighbour can change it (it is
+    neither a combining mark nor the second of a canonical composition)."""
+    every = code_points(0x10000)
+    n = len(every)
+    folded, odd = fold_each(every, str.casefold)
+    python = ~np.fromiter(map(functools.partial(unicodedata.is_normalized, "NFKC"), every), bool, n)
+    python |= np.fromiter(map(unicodedata.combining, every), np.int64, n) > 0
+    second = np.fromiter(_second_in_composition(), np.int64)
+    python[second[second < n]] = True
+    python[odd] = True
+    for c, replacement in _FOLDS.items():
+        python[ord(c)] = len(replacement) > 1
+        folded[ord(c)] = native.Kernels.FOLD_DROP if not replacement else ord(replacement[0])
+    table = character_map(folded, python)
+    table[[ord(c) for c, replacement in _FOLDS.items() if not replacement]] = native.Kernels.FOLD_DROP
+    return table
 
 
 _ASCII_STEPS = lowered_ascii_map(_TABLE, b"'")

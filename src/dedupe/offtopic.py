@@ -72,7 +72,7 @@ import numpy as np
 from . import native
 from .errors import ConfigError, DedupeError, InputError
 from .indexing import GrowableArray
-from .normalising import Lines, character_map, fold_lines, lowered_ascii_map
+from .normalising import Lines, character_map, code_points, fold_each, fold_lines, lowered_ascii_map
 from .reading import chunked
 from .tokentable import TokenTable, spans, token_bounds
 
@@ -109,8 +109,11 @@ def _lowered_bytes(text: str) -> bytes:
 def lowered_map() -> np.ndarray:
     """What ``str.lower()`` makes of each character below U+20000 (the cased letters beyond the
     Basic Multilingual Plane are there), as :func:`~dedupe.normalising.character_map` gives it."""
-    # str.lower() lowers a capital sigma by what follows it
-    return character_map(lambda c: None if c == "\u03a3" else c.lower(), 0x20000)
+    folded, odd = fold_each(code_points(0x20000), str.lower)
+    python = np.zeros(len(folded), bool)
+    python[odd] = True
+    python[0x03A3] = True  # str.lower() lowers a capital sigma by what follows it
+    return character_map(folded, python)
 
 
 # Piece codes below 0: no term, or several terms: the terms of the k-th such piece of

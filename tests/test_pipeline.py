@@ -622,3 +622,18 @@ def test_segmenting_a_chunk_gives_every_texts_blocks():
         assert list(zip(got.starts.tolist(), got.ends.tolist(), got.texts, got.line_ends.tolist())) == \
             [(b.start, b.end, b.text, b.line_end) for b in blocks]
         assert got.offsets().with_texts(chunk).texts == got.texts
+
+
+def test_the_index_gives_many_pointers_back_as_one_at_a_time():
+    import numpy as np
+
+    from dedupe.indexing import BlockIndex
+
+    index = BlockIndex(num_perm=16, threshold=0.8)
+    rng = np.random.default_rng(0)
+    for doc in ("a", "b", "c"):
+        index.add(rng.integers(0, 2**32, (4, 16), dtype=np.uint32), rng.integers(0, 2**63, 4).astype(np.uint64),
+                  doc, [0, 2, 5, 7])
+    entries = np.array([11, 0, 4, 4, 7])
+    assert index.refs(entries) == [index.ref(e) for e in entries.tolist()]
+    assert index.refs(entries)[0] == ("c", 7) and index.refs(np.zeros(0, np.int64)) == []

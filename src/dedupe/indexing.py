@@ -13,7 +13,8 @@ implement the same methods:
   (:class:`ChunkLookup`), which is how the cleaner calls it;
 - ``flush()``: make the blocks added so far part of the main tables (the cleaner calls it after
   each chunk of documents; a persistent store would commit there);
-- ``ref(entry)``: the ``(doc_id, block)`` an entry points back to.
+- ``ref(entry)``: the ``(doc_id, block)`` an entry points back to (and, optionally,
+  ``refs(entries)`` for many at once).
 
 LSH only proposes candidates (blocks sharing a band); a candidate counts when its stored b-bit
 signature agrees enough with the new block's signature, so the false positives of banding never
@@ -125,6 +126,7 @@ class BlockIndex:
         # blocks added since the last flush (entries, signatures), inserted in one batch
         self._pending_entries: list[np.ndarray] = []
         self._pending_sigs: list[np.ndarray] = []
+        self._pending_keys: list[Optional[np.ndarray]] = []  # their band keys, where known
         self._lsh_size = 0
 
     def __len__(self) -> int:
@@ -217,15 +219,18 @@ class BlockIndex:
         """Move the pending blocks into the LSH tables."""
         if self._pending_entries:
             entries = np.concatenate(self._pending_entries)
-            self._lsh.add(np.concatenate(self._pending_sigs), entries)
+            known = None if any(k is None for k in self._pending_keys) else np.concatenate(self._pending_keys)
+            self._lsh.add(np.concatenate(self._pending_sigs), entries, known)
             self._lsh_size += len(entries)
         self._pending_entries.clear()
         self._pending_sigs.clear()
+        self._pending_keys.clear()
 
     def add_rows(self, signatures: np.ndarray, exact: np.ndarray, doc_ids: list[str], owner: np.ndarray,
-                 blocks: np.ndarray) -> np.ndarray:
+                 blocks: np.ndarray, band_keys: np.ndarray | None = None) -> np.ndarray:
         """:meth:`add` for the kept blocks of several documents at once, in order: block
-        ``blocks[r]`` of document ``doc_ids[owner[r]]`` (``owner`` ascending)."""
+        ``blocks[r]`` of document ``doc_ids[owner[r]]`` (``owner`` ascending); ``band_keys``:
+        the signatures' band keys, when the caller has them (a :class:`ChunkLookup` does)."""
         if len(blocks) == 0:
             return np.empty(0, dtype=np.int64)
         entries = np.arange(len(self), len(self) + len(blocks), dtype=np.int64)
@@ -240,10 +245,16 @@ class BlockIndex:
         self._exact.extend(exact)
         self._pending_entries.append(entries)
         self._pending_sigs.append(signatures)
+        self._pending_keys.append(band_keys)
         return entries
 
     def ref(self, entry: int) -> BlockRef:
         return BlockRef(self._doc_ids[self._doc_of.data[entry]], int(self._block_of.data[entry]))
+
+    def refs(self, entries: np.ndarray) -> list[BlockRef]:
+        """:meth:`ref` of each of ``entries``, gathered at once."""
+        doc_ids = map(self._doc_ids.__getitem__, self._doc_of.data[entries].tolist())
+        return list(map(BlockRef, doc_ids, self._block_of.data[entries].tolist()))
 
 
 class ChunkLookup:
@@ -266,6 +277,7 @@ class ChunkLookup:
         self._flushed: Optional[list[Optional[Match]]] = None
         self._entry_of: dict[int, int] = {}
         self._added_under: dict[int, list[int]] = {}  # shared key -> the rows added under it so far
+        self.band_keys = index._lsh.band_keys(signatures) if band_keys is None else band_keys  # (n, bands)
         n = len(signatures)
         # the keys each row holds that other rows of the chunk hold too: row r's lie at
         # shared_pointers[r]:shared_pointers[r + 1] of shared_keys (and, numbered, shared_key_ids)
@@ -273,7 +285,7 @@ class ChunkLookup:
         self.shared_keys, self.shared_key_ids, self.n_shared_keys = np.zeros(0, np.uint64), np.zeros(0, np.int64), 0
         if n < 2:
             return
-        keys = (index._lsh.band_keys(signatures) if band_keys is None else band_keys).ravel()
+        keys = self.band_keys.ravel()
         # within a run of equal keys, rows ascend
         keys, rows = sorted_pairs(keys, np.repeat(np.arange(n), index.bands))
         new_key = np.r_[True, keys[1:] != keys[:-1]]

@@ -530,8 +530,9 @@ class MinHashLSHIndex:
         keys = np.matmul(used.astype(_U64)[:, :, None, :], self._consts[:, :, None])[:, :, 0, 0]
         return (keys >> _U64(32)).astype(np.uint32) if self.key_bits == 32 else keys
 
-    def add(self, signatures: np.ndarray, keys: np.ndarray) -> None:
-        """Index ``signatures[i]`` under ``keys[i]``; keys must be new and distinct."""
+    def add(self, signatures: np.ndarray, keys: np.ndarray, band_keys: np.ndarray | None = None) -> None:
+        """Index ``signatures[i]`` under ``keys[i]``; keys must be new and distinct.
+        ``band_keys``: ``self.band_keys(signatures)``, when the caller has it already."""
         sig = self._check_signatures(signatures)
         k = self._check_keys(keys, len(sig))
         n = len(sig)
@@ -540,7 +541,7 @@ class MinHashLSHIndex:
         if self._n + n > _MAX_ENTRIES:
             raise ConfigError(f"the index holds at most {_MAX_ENTRIES} entries")
         self._register_keys(k)
-        bk = self.band_keys(sig).ravel()
+        bk = (self.band_keys(sig) if band_keys is None else band_keys).ravel()
         pos = np.arange(self._n, self._n + n, dtype=np.uint32)
         self._table.add(bk, np.repeat(pos, self.bands))
         self._sigs.append(self._low_bits(sig))

@@ -303,7 +303,7 @@ class Cleaner:
         new = np.flatnonzero(entry_at >= 0)
         owner = np.repeat(np.arange(len(sketches)), sizes)
         entries = self.index.add_rows(signatures[new], exact[new], [doc.id for doc in docs], owner[new],
-                                      new - doc_start[owner[new]])
+                                      new - doc_start[owner[new]], lookup.band_keys[new])
         assert np.array_equal(entries, entry_at[new])
         return Copies(reason, score, of, cluster, cross)
 
@@ -351,8 +351,11 @@ class Cleaner:
         strip, reason, score = combine(findings, self.config, threshold or 0.5, first)
         points = (copies.of >= 0) & np.isin(reason, COPY_REASON_CODES)  # findings that name the kept copy
         refs: list[Optional[BlockRef]] = [None] * n
-        for i in np.flatnonzero(points).tolist():
-            refs[i] = self.index.ref(int(copies.of[i]))
+        pointing = np.flatnonzero(points)
+        many = getattr(self.index, "refs", None)
+        found = many(copies.of[pointing]) if many else [self.index.ref(int(e)) for e in copies.of[pointing].tolist()]
+        for i, ref in zip(pointing.tolist(), found):
+            refs[i] = ref
         actions = np.where(strip, "strip", "keep").tolist()
         reasons = [REASONS[r] for r in reason.tolist()]
         values = [None if s != s else s for s in score.tolist()]  # NaN: no finding

@@ -151,9 +151,10 @@ def steps_map() -> np.ndarray:
     second = np.fromiter(_second_in_composition(), np.int64)
     python[second[second < n]] = True
     python[odd] = True
-    for c, replacement in _FOLDS.items():
-        python[ord(c)] = len(replacement) > 1
-        folded[ord(c)] = native.Kernels.FOLD_DROP if not replacement else ord(replacement[0])
+    for c, replacement in _FOLDS.items():  # a space or nothing, wherever they stand
+        python[ord(c)] = False
+        if replacement:
+            folded[ord(c)] = ord(replacement)
     table = character_map(folded, python)
     table[[ord(c) for c, replacement in _FOLDS.items() if not replacement]] = native.Kernels.FOLD_DROP
     return table

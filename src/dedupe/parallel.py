@@ -5,8 +5,8 @@ normalise, shingle, MinHash: a pure function of the text) and scoring blocks wit
 detectors (boilerplate, off-topic: a pure function of the document's blocks and the fitted
 models). The index, the copy decisions and the writing stay in the main process, which receives
 results in input order, so any number of workers gives output identical to one. A chunk's
-results travel as one array per field (:class:`Shipped`), without the blocks: the main process
-holds the texts and segments them itself.
+results travel as one array per field (:class:`Shipped`), and its blocks as their offsets
+alone: the main process holds the texts and cuts the blocks' texts from them.
 
 :class:`OrderedPool` runs ``workers`` processes in all, this one included (it takes a chunk
 itself whenever the oldest result is not back), keeps a bounded number of chunks in flight, so a

@@ -222,7 +222,8 @@ class Cleaner:
     def _run(self, documents: Iterable[DocumentLike], work: ChunkWork,
              settled: Optional[np.ndarray] = None, spool: Optional[CountSpool] = None) -> Iterator[tuple]:
         """``(documents, blocks, per-document results, vocabulary)`` per chunk, in input order (see
-        :class:`~dedupe.parallel.ChunkWork`); the work runs on the worker processes. ``settled[n]``: document ``n`` needs no scores; ``spool``:
+        :class:`~dedupe.parallel.ChunkWork`); the work runs on the worker processes.
+        ``settled[n]``: document ``n`` needs no scores; ``spool``:
         the first pass's term counts, chunk by chunk."""
         held: deque = deque()
 

@@ -609,7 +609,7 @@ def test_segmenting_a_chunk_gives_every_texts_blocks():
     texts and separators that are not line ends; and the texts cut again from offsets alone."""
     import random
 
-    from dedupe.segmenting import segment, segment_chunk
+    from dedupe.segmenting import segment, segment_chunk, segment_texts
 
     rng = random.Random(4)
     alphabet = ["a", "b c", "\n", "\n", "\r", "\r\n", " ", "\t", "\u2028", "\x0b", "é", "\ud800", "🙂"]
@@ -622,6 +622,7 @@ def test_segmenting_a_chunk_gives_every_texts_blocks():
         assert list(zip(got.starts.tolist(), got.ends.tolist(), got.texts, got.line_ends.tolist())) == \
             [(b.start, b.end, b.text, b.line_end) for b in blocks]
         assert got.offsets().with_texts(chunk).texts == got.texts
+        assert got.whole.tolist() == ["\n".join(segment_texts(t)) == t and "\r" not in t and t != "" for t in chunk]
 
 
 def test_the_index_gives_many_pointers_back_as_one_at_a_time():

@@ -189,12 +189,16 @@ class Lines(list):
         return self._utf8
 
     @classmethod
-    def of_documents(cls, texts: list[str], blocks: list[list[str]]) -> "Lines":
+    def of_documents(cls, texts: list[str], blocks: list[list[str]], whole=None) -> "Lines":
         """Every block of the documents ``texts``, in order; ``blocks[d]``: the block texts of
-        ``texts[d]``, as segmenting gives them (non-empty lines that are not all white space)."""
+        ``texts[d]``, as segmenting gives them (non-empty lines that are not all white space).
+        ``whole[d]``: every line of ``texts[d]`` is a block (``Segments.whole``), when the caller
+        knows it; counted here otherwise."""
+        if whole is None:
+            whole = [len(lines) == text.count("\n") + 1 and "\r" not in text for text, lines in zip(texts, blocks)]
         pieces = []
-        for text, lines in zip(texts, blocks):
-            if len(lines) == text.count("\n") + 1 and "\r" not in text:  # every line a block
+        for text, lines, every_line in zip(texts, blocks, whole):
+            if every_line:
                 pieces.append(text.encode("utf-8", "surrogatepass"))
             elif lines:
                 pieces.append(utf8_joined(lines, b"\n"))

@@ -440,7 +440,7 @@ class ChunkWork:
         block_texts = segments.per_document()
         lines = None  # the blocks encoded once, for the sketches and the counts alike
         if self.sketcher is not None or self.fitting is not None:
-            lines = Lines.of_documents(texts, block_texts)
+            lines = Lines.of_documents(texts, block_texts, segments.whole.tolist())
         sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:

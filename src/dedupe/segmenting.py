@@ -93,7 +93,8 @@ class Segments(NamedTuple):
     without a tuple per block. ``counts[d]``: the blocks of document ``d``; per block, the
     documents' blocks in order, its offsets in its document (``starts``, ``ends``,
     ``line_ends``, as in :class:`Block`) and its text (None where only the offsets travelled
-    to another process: :meth:`with_texts` cuts them again).
+    to another process: :meth:`with_texts` cuts them again). ``whole[d]``: every line of
+    document ``d`` is a block and ends in ``\\n``, so its blocks joined by newlines are its text.
 
     >>> s = segment_chunk(["Title\\n\\nBody", "", "One\\r\\nTwo"])
     >>> s.counts.tolist(), s.starts.tolist(), s.line_ends.tolist(), s.per_document()
@@ -104,6 +105,7 @@ class Segments(NamedTuple):
     starts: np.ndarray
     ends: np.ndarray
     line_ends: np.ndarray
+    whole: np.ndarray
     texts: Optional[list[str]]
 
     def per_document(self) -> list[list[str]]:
@@ -132,14 +134,15 @@ def segment_chunk(texts: list[str]) -> Segments:
         return _segment_lf_chunk(texts)
     parts = [_segment_lf_chunk(list(run)) if not returns else _from_blocks([segment(text) for text in run])
              for returns, run in groupby(texts, lambda text: "\r" in text)]
-    return Segments(*(np.concatenate([p[k] for p in parts]) for k in range(4)),
+    return Segments(*(np.concatenate([p[k] for p in parts]) for k in range(5)),
                     [t for p in parts for t in p.texts])
 
 
 def _from_blocks(documents: list[list[Block]]) -> Segments:
     blocks = [block for document in documents for block in document]
     column = [np.fromiter((b[k] for b in blocks), np.int64, len(blocks)) for k in (1, 2, 4)]
-    return Segments(np.fromiter(map(len, documents), np.int64, len(documents)), *column, [b.text for b in blocks])
+    n = len(documents)
+    return Segments(np.fromiter(map(len, documents), np.int64, n), *column, np.zeros(n, bool), [b.text for b in blocks])
 
 
 def _segment_lf_chunk(texts: list[str]) -> Segments:
@@ -155,7 +158,8 @@ def _segment_lf_chunk(texts: list[str]) -> Segments:
     ends = starts + lengths[kept]
     text_length = np.repeat(np.fromiter(map(len, texts), np.int64, len(texts)), n_lines)[kept]
     counts = np.add.reduceat(kept.astype(np.int64), first_line) if len(texts) else np.zeros(0, np.int64)
-    return Segments(counts, starts, ends, np.minimum(ends + 1, text_length), list(compress(every, kept.tolist())))
+    return Segments(counts, starts, ends, np.minimum(ends + 1, text_length), counts == n_lines,
+                    list(compress(every, kept.tolist())))
 
 
 def _segment_lf(text: str) -> list[Block]:

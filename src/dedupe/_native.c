@@ -378,6 +378,23 @@ int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const u
                      uint8_t *out, uint8_t *needs_python, int64_t n_lines, int64_t *newlines) {
     int64_t o = 0, line = 0, written = 0;
     for (int64_t i = 0; i < n;) {
+        /* eight ASCII bytes at once, without a branch per byte (a dropped byte is written over) */
+        if (i + 8 <= n) {
+            uint64_t eight;
+            memcpy(&eight, in + i, 8);
+            const uint64_t high = eight & 0x8080808080808080ULL;
+            const int run = high ? __builtin_ctzll(high) >> 3 : 8; /* ASCII bytes before the first other */
+            for (int k = 0; k < run; k++) {
+                const uint8_t b = in[i + k];
+                const int16_t to = ascii[b];
+                out[o] = (uint8_t)to;
+                o += to >= 0;
+                written += to == '\n';
+                line += b == '\n';
+            }
+            i += run;
+            if (run) continue;
+        }
         const uint8_t c = in[i];
         if (c < 0x80) {
             const int16_t to = ascii[c];

@@ -162,10 +162,11 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
         repeated = np.flatnonzero(first_same != np.arange(n))
         earlier[repeated] = first_same[repeated]
         score[repeated] = 1.0
+    # pointers into each document's own blocks, for all documents at once
+    earlier = np.where(earlier >= 0, earlier - np.repeat(first, sizes_per_doc), -1) if n else earlier
     out, lo = [], 0
     for s, k in zip(sketches, sizes_per_doc.tolist()):
-        mine = earlier[lo:lo + k]
-        out.append(s._replace(earlier=np.where(mine >= 0, mine - lo, -1), earlier_score=score[lo:lo + k]))
+        out.append(s._replace(earlier=earlier[lo:lo + k], earlier_score=score[lo:lo + k]))
         lo += k
     return out
 

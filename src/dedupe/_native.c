@@ -378,12 +378,18 @@ int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const u
                      uint8_t *out, uint8_t *needs_python, int64_t n_lines, int64_t *newlines) {
     int64_t o = 0, line = 0, written = 0;
     for (int64_t i = 0; i < n;) {
-        /* eight ASCII bytes at once, without a branch per byte (a dropped byte is written over) */
+        /* the ASCII bytes before the next other one, up to eight found at once, are mapped
+         * without a branch per byte (a dropped one is written over by the next) */
+        int run = 0;
         if (i + 8 <= n) {
             uint64_t eight;
             memcpy(&eight, in + i, 8);
             const uint64_t high = eight & 0x8080808080808080ULL;
-            const int run = high ? __builtin_ctzll(high) >> 3 : 8; /* ASCII bytes before the first other */
+            run = high ? __builtin_ctzll(high) >> 3 : 8;
+        } else {
+            while (i + run < n && in[i + run] < 0x80) run++;
+        }
+        if (run) {
             for (int k = 0; k < run; k++) {
                 const uint8_t b = in[i + k];
                 const int16_t to = ascii[b];
@@ -393,17 +399,9 @@ int64_t dd_fold_utf8(const uint8_t *in, int64_t n, const int16_t *ascii, const u
                 line += b == '\n';
             }
             i += run;
-            if (run) continue;
-        }
-        const uint8_t c = in[i];
-        if (c < 0x80) {
-            const int16_t to = ascii[c];
-            if (to >= 0) out[o++] = (uint8_t)to;
-            written += to == '\n';
-            line += c == '\n';
-            i++;
             continue;
         }
+        const uint8_t c = in[i];
         int64_t size = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
         if (i + size > n) size = n - i;
         uint32_t cp = size == 2 ? (c & 0x1F) : size == 3 ? (c & 0x0F) : (c & 0x07);

@@ -20,7 +20,10 @@ medians are reported:
 
 Figures: paragraphs per second end to end (raw JSONL text to decisions), peak resident memory,
 index bytes per 100k indexed paragraphs, and recall / precision on the injected copies recorded in
-the dump's truth file. Prints a markdown table and writes it with the JSON figures.
+the dump's truth file. Every ratio (against datasketch, kernels against numpy, two workers against
+one) is the median of the ratios within each round, whose methods ran minutes apart at most,
+not a ratio of medians that may come from different spells of the machine. Prints a markdown
+table and writes it with the JSON figures.
 
     python benchmarks/speed.py --docs 10000 --repeats 3 --out benchmarks/results/speed
 """
@@ -230,9 +233,9 @@ def main() -> None:
 def _table(results: dict, dump_dir: Path) -> str:
     meta = json.loads((dump_dir / "meta.json").read_text())
     paragraphs = meta.get("blocks") or meta.get("paragraphs") or next(iter(results.values()))["runs"][0]["paragraphs"]
-    base = results.get("datasketch", {}).get("median_paragraphs_per_second")
     lines = [f"Dump: {dump_dir.name}, {paragraphs:,} paragraphs; medians of {len(next(iter(results.values()))['runs'])} "
-             f"runs per method, each in a fresh process, the methods in turn, one machine, one run of the script.", "",
+             f"runs per method, each in a fresh process, the methods in turn, one machine, one run of the script; "
+             f"ratios are medians of the ratios within each round.", "",
              "| method | paragraphs/s | vs datasketch | peak RSS (MB) | index MB / 100k paragraphs | "
              "recall exact / near / syndicated | duplicate precision | template copies stripped |",
              "|---|---|---|---|---|---|---|---|"]
@@ -241,7 +244,7 @@ def _table(results: dict, dump_dir: Path) -> str:
         q = last["quality"]
         rec = q["recall"]
         index = last["index_per_100k_mb"] if last["index_per_100k_mb"] is not None else last["rss_growth_per_100k_indexed_mb"]
-        speedup = f"{r['median_paragraphs_per_second'] / base:.1f}x" if base else "-"
+        speedup = f"{paired_ratio(results, method, 'datasketch'):.1f}x" if "datasketch" in results else "-"
         index_text = f"{index:,.1f}" + ("" if last["index_per_100k_mb"] is not None else " (RSS)")
         templates = f"{last['template_recall']:.3f}" if "template_recall" in last else "-"
         if method in NO_DETECTION:
@@ -254,13 +257,32 @@ def _table(results: dict, dump_dir: Path) -> str:
             f"{rec['exact']:.3f} / {rec['near']:.3f} / {rec['syndicated']:.3f} | {q['precision_duplicates']:.3f} | "
             f"{templates} |")
     if "ours" in results and "ours-numpy" in results:
-        ratio = results["ours"]["median_paragraphs_per_second"] / results["ours-numpy"]["median_paragraphs_per_second"]
-        lines.append(f"\nCompiled kernels against numpy only, every detector, 1 worker: {ratio:.2f}x")
+        lines.append(f"\nCompiled kernels against numpy only, every detector, 1 worker: "
+                     f"{paired_ratio(results, 'ours', 'ours-numpy'):.2f}x")
     for one, two, what in (("ours-dedup", "ours-dedup-w2", "copy detectors only"), ("ours", "ours-w2", "every detector")):
         if one in results and two in results:
-            ratio = results[two]["median_paragraphs_per_second"] / results[one]["median_paragraphs_per_second"]
-            lines.append(f"\n`--workers 2` against `--workers 1`, {what}: {ratio:.2f}x")
+            each = _round_ratios(results, two, one)
+            lines.append(f"\n`--workers 2` against `--workers 1`, {what}: {statistics.median(each):.2f}x "
+                         f"(rounds: {', '.join(f'{x:.2f}x' for x in each)})")
     return "\n".join(lines)
+
+
+def _round_ratios(results: dict, top: str, bottom: str) -> list[float]:
+    return [a["paragraphs_per_second"] / b["paragraphs_per_second"]
+            for a, b in zip(results[top]["runs"], results[bottom]["runs"])]
+
+
+def paired_ratio(results: dict, top: str, bottom: str) -> float:
+    """How many times faster ``top`` ran than ``bottom``: the median of their ratios round by
+    round (the methods of a round run one after the other, so a slow spell of the machine
+    touches both).
+
+    >>> runs = lambda *speeds: {"runs": [{"paragraphs_per_second": s} for s in speeds]}
+    >>> speeds = {"a": runs(30, 40, 100), "b": runs(10, 40, 20)}  # medians 40 and 20
+    >>> paired_ratio(speeds, "a", "b")  # rounds: 3x, 1x, 5x
+    3.0
+    """
+    return statistics.median(_round_ratios(results, top, bottom))
 
 
 if __name__ == "__main__":

@@ -244,7 +244,8 @@ def _table(results: dict, dump_dir: Path) -> str:
         q = last["quality"]
         rec = q["recall"]
         index = last["index_per_100k_mb"] if last["index_per_100k_mb"] is not None else last["rss_growth_per_100k_indexed_mb"]
-        speedup = f"{paired_ratio(results, method, 'datasketch'):.1f}x" if "datasketch" in results else "-"
+        speedup = f"{paired_ratio(_speeds(results, method), _speeds(results, 'datasketch')):.1f}x" \
+            if "datasketch" in results else "-"
         index_text = f"{index:,.1f}" + ("" if last["index_per_100k_mb"] is not None else " (RSS)")
         templates = f"{last['template_recall']:.3f}" if "template_recall" in last else "-"
         if method in NO_DETECTION:
@@ -258,31 +259,33 @@ def _table(results: dict, dump_dir: Path) -> str:
             f"{templates} |")
     if "ours" in results and "ours-numpy" in results:
         lines.append(f"\nCompiled kernels against numpy only, every detector, 1 worker: "
-                     f"{paired_ratio(results, 'ours', 'ours-numpy'):.2f}x")
+                     f"{paired_ratio(_speeds(results, 'ours'), _speeds(results, 'ours-numpy')):.2f}x")
     for one, two, what in (("ours-dedup", "ours-dedup-w2", "copy detectors only"), ("ours", "ours-w2", "every detector")):
         if one in results and two in results:
-            each = _round_ratios(results, two, one)
+            each = round_ratios(_speeds(results, two), _speeds(results, one))
             lines.append(f"\n`--workers 2` against `--workers 1`, {what}: {statistics.median(each):.2f}x "
                          f"(rounds: {', '.join(f'{x:.2f}x' for x in each)})")
     return "\n".join(lines)
 
 
-def _round_ratios(results: dict, top: str, bottom: str) -> list[float]:
-    return [a["paragraphs_per_second"] / b["paragraphs_per_second"]
-            for a, b in zip(results[top]["runs"], results[bottom]["runs"])]
+def _speeds(results: dict, method: str) -> list[float]:
+    return [run["paragraphs_per_second"] for run in results[method]["runs"]]
 
 
-def paired_ratio(results: dict, top: str, bottom: str) -> float:
-    """How many times faster ``top`` ran than ``bottom``: the median of their ratios round by
-    round (the methods of a round run one after the other, so a slow spell of the machine
-    touches both).
+def round_ratios(tops: list[float], bottoms: list[float]) -> list[float]:
+    return [a / b for a, b in zip(tops, bottoms)]
 
-    >>> runs = lambda *speeds: {"runs": [{"paragraphs_per_second": s} for s in speeds]}
-    >>> speeds = {"a": runs(30, 40, 100), "b": runs(10, 40, 20)}  # medians 40 and 20
-    >>> paired_ratio(speeds, "a", "b")  # rounds: 3x, 1x, 5x
+
+def paired_ratio(tops: list[float], bottoms: list[float]) -> float:
+    """``tops`` against ``bottoms``, two figures measured round after round: the median of their
+    ratios within each round (the methods of a round run one after the other, so a slow spell
+    of the machine touches both), not the ratio of their medians, which may come from
+    different rounds.
+
+    >>> paired_ratio([30, 40, 100], [10, 40, 20])  # rounds: 3x, 1x, 5x; medians: 40 / 20
     3.0
     """
-    return statistics.median(_round_ratios(results, top, bottom))
+    return statistics.median(round_ratios(tops, bottoms))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ This measures that ceiling with the same work, in the same run:
 The ceiling is ``2 x one / pair`` (two halves in the time one took would be 2.0x); the speed-up
 is ``w1 / w2``, and its share of the ceiling is what the pipeline's own costs (the main process,
 passing chunks between processes) take away. Each command runs ``--repeats`` times, the four
-interleaved; medians are reported.
+interleaved; medians are reported, and the ratios are medians of the ratios within each round.
 
     .venv/bin/python benchmarks/two_cores.py --dump /tmp/d10k        # a make_dump.py folder
 
@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from speed import paired_ratio
 
 
 def timed(*commands: list[str]) -> float:
@@ -66,8 +68,8 @@ def main() -> None:
             runs["w2"].append(timed(clean(args.dump / "dump.jsonl", 2, "w2.jsonl")))
 
     median = {name: statistics.median(times) for name, times in runs.items()}
-    ceiling = 2 * median["one"] / median["pair"]
-    speedup = median["w1"] / median["w2"]
+    ceiling = 2 * paired_ratio(runs["one"], runs["pair"])
+    speedup = paired_ratio(runs["w1"], runs["w2"])
     print("| figure | value |\n|---|---|")
     print(f"| one half alone, 1 worker (s) | {median['one']:.2f} |")
     print(f"| both halves at once, 1 worker each (s) | {median['pair']:.2f} |")

@@ -131,6 +131,45 @@ def install(timers: Timers) -> None:
         setattr(owner, name, wrap(getattr(owner, name), stage))
 
 
+def _usage() -> dict:
+    """This process's and its reaped children's CPU seconds, system seconds and minor page faults."""
+    mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall": time.perf_counter(),
+            "cpu_here": mine.ru_utime + mine.ru_stime, "cpu_workers": children.ru_utime + children.ru_stime,
+            "sys_here": mine.ru_stime, "sys_workers": children.ru_stime,
+            "faults_here": mine.ru_minflt, "faults_workers": children.ru_minflt}
+
+
+def time_passes(passes: dict) -> None:
+    """Record each pass of the cleaner (``fit``, ``transform``) in ``passes``: what
+    :func:`_usage` counts, from its start to its end. Each pass's worker pool is joined before
+    the pass ends, so the workers' share of a pass is theirs alone."""
+    from dedupe.pipeline import Cleaner
+
+    def record(name: str, before: dict) -> None:
+        after = _usage()
+        totals = passes.setdefault(name, collections.Counter())
+        totals.update({k: after[k] - before[k] for k in after})
+
+    fit, transform = Cleaner.fit, Cleaner.transform
+
+    def timed_fit(self, documents):
+        before = _usage()
+        try:
+            return fit(self, documents)
+        finally:
+            record("first pass (fit)", before)
+
+    def timed_transform(self, documents):
+        before = _usage()
+        try:
+            yield from transform(self, documents)
+        finally:
+            record("second pass (transform)", before)
+
+    Cleaner.fit, Cleaner.transform = timed_fit, timed_transform
+
+
 def measure(dump: Path, workers: int, copies_only: bool) -> dict:
     """One timed run in this process: stage seconds here and in the workers, wall and CPU."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -141,6 +180,8 @@ def measure(dump: Path, workers: int, copies_only: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="stages-") as folder:
         timers = Timers(folder)
         install(timers)
+        passes: dict = {}
+        time_passes(passes)
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         paragraphs, *_ = speed.run_ours(dump / "dump.jsonl", workers, copies_only)
@@ -156,7 +197,7 @@ def measure(dump: Path, workers: int, copies_only: bool) -> dict:
     if workers > 1:
         there[OTHER] = max(cpu_there - sum(there.values()), 0.0)
     return {"paragraphs": paragraphs, "wall": wall, "cpu_here": cpu_here, "cpu_workers": cpu_there,
-            "here": here, "workers": dict(there)}
+            "here": here, "workers": dict(there), "passes": {k: dict(v) for k, v in passes.items()}}
 
 
 OTHER = "other (between the stages)"
@@ -198,6 +239,24 @@ def main() -> None:
     total = sum(here.values()) + sum(there.values())
     for stage in stages:
         print(f"| {stage} | {here[stage]:.3f} | {there[stage]:.3f} | {100 * (here[stage] + there[stage]) / total:.1f}% |")
+    _print_passes(runs, args.workers)
+
+
+def _print_passes(runs: list[dict], workers: int) -> None:
+    """Per pass, medians over the runs: wall, CPU, the idle core-seconds, system time and minor
+    page faults, in this process and in the workers (a one-pass run has the first alone)."""
+    names = [name for name in ("first pass (fit)", "second pass (transform)") if name in runs[0]["passes"]]
+    if not names:
+        return
+    print("\n| pass | wall (s) | CPU here (s) | CPU workers (s) | idle (core-s) | system here / workers (s) "
+          "| minor faults here / workers |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        p = {k: statistics.median(r["passes"][name][k] for r in runs) for k in runs[0]["passes"][name]}
+        idle = statistics.median(workers * r["passes"][name]["wall"] - r["passes"][name]["cpu_here"]
+                                 - r["passes"][name]["cpu_workers"] for r in runs)
+        print(f"| {name} | {p['wall']:.2f} | {p['cpu_here']:.2f} | {p['cpu_workers']:.2f} | {idle:.2f} "
+              f"| {p['sys_here']:.2f} / {p['sys_workers']:.2f} | {p['faults_here']:,.0f} / {p['faults_workers']:,.0f} |")
 
 
 if __name__ == "__main__":

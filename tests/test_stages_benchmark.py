@@ -35,3 +35,17 @@ def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_
     assert {"boilerplate classifier", "normalising and shingling", "off-topic term counts",
             "shipping (in the worker)"} <= there
     assert rows["index lookups and copy decisions"][1] == 0  # the index never leaves this process
+    passes = _passes(done.stdout)
+    assert list(passes) == ["first pass (fit)", "second pass (transform)"]
+    for wall, here, workers in passes.values():  # each pass's pool is joined within it: its share is its own
+        assert wall > 0 and here > 0 and workers > 0
+
+
+def _passes(output: str) -> dict[str, tuple[float, float, float]]:
+    """The per-pass table: wall, CPU in this process and in the workers."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 7 and cells[0].endswith(")"):
+            rows[cells[0]] = (float(cells[1]), float(cells[2]), float(cells[3]))
+    return rows

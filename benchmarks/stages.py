@@ -147,9 +147,7 @@ def time_passes(passes: dict) -> None:
     from dedupe.pipeline import Cleaner
 
     def record(name: str, before: dict) -> None:
-        after = _usage()
-        totals = passes.setdefault(name, collections.Counter())
-        totals.update({k: after[k] - before[k] for k in after})
+        passes.setdefault(name, collections.Counter()).update({k: v - before[k] for k, v in _usage().items()})
 
     fit, transform = Cleaner.fit, Cleaner.transform
 
@@ -182,17 +180,14 @@ def measure(dump: Path, workers: int, copies_only: bool) -> dict:
         install(timers)
         passes: dict = {}
         time_passes(passes)
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
+        before = _usage()
         paragraphs, *_ = speed.run_ours(dump / "dump.jsonl", workers, copies_only)
-        wall = time.perf_counter() - started
-        after, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = {k: v - before[k] for k, v in _usage().items()}
         here = dict(timers.seconds)
         there: collections.Counter = collections.Counter()
         for file in Path(folder).glob("*.json"):
             there.update(json.loads(file.read_text()))
-    cpu_here = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    cpu_there = children.ru_utime + children.ru_stime
+    wall, cpu_here, cpu_there = run["wall"], run["cpu_here"], run["cpu_workers"]
     here[OTHER] = max(cpu_here - sum(here.values()), 0.0)
     if workers > 1:
         there[OTHER] = max(cpu_there - sum(there.values()), 0.0)

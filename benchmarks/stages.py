@@ -228,7 +228,7 @@ def main() -> None:
     print(f"{args.dump.name}, {paragraphs:,} paragraphs, {kind}, --workers {args.workers}, medians of "
           f"{args.repeats} runs: {wall:.2f} s wall, {paragraphs / wall:,.0f} paragraphs/s; CPU {cpu_here:.2f} s "
           f"in this process, {cpu_there:.2f} s in the workers; idle "
-          f"{median(args.workers * r['wall'] - r['cpu_here'] - r['cpu_workers'] for r in runs):.2f} core-seconds\n")
+          f"{median(_idle(r, args.workers) for r in runs):.2f} core-seconds\n")
     print("| stage | this process (s) | workers (s) | share of the CPU |")
     print("|---|---|---|---|")
     total = sum(here.values()) + sum(there.values())
@@ -237,9 +237,15 @@ def main() -> None:
     _print_passes(runs, args.workers)
 
 
+def _idle(usage: dict, workers: int) -> float:
+    """Core-seconds no process used: ``workers x wall - CPU`` of a run or of one pass."""
+    return workers * usage["wall"] - usage["cpu_here"] - usage["cpu_workers"]
+
+
 def _print_passes(runs: list[dict], workers: int) -> None:
     """Per pass, medians over the runs: wall, CPU, the idle core-seconds, system time and minor
-    page faults, in this process and in the workers (a one-pass run has the first alone)."""
+    page faults, in this process and in the workers. A run of the copy detectors alone makes
+    one pass through ``clean()``, neither ``fit`` nor ``transform``: no table then."""
     names = [name for name in ("first pass (fit)", "second pass (transform)") if name in runs[0]["passes"]]
     if not names:
         return
@@ -248,8 +254,7 @@ def _print_passes(runs: list[dict], workers: int) -> None:
     print("|---|---|---|---|---|---|---|")
     for name in names:
         p = {k: statistics.median(r["passes"][name][k] for r in runs) for k in runs[0]["passes"][name]}
-        idle = statistics.median(workers * r["passes"][name]["wall"] - r["passes"][name]["cpu_here"]
-                                 - r["passes"][name]["cpu_workers"] for r in runs)
+        idle = statistics.median(_idle(r["passes"][name], workers) for r in runs)
         print(f"| {name} | {p['wall']:.2f} | {p['cpu_here']:.2f} | {p['cpu_workers']:.2f} | {idle:.2f} "
               f"| {p['sys_here']:.2f} / {p['sys_workers']:.2f} | {p['faults_here']:,.0f} / {p['faults_workers']:,.0f} |")
 

@@ -26,6 +26,7 @@ import argparse
 import collections
 import functools
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -132,18 +133,33 @@ def install(timers: Timers) -> None:
 
 
 def _usage() -> dict:
-    """This process's and its reaped children's CPU seconds, system seconds and minor page faults."""
+    """CPU seconds, system seconds and minor page faults of this process and of its workers: those
+    reaped (``RUSAGE_CHILDREN``) and those still running (``/proc``: the cleaner's two passes
+    share one set of workers, joined only at the end)."""
     mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    user, system, faults = children.ru_utime, children.ru_stime, children.ru_minflt
+    for user_now, system_now, faults_now in map(_running, multiprocessing.active_children()):
+        user, system, faults = user + user_now, system + system_now, faults + faults_now
     return {"wall": time.perf_counter(),
-            "cpu_here": mine.ru_utime + mine.ru_stime, "cpu_workers": children.ru_utime + children.ru_stime,
-            "sys_here": mine.ru_stime, "sys_workers": children.ru_stime,
-            "faults_here": mine.ru_minflt, "faults_workers": children.ru_minflt}
+            "cpu_here": mine.ru_utime + mine.ru_stime, "cpu_workers": user + system,
+            "sys_here": mine.ru_stime, "sys_workers": system,
+            "faults_here": mine.ru_minflt, "faults_workers": faults}
+
+
+def _running(process) -> tuple[float, float, int]:
+    """User and system seconds and minor faults of a running child (zeros once it is gone)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0, 0.0, 0
+    tick = os.sysconf("SC_CLK_TCK")  # fields 10, 14 and 15 of stat(5), counted after the ")"
+    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
 
 
 def time_passes(passes: dict) -> None:
     """Record each pass of the cleaner (``fit``, ``transform``) in ``passes``: what
-    :func:`_usage` counts, from its start to its end. Each pass's worker pool is joined before
-    the pass ends, so the workers' share of a pass is theirs alone."""
+    :func:`_usage` counts, from its start to its end (the workers' running totals included, so
+    each pass gets its own share of the workers the two passes share)."""
     from dedupe.pipeline import Cleaner
 
     def record(name: str, before: dict) -> None:

@@ -141,6 +141,22 @@ def test_decisions_do_not_depend_on_chunking_or_workers(detect):
     assert run(chunk_size=5, workers=2) == reference
 
 
+def test_both_passes_run_on_the_same_worker_processes(monkeypatch):
+    """clean() forks its workers once: the second pass switches them to its own work."""
+    from dedupe.parallel import OrderedPool
+
+    starts = []
+    start = OrderedPool._start
+    monkeypatch.setattr(OrderedPool, "_start", lambda pool: starts.append(pool) or start(pool))
+    docs = _recombined_seed_documents()
+    cleaner = _Cleaner(chunk_size=4, workers=2)
+    assert cleaner.two_pass
+    got = [(c.text, [(d.action, d.reason, d.duplicate_of) for d in c.decisions]) for c in cleaner.clean(docs)]
+    assert len(starts) == 1
+    assert got == [(c.text, [(d.action, d.reason, d.duplicate_of) for d in c.decisions])
+                   for c in _Cleaner(chunk_size=4).clean(docs)]
+
+
 def test_an_index_of_ones_own_needs_only_the_interface():
     """An index with only the methods of dedupe.indexing.Index (a persistent store would have
     no more) gives the decisions of the default one, with and without worker processes."""
@@ -440,6 +456,31 @@ def test_worker_processes_start_only_for_a_second_chunk():
         assert list(pool.map([3])) == [-3] and pool._pool is None
         assert list(pool.map([])) == [] and pool._pool is None
         assert list(pool.map(iter(range(7)))) == [-k for k in range(7)] and pool._pool is not None
+
+
+def _tagged(tag, x):
+    import os
+
+    return tag, -x, os.getpid()
+
+
+def test_a_switched_pool_keeps_its_processes_and_runs_the_new_function():
+    """After switch(), the processes already running compute the new function (each loads it
+    once), in input order; none is started again."""
+    import functools
+    import os
+
+    from dedupe.parallel import OrderedPool
+
+    with OrderedPool(functools.partial(_tagged, "first"), workers=3) as pool:
+        assert [(t, v) for t, v, _ in pool.map(iter(range(20)))] == [("first", -k) for k in range(20)]
+        processes = {p.pid for p in pool._pool._pool}
+        for tag in ("second", "third"):
+            pool.switch(functools.partial(_tagged, tag))
+            got = list(pool.map(iter(range(20))))
+            assert [(t, v) for t, v, _ in got] == [(tag, -k) for k in range(20)]
+            assert {p.pid for p in pool._pool._pool} == processes
+            assert {pid for _, _, pid in got} - {os.getpid()} <= processes
 
 
 def test_chunks_without_any_block_pass_with_every_detector():

@@ -37,7 +37,7 @@ def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_
     assert rows["index lookups and copy decisions"][1] == 0  # the index never leaves this process
     passes = _passes(done.stdout)
     assert list(passes) == ["first pass (fit)", "second pass (transform)"]
-    for wall, here, workers in passes.values():  # each pass's pool is joined within it: its share is its own
+    for wall, here, workers in passes.values():  # the workers the passes share count in each
         assert wall > 0 and here > 0 and workers > 0
 
 

@@ -124,23 +124,32 @@ _worker_state: dict = {}  # per worker process: the objects its initializer rece
 def _init_worker(state: dict) -> None:
     _worker_state.clear()
     _worker_state.update(state)
+    _worker_state["version"] = 0
 
 
-def _call(name: str, payload):
-    if not isinstance(payload, _Task):
-        return _worker_state[name](payload)
+def _call(task: "_Task"):
+    if task.version != _worker_state["version"]:  # the pool was switched to another function
+        offset, size = task.function_at
+        _worker_state["f"] = pickle.loads(os.pread(_worker_state["functions"].fileno(), size, offset))
+        _worker_state["version"] = task.version
+    function = _worker_state["f"]
+    if task.slot is None:
+        return function(task.item)
     slots: _Slots = _worker_state["slots"]
-    result = _worker_state[name](payload.item if payload.packed is None else payload.packed.take(slots))
-    return _InSlot.put(slots, payload.slot, result) or result
+    result = function(task.item if task.packed is None else task.packed.take(slots))
+    return _InSlot.put(slots, task.slot, result) or result
 
 
 class _Task(NamedTuple):
-    """An item for a worker process, with the slot its results go back through: the item is
-    ``packed`` in that slot, or (too big for it) travels as ``item``."""
+    """An item for a worker process: ``packed`` in a slot (results go back through the same
+    slot) or, too big for one (or with no shared memory), travelling as ``item``; and the
+    function it is for (see :meth:`OrderedPool.switch`)."""
 
-    slot: int
+    slot: Optional[int]
     packed: Optional["_InSlot"]
     item: object
+    version: int
+    function_at: Optional[tuple[int, int]]
 
 
 class _Slots:
@@ -231,6 +240,12 @@ class OrderedPool:
     of them would otherwise build again from cold (a chunk's work five times over). A stream of
     one item (a small input, one chunk of documents) never starts them at all (starting them
     was a third of ``dedupe clean``'s time on a handful of documents).
+
+    One pool can serve several streams, one after the other, with another function for each
+    (:meth:`switch`): the processes stay, and each loads the new function once, on its first
+    item after the switch. The cleaner's two passes share one pool so: forking again for the
+    second pass copied the pages of the first pass's index and counts the main process wrote to
+    afterwards, and left the new worker waiting for this process's first item.
     """
 
     def __init__(self, function: Callable, workers: int = 1, local: Callable | None = None):
@@ -239,6 +254,9 @@ class OrderedPool:
         self.workers = max(1, int(workers))
         self._pool = None
         self._slots: Optional[_Slots] = None
+        self._functions = None  # the functions switched to, pickled, for the running processes
+        self._version = 0
+        self._function_at: Optional[tuple[int, int]] = None
 
     def __enter__(self):
         return self
@@ -249,10 +267,30 @@ class OrderedPool:
         methods = multiprocessing.get_all_start_methods()
         forking = "fork" in methods
         context = multiprocessing.get_context("fork" if forking else "spawn")
-        # shared memory is inherited through fork only; elsewhere everything goes by pipe
+        # shared memory and open files are inherited through fork only; elsewhere everything
+        # goes by pipe, and a switch starts the processes afresh
         self._slots = _Slots(self._sent_cap, self._SLOT_SIZE) if forking else None
+        self._functions = tempfile.TemporaryFile(prefix="dedupe-functions-") if forking else None
         self._pool = context.Pool(self.workers - 1, initializer=_init_worker,
-                                  initargs=({"f": self.function, "slots": self._slots},))
+                                  initargs=({"f": self.function, "slots": self._slots,
+                                             "functions": self._functions},))
+        self._version, self._function_at = 0, None
+
+    def switch(self, function: Callable, local: Callable | None = None) -> None:
+        """Items from now on go to ``function`` (``local`` in this process), with the processes
+        already running, which unpickle it (see the class's notes)."""
+        self.function, self.local = function, local or function
+        if self._pool is None:
+            return
+        if self._functions is None:  # not forked: start afresh on the next stream
+            self._stop(failed=False)
+            return
+        pickled = pickle.dumps(function, protocol=pickle.HIGHEST_PROTOCOL)
+        offset = self._functions.seek(0, os.SEEK_END)
+        self._functions.write(pickled)
+        self._functions.flush()
+        self._version += 1
+        self._function_at = (offset, len(pickled))
 
     @property
     def _sent_cap(self) -> int:
@@ -261,12 +299,10 @@ class OrderedPool:
     def _send(self, item) -> tuple:
         """Hands ``item`` to the processes; returns what :meth:`_receive` needs."""
         slots = self._slots
-        if slots is None or not slots.free:
-            return self._pool.apply_async(_call, ("f", item)), None
-        slot = slots.free.pop()
-        packed = _InSlot.put(slots, slot, item)
-        task = _Task(slot, packed, item if packed is None else None)
-        return self._pool.apply_async(_call, ("f", task)), slot
+        slot = slots.free.pop() if slots is not None and slots.free else None
+        packed = None if slot is None else _InSlot.put(slots, slot, item)
+        task = _Task(slot, packed, item if packed is None else None, self._version, self._function_at)
+        return self._pool.apply_async(_call, (task,)), slot
 
     def _receive(self, sent: tuple):
         handle, slot = sent
@@ -282,20 +318,21 @@ class OrderedPool:
         if self.workers == 1:
             yield from map(self.local, items)
             return
-        first = next(items, _NOTHING)
-        if first is _NOTHING:
-            return
-        done = self.local(first)
-        second = next(items, _NOTHING)
-        if second is _NOTHING:
-            yield done
-            return
-        if self._pool is None:
+        queue: deque = deque()  # (sent to the processes, result or its handle)
+        if self._pool is None:  # the first item runs here, and the processes fork after it
+            first = next(items, _NOTHING)
+            if first is _NOTHING:
+                return
+            done = self.local(first)
+            second = next(items, _NOTHING)
+            if second is _NOTHING:
+                yield done
+                return
             self._start()
-        items = chain((second,), items)
+            items = chain((second,), items)
+            queue.append((False, done))
         sent_cap = self._sent_cap
         cap = sent_cap + 2  # ... and the items done here, not yet yielded
-        queue: deque = deque([(False, done)])  # (sent to the processes, result or its handle)
         sent, more = 0, True
         while True:
             while more and sent < sent_cap and len(queue) < cap:
@@ -322,15 +359,22 @@ class OrderedPool:
             else:
                 yield head
 
+    def _stop(self, failed: bool) -> None:
+        if self._pool is None:
+            return
+        if failed:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        self._pool.join()
+        self._pool = None
+        for resource in (self._slots, self._functions):
+            if resource is not None:
+                resource.close()
+        self._slots = self._functions = None
+
     def __exit__(self, exc_type, exc, tb):
-        if self._pool is not None:
-            if exc_type is None:
-                self._pool.close()
-            else:
-                self._pool.terminate()
-            self._pool.join()
-            if self._slots is not None:
-                self._slots.close()
+        self._stop(failed=exc_type is not None)
         return False
 
 

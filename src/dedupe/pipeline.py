@@ -29,6 +29,7 @@ import dataclasses
 import pickle
 import tempfile
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter
@@ -131,6 +132,7 @@ class Cleaner:
         self.boilerplate = boilerplate
         self.offtopic = offtopic
         self._own_offtopic = False
+        self._pool: OrderedPool | None = None  # the worker processes both passes of clean() share
         self._load_detectors()
         self._reset()
 
@@ -184,9 +186,12 @@ class Cleaner:
             for docs, blocks, results, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
                 yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
             return
-        with _Replay(documents) as replay:
-            self.fit(replay)
-            yield from self.transform(replay)
+        with _Replay(documents) as replay, OrderedPool(None, self.workers) as self._pool:
+            try:
+                self.fit(replay)
+                yield from self.transform(replay)
+            finally:
+                self._pool = None
 
     def clean_document(self, document: DocumentLike) -> CleanedDocument:
         return next(iter(self.clean([document])))
@@ -238,7 +243,7 @@ class Cleaner:
                 first += len(chunk)
                 yield Texts(doc.text for doc in chunk), skip, spool.get(number) if spool is not None else None
 
-        with OrderedPool(work.for_another_process(), self.workers, local=work) as pool:
+        with _pool_for(self._pool, work, self.workers) as pool:
             for blocks, results, vocabulary in pool.map(texts()):
                 docs = held.popleft()
                 if isinstance(results, Shipped):  # the block texts did not travel: this process holds the texts
@@ -372,6 +377,17 @@ class Cleaner:
                                  repeat(doc.source, k)))
             yield CleanedDocument(doc, strip_lines(doc.text, starts[lo:hi], line_ends[lo:hi], removed[lo:hi]), decisions)
             lo = hi
+
+
+@contextmanager
+def _pool_for(shared: Optional[OrderedPool], work: ChunkWork, workers: int) -> Iterator[OrderedPool]:
+    """The pool that runs ``work``: ``shared`` switched to it (it stays open), or a new one."""
+    if shared is None:
+        with OrderedPool(work.for_another_process(), workers, local=work) as pool:
+            yield pool
+    else:
+        shared.switch(work.for_another_process(), local=work)
+        yield shared
 
 
 class _Spread:

@@ -483,6 +483,29 @@ def test_a_switched_pool_keeps_its_processes_and_runs_the_new_function():
             assert {pid for _, _, pid in got} - {os.getpid()} <= processes
 
 
+def test_a_switched_pool_without_fork_starts_its_processes_afresh(monkeypatch):
+    """Where processes are spawned, not forked (no shared memory or inherited files), a switch
+    closes the pool, and the next stream starts processes that run the new function."""
+    import functools
+    import multiprocessing
+    import os
+
+    from dedupe.parallel import OrderedPool
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with OrderedPool(functools.partial(_tagged, "first"), workers=2) as pool:
+        got = list(pool.map(iter(range(8))))
+        assert [(t, v) for t, v, _ in got] == [("first", -k) for k in range(8)]
+        assert pool._slots is None and pool._pool is not None
+        pool.switch(functools.partial(_tagged, "second"))
+        assert pool._pool is None
+        again = list(pool.map(iter(range(8))))
+        assert [(t, v) for t, v, _ in again] == [("second", -k) for k in range(8)]
+    # items 1-4 went to a spawned process each time, and the second one was another process
+    first, second = ({pid for _, _, pid in run} - {os.getpid()} for run in (got, again))
+    assert first and second and not first & second
+
+
 def test_chunks_without_any_block_pass_with_every_detector():
     """A chunk whose documents are all empty has no block to count terms in (that once recursed
     without end); the documents come back as they were."""

@@ -147,13 +147,21 @@ def _usage() -> dict:
 
 
 def _running(process) -> tuple[float, float, int]:
-    """User and system seconds and minor faults of a running child (zeros once it is gone)."""
+    """User and system seconds and minor faults of a running child (zeros once it is gone).
+    ``stat`` counts CPU time in clock ticks (10 ms): a worker's share of a short pass could read
+    0, so the CPU time is taken from ``schedstat`` (nanoseconds on the CPU) where there is one,
+    and only the split into system time from ``stat``."""
     try:
         fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        tick = os.sysconf("SC_CLK_TCK")  # fields 10, 14 and 15 of proc(5), counted after the ")"
+        user, system, faults = int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
+    except (OSError, IndexError, ValueError):
         return 0.0, 0.0, 0
-    tick = os.sysconf("SC_CLK_TCK")  # fields 10, 14 and 15 of stat(5), counted after the ")"
-    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
+    try:
+        on_cpu = int(Path(f"/proc/{process.pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return user, system, faults
+    return max(on_cpu - system, 0.0), system, faults
 
 
 def time_passes(passes: dict) -> None:

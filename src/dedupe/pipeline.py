@@ -113,8 +113,9 @@ class Cleaner:
         256 news articles, some 5,000 paragraphs, ran the defaults ~10% faster than 64 and
         than 512 on the benchmark dump; the output does not depend on it). The first chunk of
         each pass is an eighth of it: the worker processes start once this process has done
-        it, and they start warm (see :class:`~dedupe.parallel.OrderedPool`), so a small one
-        keeps them waiting less.
+        the first pass's, and they start warm (see :class:`~dedupe.parallel.OrderedPool`), so a
+        small one keeps them waiting less; ``clean()`` runs its second pass on the same
+        processes.
     """
 
     def __init__(self, config: CleanerConfig | None = None, *, index: Index | None = None,

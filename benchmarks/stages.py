@@ -17,7 +17,10 @@ block) 207 ms of the 10k dump, five times what it costs (``timeit``: 178 ns a bl
 
 Each of ``--repeats`` runs is a fresh process. Prints a markdown table, medians over the runs:
 seconds per stage in this process and in the workers, and the wall time, CPU time and idle
-core-seconds (``workers x wall - CPU``).
+core-seconds (``workers x wall - CPU``). Then, per pass: wall, CPU, idle, system time and page
+faults; and, with workers, where the idle time lies: the workers' idle seconds before their
+first task, between tasks and after their last (from each task's start and end, which every
+worker writes down), and this process's seconds waiting on a result that is not back.
 """
 
 from __future__ import annotations
@@ -132,6 +135,54 @@ def install(timers: Timers) -> None:
         setattr(owner, name, wrap(getattr(owner, name), stage))
 
 
+def install_timeline(folder: str, waits: list) -> None:
+    """Timestamps for the idle table: each worker appends the start and end of each of its tasks
+    to a file of its own in ``folder``; this process appends to ``waits`` every span it spends
+    blocked on a result that is not back yet. ``time.perf_counter`` is the system's monotonic
+    clock, the same in every process."""
+    from dedupe import parallel
+
+    call, receive = parallel._call, parallel.OrderedPool._receive
+
+    @functools.wraps(call)  # the pool sends the function by name: the workers find this one
+    def timed_call(*args):
+        started = time.perf_counter()
+        try:
+            return call(*args)
+        finally:
+            with open(Path(folder, f"tasks-{os.getpid()}.txt"), "a") as out:
+                out.write(f"{started} {time.perf_counter()}\n")
+
+    def timed_receive(self, sent):
+        if sent[0].ready():
+            return receive(self, sent)
+        started = time.perf_counter()
+        try:
+            return receive(self, sent)
+        finally:
+            waits.append((started, time.perf_counter()))
+
+    parallel._call, parallel.OrderedPool._receive = timed_call, timed_receive
+
+
+def idle_in(span: tuple[float, float], tasks: dict[str, list], waits: list) -> dict:
+    """Within one pass (``span``: its start and end), the workers' idle seconds before their
+    first task, between tasks and after their last (summed over the workers, each counted from
+    the pass's start, forked or not), and this process's seconds waiting on them."""
+    lo, hi = span
+    start = between = end = 0.0
+    for spans in tasks.values():
+        mine = sorted((a, b) for a, b in spans if lo <= a < hi)
+        if not mine:
+            start += hi - lo
+            continue
+        start += mine[0][0] - lo
+        between += sum(max(a - b, 0.0) for (_, b), (a, _) in zip(mine, mine[1:]))
+        end += max(hi - mine[-1][1], 0.0)
+    waiting = sum(min(b, hi) - max(a, lo) for a, b in waits if a < hi and b > lo)
+    return {"start": start, "between": between, "end": end, "waiting": waiting}
+
+
 def _usage() -> dict:
     """CPU seconds, system seconds and minor page faults of this process and of its workers: those
     reaped (``RUSAGE_CHILDREN``) and those still running (``/proc``: the cleaner's two passes
@@ -164,14 +215,17 @@ def _running(process) -> tuple[float, float, int]:
     return max(on_cpu - system, 0.0), system, faults
 
 
-def time_passes(passes: dict) -> None:
+def time_passes(passes: dict, spans: dict | None = None) -> None:
     """Record each pass of the cleaner (``fit``, ``transform``) in ``passes``: what
     :func:`_usage` counts, from its start to its end (the workers' running totals included, so
     each pass gets its own share of the workers the two passes share)."""
     from dedupe.pipeline import Cleaner
 
     def record(name: str, before: dict) -> None:
-        passes.setdefault(name, collections.Counter()).update({k: v - before[k] for k, v in _usage().items()})
+        after = _usage()
+        passes.setdefault(name, collections.Counter()).update({k: v - before[k] for k, v in after.items()})
+        if spans is not None:
+            spans[name] = (before["wall"], after["wall"])
 
     fit, transform = Cleaner.fit, Cleaner.transform
 
@@ -203,7 +257,10 @@ def measure(dump: Path, workers: int, copies_only: bool) -> dict:
         timers = Timers(folder)
         install(timers)
         passes: dict = {}
-        time_passes(passes)
+        spans: dict = {}
+        waits: list = []
+        time_passes(passes, spans)
+        install_timeline(folder, waits)
         before = _usage()
         paragraphs, *_ = speed.run_ours(dump / "dump.jsonl", workers, copies_only)
         run = {k: v - before[k] for k, v in _usage().items()}
@@ -211,12 +268,17 @@ def measure(dump: Path, workers: int, copies_only: bool) -> dict:
         there: collections.Counter = collections.Counter()
         for file in Path(folder).glob("*.json"):
             there.update(json.loads(file.read_text()))
+        tasks = {file.name: [tuple(map(float, line.split())) for line in file.read_text().splitlines()]
+                 for file in Path(folder).glob("tasks-*.txt")}
+        tasks.update({f"never started {k}": [] for k in range(workers - 1 - len(tasks))})
+        idle = {name: idle_in(span, tasks, waits) for name, span in spans.items()}
     wall, cpu_here, cpu_there = run["wall"], run["cpu_here"], run["cpu_workers"]
     here[OTHER] = max(cpu_here - sum(here.values()), 0.0)
     if workers > 1:
         there[OTHER] = max(cpu_there - sum(there.values()), 0.0)
     return {"paragraphs": paragraphs, "wall": wall, "cpu_here": cpu_here, "cpu_workers": cpu_there,
-            "here": here, "workers": dict(there), "passes": {k: dict(v) for k, v in passes.items()}}
+            "here": here, "workers": dict(there), "passes": {k: dict(v) for k, v in passes.items()},
+            "idle": idle}
 
 
 OTHER = "other (between the stages)"
@@ -268,19 +330,38 @@ def _idle(usage: dict, workers: int) -> float:
 
 def _print_passes(runs: list[dict], workers: int) -> None:
     """Per pass, medians over the runs: wall, CPU, the idle core-seconds, system time and minor
-    page faults, in this process and in the workers. A run of the copy detectors alone makes
-    one pass through ``clean()``, neither ``fit`` nor ``transform``: no table then."""
+    page faults, in this process and in the workers; with workers, where they were idle (see
+    :func:`idle_in`). A run of the copy detectors alone makes one pass through ``clean()``,
+    neither ``fit`` nor ``transform``: no tables then."""
     names = [name for name in ("first pass (fit)", "second pass (transform)") if name in runs[0]["passes"]]
     if not names:
         return
-    print("\n| pass | wall (s) | CPU here (s) | CPU workers (s) | idle (core-s) | system here / workers (s) "
-          "| minor faults here / workers |")
-    print("|---|---|---|---|---|---|---|")
+    rows = []
     for name in names:
-        p = {k: statistics.median(r["passes"][name][k] for r in runs) for k in runs[0]["passes"][name]}
+        p = _medians(runs, "passes", name)
         idle = statistics.median(_idle(r["passes"][name], workers) for r in runs)
-        print(f"| {name} | {p['wall']:.2f} | {p['cpu_here']:.2f} | {p['cpu_workers']:.2f} | {idle:.2f} "
-              f"| {p['sys_here']:.2f} / {p['sys_workers']:.2f} | {p['faults_here']:,.0f} / {p['faults_workers']:,.0f} |")
+        rows.append([name, f"{p['wall']:.2f}", f"{p['cpu_here']:.2f}", f"{p['cpu_workers']:.2f}", f"{idle:.2f}",
+                     f"{p['sys_here']:.2f} / {p['sys_workers']:.2f}",
+                     f"{p['faults_here']:,.0f} / {p['faults_workers']:,.0f}"])
+    _print_table(["pass", "wall (s)", "CPU here (s)", "CPU workers (s)", "idle (core-s)",
+                  "system here / workers (s)", "minor faults here / workers"], rows)
+    if workers == 1:
+        return
+    rows = [[name, *(f"{value:.3f}" for value in _medians(runs, "idle", name).values())] for name in names]
+    _print_table(["pass", "workers idle before their first task (s)", "between tasks (s)", "after their last (s)",
+                  "this process waiting on them (s)"], rows)
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    print("\n| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def _medians(runs: list[dict], table: str, name: str) -> dict:
+    """Each figure of ``runs[...][table][name]``, the median over the runs."""
+    return {k: statistics.median(r[table][name][k] for r in runs) for k in runs[0][table][name]}
 
 
 if __name__ == "__main__":

@@ -39,6 +39,22 @@ def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_
     assert list(passes) == ["first pass (fit)", "second pass (transform)"]
     for wall, here, workers in passes.values():  # the workers the passes share count in each
         assert wall > 0 and here > 0 and workers > 0
+    idle = _idle(done.stdout)
+    assert list(idle) == ["first pass (fit)", "second pass (transform)"]
+    assert all(value >= 0 for row in idle.values() for value in row)
+    # the worker forks only after this process has done the first chunk: it waits for it
+    assert idle["first pass (fit)"][0] > 0
+
+
+def _idle(output: str) -> dict[str, list[float]]:
+    """The idle table: per pass, the workers' idle seconds (at the start, between tasks, at the
+    end) and this process's waiting."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[0].endswith(")"):
+            rows[cells[0]] = [float(c) for c in cells[1:]]
+    return rows
 
 
 def _passes(output: str) -> dict[str, tuple[float, float, float]]:

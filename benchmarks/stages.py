@@ -314,12 +314,11 @@ def main() -> None:
     print(f"{args.dump.name}, {paragraphs:,} paragraphs, {kind}, --workers {args.workers}, medians of "
           f"{args.repeats} runs: {wall:.2f} s wall, {paragraphs / wall:,.0f} paragraphs/s; CPU {cpu_here:.2f} s "
           f"in this process, {cpu_there:.2f} s in the workers; idle "
-          f"{median(_idle(r, args.workers) for r in runs):.2f} core-seconds\n")
-    print("| stage | this process (s) | workers (s) | share of the CPU |")
-    print("|---|---|---|---|")
+          f"{median(_idle(r, args.workers) for r in runs):.2f} core-seconds")
     total = sum(here.values()) + sum(there.values())
-    for stage in stages:
-        print(f"| {stage} | {here[stage]:.3f} | {there[stage]:.3f} | {100 * (here[stage] + there[stage]) / total:.1f}% |")
+    _print_table(["stage", "this process (s)", "workers (s)", "share of the CPU"],
+                 [[stage, f"{here[stage]:.3f}", f"{there[stage]:.3f}", f"{100 * (here[stage] + there[stage]) / total:.1f}%"]
+                  for stage in stages])
     _print_passes(runs, args.workers)
 
 

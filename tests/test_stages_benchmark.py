@@ -13,13 +13,20 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import make_dump  # noqa: E402
 
 
-def _table(output: str) -> dict[str, tuple[float, float]]:
+def _rows(output: str, width: int) -> dict[str, list[str]]:
+    """The rows of the printed tables that have ``width`` cells: the first cell -> the others."""
     rows = {}
     for line in output.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 4 and cells[1].replace(".", "").isdigit():
-            rows[cells[0]] = (float(cells[1]), float(cells[2]))
+        if line.startswith("| ") and len(cells) == width and not set(cells[1]) <= set("-"):
+            rows[cells[0]] = cells[1:]
     return rows
+
+
+def _table(output: str) -> dict[str, tuple[float, float]]:
+    """The stage table: seconds in this process and in the workers."""
+    return {stage: (float(a), float(b)) for stage, (a, b, _) in _rows(output, 4).items()
+            if a.replace(".", "").isdigit()}
 
 
 def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_path):
@@ -49,19 +56,9 @@ def test_the_stages_of_a_two_worker_run_are_timed_in_both_processes(corpus, tmp_
 def _idle(output: str) -> dict[str, list[float]]:
     """The idle table: per pass, the workers' idle seconds (at the start, between tasks, at the
     end) and this process's waiting."""
-    rows = {}
-    for line in output.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 5 and cells[0].endswith(")"):
-            rows[cells[0]] = [float(c) for c in cells[1:]]
-    return rows
+    return {name: [float(c) for c in cells] for name, cells in _rows(output, 5).items() if name.endswith(")")}
 
 
 def _passes(output: str) -> dict[str, tuple[float, float, float]]:
     """The per-pass table: wall, CPU in this process and in the workers."""
-    rows = {}
-    for line in output.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 7 and cells[0].endswith(")"):
-            rows[cells[0]] = (float(cells[1]), float(cells[2]), float(cells[3]))
-    return rows
+    return {name: tuple(float(c) for c in cells[:3]) for name, cells in _rows(output, 7).items() if name.endswith(")")}

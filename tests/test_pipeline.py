@@ -157,6 +157,29 @@ def test_both_passes_run_on_the_same_worker_processes(monkeypatch):
                    for c in _Cleaner(chunk_size=4).clean(docs)]
 
 
+def test_the_command_line_job_runs_both_passes_on_the_same_worker_processes(monkeypatch, tmp_path):
+    """clean_path (dedupe clean) calls fit() and transform() apart, reading the file twice; it
+    holds the workers across both, as clean() does, and writes what one process writes."""
+    import json
+
+    from dedupe.cleaning import clean_path
+    from dedupe.parallel import OrderedPool
+
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in _recombined_seed_documents()))
+    starts = []
+    start = OrderedPool._start
+    monkeypatch.setattr(OrderedPool, "_start", lambda pool: starts.append(pool) or start(pool))
+    outputs = []
+    for workers in (2, 1):
+        out = tmp_path / f"out-{workers}.jsonl"
+        summary = clean_path(str(dump), str(out), _Cleaner(chunk_size=4, workers=workers))
+        assert summary.documents == 40
+        outputs.append(out.read_bytes())
+    assert len(starts) == 1  # the two-worker run forked once; one worker forks nothing
+    assert outputs[0] == outputs[1]
+
+
 def test_an_index_of_ones_own_needs_only_the_interface():
     """An index with only the methods of dedupe.indexing.Index (a persistent store would have
     no more) gives the decisions of the default one, with and without worker processes."""

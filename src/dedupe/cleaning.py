@@ -63,6 +63,7 @@ def clean_path(
             input_path, name = _spool_stdin(stack), "<stdin>"  # the second pass reads it again
         rejects = _RejectsSink(stack, rejects_path, summary)
         if cleaner.two_pass:
+            stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
             first = read_documents(input_path, read_options, rejects, name)
             cleaner.fit(_progress(stack, first, progress, "indexing"))
             documents = read_documents(input_path, read_options, None, name)  # rejects counted once

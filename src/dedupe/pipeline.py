@@ -187,10 +187,30 @@ class Cleaner:
             for docs, blocks, results, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
                 yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
             return
-        with _Replay(documents) as replay, OrderedPool(None, self.workers) as self._pool:
+        with _Replay(documents) as replay, self.shared_workers():
+            self.fit(replay)
+            yield from self.transform(replay)
+
+    @contextmanager
+    def shared_workers(self) -> Iterator["Cleaner"]:
+        """Keep one set of worker processes for every pass run inside the block: ``fit()`` forks
+        them once, and ``transform()`` switches them to its own work instead of forking new
+        ones (which start cold and fault in the first pass's memory again). ``clean()`` holds
+        them itself; call this around ``fit()`` and ``transform()`` called apart, e.g.
+
+        >>> docs = ["A long story about the storm in the north of the country, told twice."] * 2
+        >>> cleaner = Cleaner(workers=2)
+        >>> with cleaner.shared_workers():
+        ...     cleaned = list(cleaner.fit(docs).transform(docs))
+        >>> [d.reason for c in cleaned for d in c.decisions]
+        [None, 'duplicate']
+        """
+        if self._pool is not None:  # already held by an enclosing block
+            yield self
+            return
+        with OrderedPool(None, self.workers) as self._pool:
             try:
-                self.fit(replay)
-                yield from self.transform(replay)
+                yield self
             finally:
                 self._pool = None
 

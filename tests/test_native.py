@@ -405,6 +405,31 @@ def test_cleaning_gives_the_same_files_with_and_without_the_kernels(tmp_path):
     assert outputs["1"] == outputs["0"]
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_jsonl_lines_are_what_the_json_module_writes(both, seed):
+    """The writer's lines, long texts escaped by the kernels, are json.dumps(ensure_ascii=False)
+    byte for byte: quotes, backslashes, every control character, typography, astral characters,
+    other fields around the text; a lone surrogate fails as the json module's lines do."""
+    from dedupe.writing import JsonlWriter
+
+    rng = random.Random(seed)
+    alphabet = [chr(c) for c in range(0x80)] + ["é", "“", "—", "🙂", "\u2028", "日"]
+    texts = _blocks()[:-4] + ["".join(rng.choice(alphabet) for _ in range(rng.choice([0, 5, 255, 256, 3000])))
+                              for _ in range(300)]
+    records = [{"id": f"doc-{k}", "source": "site.example", "text": t, "tags": ["a", 1.5, None]}
+               for k, t in enumerate(texts)] + [{"text": "x" * 300, "n": float("nan")}, {1: "y" * 300}]
+
+    def lines():
+        writer = JsonlWriter("-")
+        return [writer.line(r) for r in records]
+
+    compiled, plain = both(lines)
+    assert compiled == plain == [(json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records]
+    assert sum(len(r["text"]) >= JsonlWriter.LONG for r in records[:-2]) > 100  # the kernel's path ran
+    with pytest.raises(UnicodeEncodeError):
+        JsonlWriter("-").line({"text": "lone \ud800 surrogate" * 20})
+
+
 def _copy_findings(documents: list[str], chunk_size: int, **params) -> list[tuple]:
     from dedupe.pipeline import Cleaner
 

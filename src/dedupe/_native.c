@@ -46,7 +46,7 @@
 
 /* Bumped whenever a function below changes its arguments or its meaning: dedupe.native only
  * uses a library that reports the version it was written for (a stale build is not called). */
-#define KERNELS_VERSION 5
+#define KERNELS_VERSION 6
 
 int64_t dd_version(void) { return KERNELS_VERSION; }
 
@@ -1397,3 +1397,45 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "Compiled 
                                     NULL};
 
 PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+
+/* The inside of a JSON string holding the UTF-8 bytes in[0..n), byte for byte what Python's
+ * json.dumps(text, ensure_ascii=False) puts between its quotes: " and \ escaped, \n \r \t \b \f
+ * by name, the other control characters as \u00xx (lower-case hex), every other byte as it is
+ * (UTF-8 sequences pass through whole). out has room for 6n bytes; returns the length written.
+ * Python's encoder reads a document's text character by character; this copies the runs
+ * between escapes whole. */
+int64_t dd_json_escape(const uint8_t *in, int64_t n, uint8_t *out) {
+    static const char hex[] = "0123456789abcdef";
+    static uint8_t special[256];
+    static int ready = 0;
+    if (!ready) {
+        for (int c = 0; c < 0x20; c++) special[c] = 1;
+        special['"'] = special['\\'] = 1;
+        ready = 1;
+    }
+    uint8_t *o = out;
+    int64_t i = 0;
+    while (i < n) {
+        int64_t j = i;
+        while (j < n && !special[in[j]]) j++;
+        memcpy(o, in + i, (size_t)(j - i));
+        o += j - i;
+        if (j == n) break;
+        const uint8_t c = in[j];
+        i = j + 1;
+        *o++ = '\\';
+        switch (c) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            case '\b': *o++ = 'b'; break;
+            case '\f': *o++ = 'f'; break;
+            default:
+                *o++ = 'u'; *o++ = '0'; *o++ = '0';
+                *o++ = (uint8_t)hex[c >> 4]; *o++ = (uint8_t)hex[c & 15];
+        }
+    }
+    return (int64_t)(o - out);
+}

@@ -47,7 +47,7 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
-    VERSION = 5  # KERNELS_VERSION of the _native.c these wrappers call
+    VERSION = 6  # KERNELS_VERSION of the _native.c these wrappers call
 
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
@@ -85,9 +85,18 @@ class Kernels:
             ("dd_chunk_copies", [_P, _I64, _P, _P, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _I64, _I64, _I64,
                                  ctypes.c_double, ctypes.c_double, ctypes.c_double] + [_P] * 20, _I64),
             ("dd_vocab_scan", [_P, _I64, _P, _P, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _P, _P], _I64),
+            ("dd_json_escape", [_P, _I64, _P], _I64),
         ):
             function = getattr(library, name)
             function.argtypes, function.restype = argtypes, restype
+
+    def json_string(self, data: bytes) -> bytes:
+        """A JSON string (quotes included) of UTF-8 ``data``: what ``json.dumps(text,
+        ensure_ascii=False).encode()`` gives for the text ``data`` encodes."""
+        out = np.empty(6 * len(data) + 2, np.uint8)
+        length = self._lib.dd_json_escape(data, len(data), _ptr(out) + 1)
+        out[0] = out[length + 1] = ord('"')
+        return out[:length + 2].tobytes()
 
     def token_bounds(self, units: np.ndarray, is_gap: np.ndarray, lines: bool = False):
         """Runs of bytes ``u`` with ``is_gap[u] == 0`` (a 256-entry table): ``(starts, ends)``,

@@ -28,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import native
 from .errors import OutputError
 
 
@@ -136,7 +137,15 @@ class TextDirWriter:
 
 
 class JsonlWriter:
-    """Writes JSON records one per line to a file (atomically) or to stdout (``-``)."""
+    """Writes JSON records one per line to a file (atomically) or to stdout (``-``).
+
+    Each line is what ``json.dumps(record, ensure_ascii=False)`` gives, in UTF-8. A long string
+    value (a document's text) is escaped by the compiled kernels, where they were built: the
+    json module's encoder reads it character by character, which was a tenth of ``dedupe
+    clean``'s time on a dump of 100k articles with the copy detectors alone.
+    """
+
+    LONG = 256  # characters from which a string value goes to the compiled escaper
 
     def __init__(self, path: str):
         self.path = path
@@ -144,20 +153,53 @@ class JsonlWriter:
         self._file = None
         # json.dumps(..., ensure_ascii=False) builds an encoder per call; one serves every line
         self._encode = json.JSONEncoder(ensure_ascii=False).encode
+        kernels = native.load()
+        self._escape = None if kernels is None else kernels.json_string
 
     def __enter__(self):
         if self.path == "-":
-            self._file = sys.stdout
+            sys.stdout.flush()  # what was printed before comes first
+            self._file = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
         else:
-            self._atomic = AtomicFile(self.path)
+            self._atomic = AtomicFile(self.path, binary=True)
             self._file = self._atomic.__enter__()
         return self
 
+    def line(self, record: dict) -> bytes:
+        """The record's line, newline included."""
+        if self._escape is not None and any(type(v) is str and len(v) >= self.LONG for v in record.values()):
+            try:
+                return b"{" + b", ".join(map(self._item, record.items())) + b"}\n"
+            except (UnicodeEncodeError, TypeError):  # a lone surrogate, a key that is not text:
+                pass  # the json module says what it says of them
+        return (self._encode(record) + "\n").encode("utf-8")
+
+    def _item(self, item: tuple) -> bytes:
+        key, value = item
+        if type(key) is not str:
+            raise TypeError("json writes the key as text")
+        if type(value) is str and len(value) >= self.LONG:
+            return f"{self._encode(key)}: ".encode("utf-8") + self._escape(value.encode("utf-8"))
+        return f"{self._encode(key)}: {self._encode(value)}".encode("utf-8")
+
     def write(self, record: dict) -> None:
-        self._file.write(self._encode(record) + "\n")
+        self._file.write(self.line(record))
 
     def __exit__(self, exc_type, exc, tb):
         if self._atomic is not None:
             return self._atomic.__exit__(exc_type, exc, tb)
         self._file.flush()
         return False
+
+
+class _TextSink:
+    """A text stream without a byte buffer (one a test put in place of stdout), written bytes."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.stream.flush()

@@ -20,7 +20,8 @@ PATTERNS = [
     r"(?P<a>\AAb)|(?P<b>(?<=\s)ab)|(?P<c>\W\S)",
 ]
 ALPHABET = ["a", "b", "c", "x", "y", "z", "q", "A", " ", "\n", "1", "2", "/", ".", "-", "@", "#", "_",
-            "é", "İ", "𝟐", "👍", "𝐑", "com", "by ", "\nby ", "org", "ab"]
+            "é", "İ", "𝟐", "👍", "𝐑", "com", "by ", "\nby ", "org", "ab",
+            "\U0002000b", "\U0001f3f4\U000e0067", "\U00100000"]  # planes 1, 2, 14 and 16
 
 
 def _positions(text, pattern, flags):
@@ -47,6 +48,21 @@ def test_the_compiled_matcher_finds_what_re_finds(pattern, flags):
         assert list(zip(found[0].tolist(), found[1].tolist())) == [(p, labels[g]) for p, g in expected], text
         matched += len(expected)
     assert matched > 30  # the texts do hold matches
+    assert program.astral_planes == (1 << 1) | (1 << 2) | (1 << 14) | (1 << 16)  # as the texts met them
+
+
+@needs_kernels
+def test_the_classes_of_a_plane_are_computed_when_a_text_first_holds_it():
+    compiled_re = re.compile(r"(?P<a>\w+)|(?P<b>\d)", 0)
+    program = compile_pattern(compiled_re, {"a": 0, "b": 1})
+    for text, planes in [("plain ascii", 0), ("thumbs 👍 up", 1 << 1), ("𠀋 and 👍", (1 << 1) | (1 << 2))]:
+        points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+        units = points.astype(np.uint8) if text.isascii() else points
+        every = np.arange(len(text), dtype=np.int64)
+        found = kernels.vocab_scan(program, units, every, np.full(len(text), len(text), np.int64))
+        assert list(zip(found[0].tolist(), found[1].tolist())) == [
+            (m.start(), 0 if m.lastgroup == "a" else 1) for m in compiled_re.finditer(text)]
+        assert program.astral_planes == planes
 
 
 @needs_kernels

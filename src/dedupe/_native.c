@@ -1264,12 +1264,13 @@ typedef struct {
     const int32_t *prog;
     const int32_t *skips; /* per guard, 130 columns: where its SPLIT leads (see matcher._skips) */
     const uint32_t *bmp;
-    const int64_t *astral; /* (first, last, bits) rows; n_astral < 0: not computed */
+    const int64_t *astral; /* (first, last, bits) rows of the planes in astral_planes */
     int64_t n_astral;
+    int64_t astral_planes; /* bit p: plane p's rows are there (each plane is computed on first sight) */
     uint32_t word_bit;
     int64_t *stack;
     int64_t stack_cap;
-    int status; /* 1: out of stack or steps, 2: a code point above the BMP and no astral table */
+    int status; /* 1: out of stack or steps, 2: a code point of a plane above the BMP without rows */
 } Vm;
 
 static inline uint32_t vm_at(const Vm *vm, int64_t i) {
@@ -1278,7 +1279,7 @@ static inline uint32_t vm_at(const Vm *vm, int64_t i) {
 
 static inline uint32_t vm_bits(Vm *vm, uint32_t c) {
     if (c < 0x10000) return vm->bmp[c];
-    if (vm->n_astral < 0) {
+    if (!((vm->astral_planes >> (c >> 16)) & 1)) {
         vm->status = 2;
         return 0;
     }
@@ -1377,9 +1378,9 @@ static int64_t vm_match(Vm *vm, int64_t p, int64_t e, int32_t *label) {
  * Returns the number of matches (start, label), or -1 / -2 (see Vm.status): Python decides. */
 int64_t dd_vocab_scan(const void *text, int64_t wide, const int64_t *cand, const int64_t *cand_end, int64_t n_cand,
                       const int32_t *prog, const int32_t *skips, const uint32_t *bmp, const int64_t *astral,
-                      int64_t n_astral, int64_t word_bit, int64_t *stack, int64_t stack_cap, int64_t *out_pos,
-                      int32_t *out_label) {
-    Vm vm = {text, (int)wide, prog, skips, bmp, astral, n_astral, (uint32_t)word_bit, stack, stack_cap, 0};
+                      int64_t n_astral, int64_t astral_planes, int64_t word_bit, int64_t *stack, int64_t stack_cap,
+                      int64_t *out_pos, int32_t *out_label) {
+    Vm vm = {text, (int)wide, prog, skips, bmp, astral, n_astral, astral_planes, (uint32_t)word_bit, stack, stack_cap, 0};
     int64_t resume = 0, count = 0;
     for (int64_t i = 0; i < n_cand; i++) {
         if (cand[i] < resume) continue;
@@ -1406,13 +1407,7 @@ PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
  * between escapes whole. */
 int64_t dd_json_escape(const uint8_t *in, int64_t n, uint8_t *out) {
     static const char hex[] = "0123456789abcdef";
-    static uint8_t special[256];
-    static int ready = 0;
-    if (!ready) {
-        for (int c = 0; c < 0x20; c++) special[c] = 1;
-        special['"'] = special['\\'] = 1;
-        ready = 1;
-    }
+    static const uint8_t special[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1};
     uint8_t *o = out;
     int64_t i = 0;
     while (i < n) {

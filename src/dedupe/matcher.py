@@ -68,18 +68,38 @@ class CompiledPattern:
         self.bmp = np.zeros(0x10000, np.uint32)
         for bit, (items, flags) in enumerate(classes):
             self.bmp[_members(items, flags, 0, 0x10000)] |= np.uint32(1 << bit)
-        self.astral_rows: np.ndarray | None = None  # astral()'s table, once it was asked for
+        # the classes of the planes above the BMP, each computed when a text first holds one of
+        # its characters: re's categories take some 25 ms for each of \w \d \s over the
+        # million code points above the BMP, and emoji need only plane 1
+        self.astral_rows = np.zeros((0, 3), np.int64)  # (first, last, bits), ascending
+        self.astral_planes = 0  # bit p: the rows of plane p are in astral_rows
 
-    def astral(self) -> np.ndarray:
-        """``(first, last, bits)`` rows for the code points above the BMP in some class."""
-        if self.astral_rows is None:
-            bits = np.zeros(0x110000 - 0x10000, np.uint32)
+    def astral(self, planes: int) -> np.ndarray:
+        """``(first, last, bits)`` rows for the code points of ``planes`` (bit p: plane p, 1-16)
+        and of the planes asked for before that are in some class."""
+        for plane in range(1, 17):
+            if not (planes >> plane & 1) or self.astral_planes >> plane & 1:
+                continue
+            first, stop = plane << 16, (plane + 1) << 16
+            bits = np.zeros(stop - first, np.uint32)
             for bit, (items, flags) in enumerate(self._classes):
-                bits[_members(items, flags, 0x10000, 0x110000) - 0x10000] |= np.uint32(1 << bit)
+                bits[_members(items, flags, first, stop) - first] |= np.uint32(1 << bit)
             change = np.flatnonzero(np.diff(bits, prepend=np.uint32(0), append=np.uint32(0)) != 0)
-            rows = [(0x10000 + a, 0x10000 + b - 1, int(bits[a])) for a, b in zip(change[:-1], change[1:]) if bits[a]]
-            self.astral_rows = np.array(rows, np.int64).reshape(-1, 3)
+            rows = [(first + a, first + b - 1, int(bits[a])) for a, b in zip(change[:-1], change[1:]) if bits[a]]
+            together = np.concatenate((self.astral_rows, np.array(rows, np.int64).reshape(-1, 3)))
+            self.astral_rows = np.ascontiguousarray(together[np.argsort(together[:, 0], kind="stable")])
+            self.astral_planes |= 1 << plane
         return self.astral_rows
+
+    @staticmethod
+    def planes_in(text: np.ndarray) -> int:
+        """The planes above the BMP that code points of ``text`` lie in, as bits (see :meth:`astral`)."""
+        if text.dtype != np.uint32:
+            return 0
+        planes = 0
+        for plane in np.unique(text[text >= 0x10000] >> 16).tolist():
+            planes |= 1 << plane
+        return planes
 
 
 SKIP_ABOVE_ASCII, SKIP_AT_END = 128, 129  # the columns of a skip row after the 128 ASCII characters

@@ -84,7 +84,7 @@ class Kernels:
             ("dd_minhash", [_P, _P, _I64, _P, _P, _I64, _P], None),
             ("dd_chunk_copies", [_P, _I64, _P, _P, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _I64, _I64, _I64,
                                  ctypes.c_double, ctypes.c_double, ctypes.c_double] + [_P] * 20, _I64),
-            ("dd_vocab_scan", [_P, _I64, _P, _P, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _P, _P], _I64),
+            ("dd_vocab_scan", [_P, _I64, _P, _P, _I64, _P, _P, _P, _P, _I64, _I64, _I64, _P, _I64, _P, _P], _I64),
             ("dd_json_escape", [_P, _I64, _P], _I64),
         ):
             function = getattr(library, name)
@@ -317,16 +317,17 @@ class Kernels:
         out_pos = np.empty(len(candidates), np.int64)
         out_label = np.empty(len(candidates), np.int32)
         stack = np.empty(2 * 4096, np.int64)
-        astral = pattern.astral_rows
         while True:
+            astral, planes = pattern.astral_rows, pattern.astral_planes
             count = self._lib.dd_vocab_scan(
                 _ptr(text), text.dtype == np.uint32, _ptr(candidates), _ptr(ends), len(candidates),
-                _ptr(pattern.program), _ptr(pattern.skips), _ptr(pattern.bmp), None if astral is None else _ptr(astral),
-                -1 if astral is None else len(astral), pattern.word_class, _ptr(stack), len(stack) // 2,
-                _ptr(out_pos), _ptr(out_label))
-            if count == -2 and astral is None:  # a code point above the BMP: its classes are needed
-                astral = pattern.astral()
-                continue
+                _ptr(pattern.program), _ptr(pattern.skips), _ptr(pattern.bmp), _ptr(astral), len(astral), planes,
+                pattern.word_class, _ptr(stack), len(stack) // 2, _ptr(out_pos), _ptr(out_label))
+            if count == -2:  # a code point of a plane above the BMP whose classes are not known yet
+                needed = pattern.planes_in(text)
+                if needed & ~planes:
+                    pattern.astral(needed)
+                    continue
             return None if count < 0 else (out_pos[:count], out_label[:count].astype(np.int64))
 
     def run_lookup(self, keys: np.ndarray, vals: np.ndarray, start: np.ndarray, shift: int, q: np.ndarray

@@ -7,7 +7,6 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
-from dedupe import lsh, native
 from dedupe.errors import ConfigError
 from dedupe.lsh import MinHashLSHIndex, _SortedMultimap, optimal_bands, sorted_pairs
 
@@ -210,32 +209,6 @@ def test_multimap_levels_against_a_dict():
         got.setdefault(int(q[i]), []).append(v)
     expected = {int(k): reference[int(k)] for k in q if int(k) in reference}
     assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
-
-
-@pytest.mark.skipif(not lsh._GROWABLE or native.load() is None, reason="the runs' maps need mremap and the kernels")
-def test_the_maps_of_runs_carried_down_are_reused(monkeypatch):
-    """A run carried into a level that has one leaves its maps to the next run that needs maps,
-    so a long stream makes about one set of maps per level, not one per merge (each new set
-    is pages the operating system faults in and clears)."""
-    made = []
-
-    class CountedPairs(lsh._Pairs):
-        def __init__(self, *args):
-            super().__init__(*args)
-            made.append(self)
-
-    monkeypatch.setattr(lsh, "_Pairs", CountedPairs)
-    rng = np.random.default_rng(11)
-    table, value = _SortedMultimap(base=16, ratio=3), 0
-    for _ in range(2000):
-        n = int(rng.integers(1, 40))
-        table.add(rng.integers(0, 2**64 - 1, n, dtype=np.uint64), np.arange(value, value + n, dtype=np.uint32))
-        value += n
-    assert len(table) == value and len(table.levels) >= 6
-    assert len(table.spares) <= len(table.levels)
-    assert len(made) <= len(table.levels)  # 905 before the spares
-    live = [r.pairs for r in table.levels if r is not None and r.pairs is not None] + table.spares
-    assert table.nbytes >= sum(p.nbytes for p in live)
 
 
 def test_sorted_pairs_is_a_stable_sort_by_key():

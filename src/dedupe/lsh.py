@@ -61,7 +61,6 @@ from __future__ import annotations
 import functools
 import mmap
 import sys
-from operator import attrgetter
 
 import numpy as np
 
@@ -237,8 +236,7 @@ class _Run:
 
     @property
     def nbytes(self) -> int:
-        pairs = self.keys.nbytes + self.vals.nbytes if self.pairs is None else self.pairs.nbytes
-        return pairs + self.start.nbytes
+        return self.keys.nbytes + self.vals.nbytes + self.start.nbytes
 
 
 class _Pairs:
@@ -249,16 +247,13 @@ class _Pairs:
     few times per level of the LSM: on the first 100k documents of the 1M benchmark dump, 8.5%
     of the run was the operating system clearing pages for those arrays. Growing the run's own
     maps (``mremap``) and merging into them from the back leaves only the new pairs' room to
-    clear. The maps never shrink: a run carried down to the next level leaves its maps to the
-    multimap's spares (:class:`_SortedMultimap`), whose pages are already there for the next
-    run that needs maps. A map cannot be resized while a view of it is alive, so :meth:`views`
-    hands out the only ones and :meth:`grow` takes them back first.
+    clear. A map cannot be resized while a view of it is alive, so :meth:`views` hands out the
+    only ones and :meth:`grow` takes them back first.
     """
 
     def __init__(self, dtype, n: int):
         self.dtype = np.dtype(dtype)
-        self.capacity = max(n, 1)  # pairs the maps hold room for
-        self._maps = [self._map(self.capacity * size) for size in (self.dtype.itemsize, 4)]
+        self._maps = [self._map(max(n, 1) * size) for size in (self.dtype.itemsize, 4)]
 
     @staticmethod
     def _map(size: int) -> mmap.mmap:
@@ -266,21 +261,14 @@ class _Pairs:
         _huge_pages(area)
         return area
 
-    @property
-    def nbytes(self) -> int:
-        return self.capacity * (self.dtype.itemsize + 4)
-
     def views(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         return (np.frombuffer(self._maps[0], self.dtype, n), np.frombuffer(self._maps[1], np.uint32, n))
 
     def grow(self, n: int) -> None:
         """Room for ``n`` pairs; every view must have been dropped."""
-        if n <= self.capacity:
-            return
         for area, size in zip(self._maps, (self.dtype.itemsize, 4)):
-            area.resize(n * size)
+            area.resize(max(n, 1) * size)
             _huge_pages(area)
-        self.capacity = n
 
     def close(self) -> None:
         for area in self._maps:
@@ -313,11 +301,9 @@ def _merge(big: _Run, keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, n
     return out_k, out_v
 
 
-def _absorbed(run: _Run, keys: np.ndarray, vals: np.ndarray, spares: list | None = None
-              ) -> tuple[np.ndarray, np.ndarray, "_Pairs | None"]:
+def _absorbed(run: _Run, keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, "_Pairs | None"]:
     """``_merge(run, keys, vals)``, in ``run``'s own growing maps where the kernels run (the
-    run is spent either way: its arrays are no longer to be read); a run without maps takes
-    the largest of ``spares`` (maps left by a run carried down, of the same key type)."""
+    run is spent either way: its arrays are no longer to be read)."""
     kernels = native.load()
     if (kernels is None or not _GROWABLE or keys.dtype != run.keys.dtype
             or keys.dtype not in (np.uint32, np.uint64) or run.vals.dtype != np.uint32):
@@ -325,14 +311,7 @@ def _absorbed(run: _Run, keys: np.ndarray, vals: np.ndarray, spares: list | None
     n, m = len(run), len(keys)
     pairs = run.pairs
     if pairs is None:  # the run's first merge: its pairs move into maps of their own
-        fitting = [p for p in spares or () if p.dtype == keys.dtype]
-        if fitting:  # the smallest that holds the merged run, else the largest (grown)
-            roomy = [p for p in fitting if p.capacity >= n + m]
-            pairs = min(roomy, key=attrgetter("capacity")) if roomy else max(fitting, key=attrgetter("capacity"))
-            spares.remove(pairs)
-            pairs.grow(n + m)
-        else:
-            pairs = _Pairs(keys.dtype, n + m)
+        pairs = _Pairs(keys.dtype, n + m)
         old_keys, old_vals = pairs.views(n)
         old_keys[:], old_vals[:] = run.keys, run.vals
         del old_keys, old_vals
@@ -358,17 +337,13 @@ class _SortedMultimap:
     def __init__(self, base: int = 4096, ratio: int = 8):
         self.base, self.ratio = base, ratio
         self.levels: list[_Run | None] = []
-        # the maps of runs carried down into a level that had a run (it merged them into its
-        # own), kept for the next run that needs maps: their pages are there already, while new
-        # ones would be faulted in and cleared by the operating system (as many as the levels)
-        self.spares: list[_Pairs] = []
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.levels if r is not None)
 
     @property
     def nbytes(self) -> int:
-        return sum(r.nbytes for r in self.levels if r is not None) + sum(p.nbytes for p in self.spares)
+        return sum(r.nbytes for r in self.levels if r is not None)
 
     def add(self, keys: np.ndarray, vals: np.ndarray) -> None:
         keys, vals = sorted_pairs(keys, vals)
@@ -380,13 +355,9 @@ class _SortedMultimap:
             run = self.levels[level]
             if run is not None:
                 carried = pairs
-                keys, vals, pairs = _absorbed(run, keys, vals, self.spares)
+                keys, vals, pairs = _absorbed(run, keys, vals)
                 if carried is not None:
-                    self.spares.append(carried)
-                    if len(self.spares) > len(self.levels):
-                        smallest = min(self.spares, key=attrgetter("capacity"))
-                        self.spares.remove(smallest)
-                        smallest.close()
+                    carried.close()
             if len(keys) <= self.base * self.ratio**level:
                 self.levels[level] = _Run(keys, vals, pairs)
                 return

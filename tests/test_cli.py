@@ -107,6 +107,26 @@ def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
     assert [r["id"] for r in out] == [1, 6]  # the empty document passes through
 
 
+def test_a_lone_surrogate_escape_is_written_back_as_it_came(tmp_path):
+    """A "\\ud800" escape is valid JSON but no Unicode character: the cleaned file, the report and
+    the page hold it as that escape (it reads back as the same string), not a traceback."""
+    dump, out, report, page = (tmp_path / name for name in ("dump.jsonl", "out.jsonl", "r.jsonl", "r.html"))
+    text = ("The storm in the north of the country closed roads for \\ud800 three days while crews "
+            "worked to restore power to thousands of homes across the region.")
+    longer = ("Officials said on Tuesday that the new bridge over the \\udc80 river would open next spring, "
+              "two years later than planned, after engineers found that the old foundations could not carry "
+              "the weight of the heavier deck the city council had asked for in its revised plans.")  # >= 256
+    dump.write_text('{"id": 1, "text": "%s"}\n{"id": 2, "text": "%s"}\n' % (text, longer), encoding="utf-8")
+    result = run_dedupe("clean", dump, "-o", out, "--report", report, "--html", page)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr.decode()
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert records == [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines()]  # nothing stripped
+    assert "\ud800" in records[0]["text"] and "\\ud800" in out.read_text(encoding="utf-8")
+    assert any("\ud800" in r["text"] for r in read_report(report))
+    assert "\\ud800" in page.read_text(encoding="utf-8")
+
+
 def test_missing_text_field_and_bad_encoding_fail_clearly(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")

@@ -738,7 +738,8 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     except OSError as exc:
         raise OutputError(f"cannot write in {out.parent}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        # a lone surrogate (a "\ud800" escape in the input JSON) has no UTF-8: shown as that escape
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
             for chunk in itertools.chain([head], (writer.resolve(p) for p in writer.parts), [tail]):
                 fh.write(chunk)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared

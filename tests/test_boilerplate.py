@@ -143,7 +143,7 @@ def test_load_rejects_other_format_versions(tmp_path, shipped):
     with pytest.raises(InputError, match="format_version"):
         BoilerplateClassifier.load(path)
     path.write_text("{not json")
-    with pytest.raises(InputError, match="not JSON"):
+    with pytest.raises(InputError, match="not valid JSON"):
         BoilerplateClassifier.load(path)
 
 
@@ -195,7 +195,7 @@ GOOD = {"id": "p", "url": "https://example.com/a", "paragraphs": [
 
 
 @pytest.mark.parametrize("bad_line, message", [
-    ('{"id": "x", "paragraphs": [', "malformed JSON"),
+    ('{"id": "x", "paragraphs": [', "not valid JSON"),
     ('{"id": "x"}', '"paragraphs"'),
     ('{"id": "x", "paragraphs": [{"label": "content"}]}', '"text"'),
     ('{"id": "x", "paragraphs": [{"text": "a"}]}', '"label"'),

@@ -2,11 +2,14 @@
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
 
-from conftest import SEEDS, run_dedupe
+import pytest
+
+from conftest import SEEDS, console_script, run_dedupe
 
 
 def read_report(path):
@@ -107,6 +110,41 @@ def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
     assert [r["id"] for r in out] == [1, 6]  # the empty document passes through
 
 
+def test_json_that_python_cannot_hold_is_a_clear_error_or_a_recorded_skip(tmp_path):
+    """Valid JSON that json.loads does not load as written: nesting past the parser's recursion
+    limit, an integer of more than 4300 digits, a number beyond a float (it would come back as
+    Infinity, which is not JSON). Before, a RecursionError or ValueError traceback (or, for
+    1e400, an output line that is not JSON)."""
+    dump = tmp_path / "dump.jsonl"
+    bad = [b'{"id": 2, "text": "x", "n": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+           b'{"id": 3, "text": "x", "n": ' + b"9" * 5000 + b"}",
+           b'{"id": 4, "text": "x", "n": 1e400}']
+    good = b'{"id": 1, "text": "The council met on Monday to agree the budget for the coming year.", "n": 1e300}'
+    dump.write_bytes(good + b"\n" + b"\n".join(bad) + b"\n")
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl")
+    assert result.returncode == 2 and "Traceback" not in result.stderr.decode()
+    assert f"{dump}:2: JSON nested deeper" in result.stderr.decode()
+    assert not (tmp_path / "out.jsonl").exists()
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--on-error", "skip", "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr.decode()
+    assert json.loads(result.stdout)["rejected"] == 3
+    assert (tmp_path / "out.jsonl.rejects").read_bytes().splitlines() == bad
+    assert f"{dump}:3: JSON holding an integer of more than 4300 digits" in result.stderr.decode()
+    assert f"{dump}:4: JSON holding a number beyond a 64-bit float (1e400)" in result.stderr.decode()
+    assert [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()] == [json.loads(good)]
+
+
+def test_a_url_that_does_not_parse_leaves_the_site_unknown(tmp_path):
+    """The site (for template counts and the report) comes from the url field; "http://[::1",
+    an IPv6 address left open, made urlsplit raise and the run end in a traceback."""
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": 1, "url": "http://[::1", "text": "fine"}\n'
+                    '{"id": 2, "url": "https://www.bbc.co.uk/a", "text": "fine too"}\n', encoding="utf-8")
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--report", tmp_path / "r.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert [r.get("source") for r in read_report(tmp_path / "r.jsonl")] == [None, "www.bbc.co.uk"]
+
+
 def test_a_lone_surrogate_escape_is_written_back_as_it_came(tmp_path):
     """A "\\ud800" escape is valid JSON but no Unicode character: the cleaned file, the report and
     the page hold it as that escape (it reads back as the same string), not a traceback."""
@@ -138,6 +176,37 @@ def test_missing_text_field_and_bad_encoding_fail_clearly(tmp_path):
     result = run_dedupe("clean", folder, "-o", tmp_path / "out")
     assert result.returncode == 2 and "not valid UTF-8" in result.stderr.decode()
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_input_sets_aside_what_is_not_a_readable_file(tmp_path):
+    """A pipe named x.txt in an input folder made the run wait on it forever, and a sub-folder
+    that cannot be listed was passed over without a word: both are now rejects, named."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("The council met on Monday to agree the budget for the coming year.\n")
+    (folder / "sub" / "z.txt").write_text("Flooding closed the main road north of the city for two days.\n")
+    os.mkfifo(folder / "pipe.txt")
+    args = [console_script(), "clean", str(folder), "-o", str(tmp_path / "out"), "--on-error", "skip", "--json"]
+    result = subprocess.run(args, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rejected"] == 1
+    assert f"{folder / 'pipe.txt'}: not a regular file" in result.stderr.decode()
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.txt")) == [
+        "a.txt", "sub/z.txt"]
+    os.unlink(folder / "pipe.txt")
+    as_user = []  # root reads any folder: run it without the capabilities that let it
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: a folder cannot be made unreadable")
+        as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    (folder / "sub").chmod(0)
+    try:
+        result = subprocess.run([*as_user, console_script(), "clean", str(folder), "-o", str(tmp_path / "out2")],
+                                capture_output=True, timeout=60)
+        assert result.returncode == 2 and f"{folder / 'sub'}: cannot read folder" in result.stderr.decode()
+        assert not (tmp_path / "out2").exists()
+    finally:
+        (folder / "sub").chmod(0o755)
 
 
 def test_refuses_to_write_over_its_input(tmp_path):

@@ -61,6 +61,7 @@ import numpy as np
 from . import native
 from .errors import ConfigError, InputError
 from .matcher import compile_pattern, first_characters
+from .reading import UnreadableJSON, parse_json
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
 from .tokentable import TokenTable, token_keys, token_runs
@@ -1037,9 +1038,9 @@ class BoilerplateClassifier:
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(f"cannot read the model file ({exc})", where) from None
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"model file is not JSON ({exc.msg})", where) from None
+            obj = parse_json(text)
+        except UnreadableJSON as exc:
+            raise InputError(f"model file: {exc}", where) from None
         if not isinstance(obj, dict) or obj.get("format_version") != FORMAT_VERSION:
             raise InputError(f"unsupported model format_version "
                              f"{obj.get('format_version') if isinstance(obj, dict) else None!r}"

@@ -28,18 +28,17 @@ find), and F1 is 0.0 when P + R = 0.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
-from urllib.parse import urlparse
 
 import numpy as np
 
 from .errors import InputError
+from .reading import UnreadableJSON, parse_json, url_host
 
 LABELS = ("content", "boilerplate", "duplicate")
 
@@ -61,7 +60,7 @@ class LabelledPage:
         Cross-validation groups pages by host so that no site template is both trained on and
         scored.
         """
-        host = urlparse(self.url).hostname if self.url else None
+        host = url_host(self.url) if self.url else None
         return host or self.id
 
 
@@ -94,9 +93,9 @@ def load_labelled(path) -> Iterator[LabelledPage]:
 
 def _parse_page(line: str, where: str, index: int) -> LabelledPage:
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON ({exc.msg} at column {exc.colno})", where) from None
+        obj = parse_json(line)
+    except UnreadableJSON as exc:
+        raise InputError(str(exc), where) from None
     if not isinstance(obj, dict):
         raise InputError("expected a JSON object per line", where)
     paragraphs = obj.get("paragraphs")

@@ -58,11 +58,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from .errors import ConfigError, InputError, OutputError
+from .reading import UnreadableJSON, parse_json, url_host
 
 __all__ = ["render_report", "Block", "read_blocks", "SummaryBuilder", "DocumentPicker"]
 
@@ -142,7 +142,7 @@ def _parse_block(obj: object, where: str) -> Block:
 def _host(source: str) -> str:
     """A URL's host (``https://www.bbc.co.uk/x`` -> ``www.bbc.co.uk``); any other string as is."""
     if "://" in source:
-        return urlsplit(source).hostname or source
+        return url_host(source) or source
     return source
 
 
@@ -168,10 +168,9 @@ def read_blocks(path: str | os.PathLike) -> Iterator[Block]:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"not valid JSON ({exc.msg}); the report must be JSON Lines",
-                                     f"{path}:{lineno}") from None
+                    obj = parse_json(line)
+                except UnreadableJSON as exc:
+                    raise InputError(f"{exc}; the report must be JSON Lines", f"{path}:{lineno}") from None
                 yield _parse_block(obj, f"{path}:{lineno}")
         except UnicodeDecodeError:
             raise InputError("the report is not UTF-8 text", f"{path}:{lineno + 1}") from None

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
+import stat
 import sys
 import zlib
 from urllib.parse import urlsplit
@@ -128,20 +130,28 @@ def _reject_handler(options: ReadOptions, rejects: RejectHandler | None) -> Reje
     return handle
 
 
-def text_files(root: Path) -> list[Path]:
+def text_files(root: Path, unreadable: Optional[list[OSError]] = None) -> list[Path]:
     """``.txt`` files below ``root``, recursively, sorted by relative path; links to directories
-    are not followed (no loops)."""
+    are not followed (no loops). Folders that cannot be listed are appended to ``unreadable``
+    (os.walk would pass over them without a word)."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=None if unreadable is None else unreadable.append):
         dirnames.sort()
         found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".txt"))
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
-    for path in text_files(root):
+    unreadable: list[OSError] = []
+    paths = text_files(root, unreadable)
+    for exc in unreadable:
+        handle(Rejected(str(exc.filename), f"cannot read folder: {exc.strerror or exc}"))
+    for path in paths:
         doc_id = path.relative_to(root).as_posix()
         try:
+            if not stat.S_ISREG(path.stat().st_mode):  # reading a FIFO named x.txt waits forever
+                handle(Rejected(str(path), "not a regular file (a pipe, socket or device): nothing to read"))
+                continue
             raw = path.read_bytes()
         except OSError as exc:
             handle(Rejected(str(path), f"cannot read file: {exc.strerror or exc}"))
@@ -187,9 +197,9 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         handle(Rejected(location, f"not valid UTF-8 (byte {exc.start} of the line)", raw))
         return None
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        handle(Rejected(location, f"not valid JSON ({exc.msg} at column {exc.colno})", raw))
+        record = parse_json(line)
+    except UnreadableJSON as exc:
+        handle(Rejected(location, str(exc), raw))
         return None
     if not isinstance(record, dict):
         handle(Rejected(location, f"expected a JSON object, got {type(record).__name__}", raw))
@@ -213,5 +223,63 @@ def _source(record: dict, options: ReadOptions) -> Optional[str]:
         return None if value is None else str(value)
     url = record.get("url")
     if isinstance(url, str) and "://" in url:
-        return urlsplit(url).hostname
+        return url_host(url)
     return None
+
+
+def url_host(url: str) -> Optional[str]:
+    """The host of a URL (``https://www.bbc.co.uk/x`` -> ``www.bbc.co.uk``), or None: no host,
+    or no URL at all (``http://[::1``, an IPv6 address left open, makes ``urlsplit`` raise).
+
+    >>> url_host("https://www.bbc.co.uk/news"), url_host("http://[::1")
+    ('www.bbc.co.uk', None)
+    """
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+class UnreadableJSON(ValueError):
+    """A text that :func:`parse_json` cannot turn into Python values; the message says why."""
+
+
+def parse_json(text: str):
+    """``json.loads(text)``, every way that fails raising :class:`UnreadableJSON`: malformed
+    JSON, and valid JSON that Python cannot hold as written, which ``json.loads`` reports as
+    other errors (or not at all):
+
+    - arrays or objects nested deeper than the parser's recursion limit (``RecursionError``);
+    - an integer of more digits than Python converts (4300 unless the interpreter is told
+      otherwise: ``ValueError``);
+    - a number beyond a 64-bit float (``1e400``): it would load as ``inf`` and be written back
+      as ``Infinity``, which is not JSON.
+
+    ``NaN`` and ``Infinity`` written as such are read (``json.loads`` reads them, and they are
+    written back as they came).
+
+    >>> parse_json('{"n": 1e400}')
+    Traceback (most recent call last):
+    ...
+    dedupe.reading.UnreadableJSON: JSON holding a number beyond a 64-bit float (1e400): it would be written back as Infinity, which is not JSON
+    """
+    try:
+        return json.loads(text, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise UnreadableJSON(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise UnreadableJSON("JSON nested deeper than Python's parser can follow") from None
+    except UnreadableJSON:
+        raise
+    except ValueError:  # the only other one: an integer past sys.get_int_max_str_digits()
+        raise UnreadableJSON(f"JSON holding an integer of more than {sys.get_int_max_str_digits()} "
+                             "digits, more than Python converts") from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        raise UnreadableJSON(f"JSON holding a number beyond a 64-bit float ({shown}): it would be written back "
+                             "as Infinity, which is not JSON")
+    return value

@@ -4,12 +4,14 @@ import gzip
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, console_script, run_dedupe
+from conftest import ROOT, SEEDS, console_script, run_dedupe
 
 
 def read_report(path):
@@ -221,6 +223,64 @@ def test_refuses_to_write_over_its_input(tmp_path):
     assert result.returncode == 0
     assert run_dedupe("clean", folder, "-o", tmp_path / "out").returncode == 3  # exists, not empty
     assert run_dedupe("clean", folder, "-o", tmp_path / "out", "--overwrite").returncode == 0
+    # the folder that holds the input: replacing it deleted the input (before 2026-12-07)
+    result = run_dedupe("clean", folder, "-o", tmp_path, "--overwrite")
+    assert result.returncode == 3 and "holds the input" in result.stderr.decode()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_no_output_replaces_the_input_or_another_output(tmp_path):
+    """Every output is checked against the input and the others before any work: --html at the
+    input's path replaced the input with the page, two outputs at one path kept only the last
+    written, a report inside the output folder went when the folder was swapped in, and --html
+    PAGE wrote (and then deleted) PAGE.report.jsonl. Exit 3, nothing written, input untouched."""
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes(b'{"id": 1, "text": "The council met on Monday to agree the budget."}\nnot json\n')
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    out = tmp_path / "o"
+    out.mkdir()
+    refused = [
+        (dump, "-o", out / "a.jsonl", "--html", dump),
+        (dump, "-o", out / "a.jsonl", "--html", out / "a.jsonl"),
+        (dump, "-o", out / "a.jsonl", "--report", out / "r.jsonl", "--html", out / "r.jsonl"),
+        (dump, "-o", out / "a.jsonl", "--on-error", "skip", "--rejects", out / "a.jsonl"),
+        (dump, "-o", out / "a.jsonl", "--on-error", "skip", "--report", out / "a.jsonl.rejects"),
+        (dump, "-o", out / "a.jsonl", "--report", out),  # a folder
+        (folder, "-o", out / "clean", "--report", out / "clean" / "r.jsonl"),
+        (folder, "-o", out / "clean", "--html", out / "clean" / "page.html"),
+    ]
+    for args in refused:
+        result = run_dedupe("clean", *args)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "Traceback" not in result.stderr.decode()
+        assert not any(p.is_file() for p in out.rglob("*")), args
+    assert dump.read_bytes().startswith(b'{"id": 1') and len(list(folder.iterdir())) == len(list(SEEDS.iterdir()))
+    result = run_dedupe("clean", dump, "-o", out / "a.jsonl", "--report", "-", "--html", out / "p.html")
+    assert result.returncode == 2 and "give --report a file path" in result.stderr.decode()
+    assert not any(p.is_file() for p in out.rglob("*"))
+    mine = out / "p.html.report.jsonl"
+    mine.write_text("mine\n")
+    result = run_dedupe("clean", dump, "-o", out / "a.jsonl", "--on-error", "skip", "--html", out / "p.html")
+    assert result.returncode == 0, result.stderr
+    assert mine.read_text() == "mine\n"
+    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "a.jsonl.rejects", "p.html", "p.html.report.jsonl"]
+
+
+def test_a_device_output_is_written_into_not_replaced(tmp_path):
+    """Output files are written beside their path and renamed over it, which for a device
+    (-o /dev/null) replaced the device node with a file; it is written straight into."""
+    if os.geteuid() == 0:
+        device = tmp_path / "null"
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    else:  # only root could have replaced /dev/null
+        device = Path("/dev/null")
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": 1, "text": "The council met on Monday to agree the budget."}\n')
+    for args in (["-o", device], ["--dry-run", "--report", device], ["-o", tmp_path / "a.jsonl", "--html", device]):
+        result = run_dedupe("clean", dump, *args)
+        assert result.returncode == 0, result.stderr
+        assert stat.S_ISCHR(device.stat().st_mode), args
 
 
 def test_help_documents_the_commands():
@@ -248,6 +308,11 @@ def test_train_writes_a_model_that_clean_and_eval_use(tmp_path):
     assert json.loads(model.read_text())["format_version"]
     result = run_dedupe("clean", "seeds", "--dry-run", "--model", model, "--report", tmp_path / "r.jsonl")
     assert result.returncode == 0, result.stderr
+    pages = tmp_path / "pages.jsonl"  # the model over its own labelled pages: refused before training
+    shutil.copy("tests/data/seeds.labelled.jsonl", pages)
+    result = run_dedupe("train", "tests/data/seeds.labelled.jsonl", pages, "-o", pages, "--folds", "0")
+    assert result.returncode == 3 and "is the input" in result.stderr.decode()
+    assert pages.read_bytes() == (ROOT / "tests/data/seeds.labelled.jsonl").read_bytes()
 
 
 def test_train_and_eval_reject_bad_labelled_files(tmp_path):

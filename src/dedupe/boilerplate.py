@@ -65,6 +65,7 @@ from .reading import UnreadableJSON, parse_json
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
 from .tokentable import TokenTable, token_keys, token_runs
+from .writing import AtomicFile, check_outputs
 
 FORMAT_VERSION = 1
 MODEL_NAME = "boilerplate-v1"
@@ -1012,13 +1013,8 @@ class BoilerplateClassifier:
 
     def save(self, path) -> None:
         """Write the model as JSON (plain numbers only; see :meth:`load`)."""
-        text = json.dumps(self.to_json(), indent=1)
-        try:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            from .errors import OutputError
-
-            raise OutputError(f"cannot write the model to {path}: {exc.strerror}") from None
+        with AtomicFile(path) as f:
+            f.write(json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path=None) -> "BoilerplateClassifier":
@@ -1159,6 +1155,8 @@ def train_model(labelled_paths: list[str], out_path: str, cv_folds: int = 5,
 
     if not labelled_paths:
         raise InputError("no labelled files given to train on")
+    for path in labelled_paths:  # before the minutes of training, not after
+        check_outputs(str(path), {"the model": str(out_path)})
     pages = [page for path in labelled_paths for page in load_labelled(path)]
     cv = cross_validate(pages, classifier_params, cv_folds, ignore_caveat) if cv_folds >= 2 else {}
     clf = BoilerplateClassifier(**classifier_params).fit(

@@ -20,11 +20,10 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from .errors import OutputError
 from .pipeline import Cleaner, CleanedDocument
 from .reading import ReadOptions, Rejected, input_kind, read_documents
 from .report import Summary
-from .writing import AtomicFile, JsonlWriter, TextDirWriter, check_output
+from .writing import AtomicFile, JsonlWriter, TextDirWriter, check_outputs
 
 
 def default_rejects_path(input_path: str, output_path: Optional[str]) -> str:
@@ -43,18 +42,18 @@ def clean_path(
     read_options: ReadOptions | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    other_outputs: Optional[dict[str, str]] = None,
 ) -> Summary:
-    """Clean ``input_path`` into ``output_path`` (``None``: write only the report)."""
+    """Clean ``input_path`` into ``output_path`` (``None``: write only the report).
+    ``other_outputs``: what the caller writes from the results (the command line's HTML page),
+    by what it is: checked with the rest before any work (see :func:`~dedupe.writing.check_outputs`)."""
     read_options = read_options or ReadOptions()
     kind = input_kind(input_path)
-    out_is_dir = kind == "dir" and output_path not in (None, "-")
-    for target in (output_path, report_path, rejects_path):
-        if target is not None:
-            check_output(input_path, target, overwrite=overwrite, is_dir=out_is_dir and target == output_path)
-    if report_path is not None and report_path == output_path and report_path != "-":
-        raise OutputError("the report and the cleaned output must be different files")
     if read_options.on_error == "skip" and rejects_path is None:
         rejects_path = default_rejects_path(input_path, output_path)
+    check_outputs(input_path, {"the cleaned output": output_path, "the report": report_path,
+                               "the rejects file": rejects_path, **(other_outputs or {})},
+                  folder="the cleaned output" if kind == "dir" else None, overwrite=overwrite)
 
     summary = Summary()
     with ExitStack() as stack:

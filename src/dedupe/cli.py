@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -117,20 +119,19 @@ def clean(
             if input != "-":
                 raise _usage("give -o/--output for the cleaned documents, or --dry-run to write only the report")
             out = "-"
-        report_path = report
-        if html is not None and report is None:
-            report_path = str(Path(html).with_name(Path(html).name + ".report.jsonl"))
-        summary = clean_path(
-            input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
-            rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
-            overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
-        )
-        if html is not None:
-            from .html_report import render_report
+        if html is not None and report == "-":
+            raise _usage("--html renders the report from a file: give --report a file path, or leave it out")
+        with _report_for(html, report) as report_path:
+            summary = clean_path(
+                input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
+                rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
+                overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
+                other_outputs=None if html is None else {"the HTML page": html},
+            )
+            if html is not None:
+                from .html_report import render_report
 
-            render_report(report_path, html)
-            if report is None:
-                Path(report_path).unlink()
+                render_report(report_path, html)
         stdout_busy = out == "-" or report == "-"
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
@@ -247,6 +248,22 @@ def _cleaner(config: CleanerConfig, model: Optional[str], workers: int = 1) -> C
 
         workers = available_cores()
     return Cleaner(config, boilerplate=boilerplate, workers=workers)
+
+
+@contextmanager
+def _report_for(html: Optional[str], report: Optional[str]) -> Iterator[Optional[str]]:
+    """The report's path: ``report``, or, when only the HTML page was asked for, a hidden file
+    of a name of its own beside the page (on the same disk: it is as large as the report),
+    gone at the end. Nothing is created here: the outputs are checked first."""
+    if html is None or report is not None:
+        yield report
+        return
+    page = Path(html)
+    path = page.parent / f".{page.name}.{os.urandom(6).hex()}.report.jsonl"
+    try:
+        yield str(path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _usage(message: str) -> DedupeError:

@@ -50,11 +50,9 @@ import gzip
 import heapq
 import html
 import itertools
-import json
 import math
 import os
 import random
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -62,6 +60,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import ConfigError, InputError, OutputError
+from .writing import AtomicFile
 from .reading import UnreadableJSON, parse_json, url_host
 
 __all__ = ["render_report", "Block", "read_blocks", "SummaryBuilder", "DocumentPicker"]
@@ -731,25 +730,12 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     )
     tail = f"</main><script>{_JS}</script></body></html>\n"
 
-    # Write beside the target and rename, so a failed render never leaves half a page behind.
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write in {out.parent}: {exc.strerror or exc}") from None
-    try:
-        # a lone surrogate (a "\ud800" escape in the input JSON) has no UTF-8: shown as that escape
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
-            for chunk in itertools.chain([head], (writer.resolve(p) for p in writer.parts), [tail]):
-                fh.write(chunk)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(tmp, out)
-        size = out.stat().st_size
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Written whole or not at all (see AtomicFile); a lone surrogate (a "\ud800" escape in the
+    # input JSON) has no UTF-8, and is shown as that escape.
+    size = 0
+    with AtomicFile(out, binary=True) as fh:
+        for chunk in itertools.chain([head], (writer.resolve(p) for p in writer.parts), [tail]):
+            size += fh.write(chunk.encode("utf-8", "backslashreplace"))
     return {
         "documents_total": summary.documents,
         "documents_shown": n_shown,

@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 from . import native
 from .errors import OutputError
@@ -44,7 +45,11 @@ def _usual_mode(path: Path, directory: bool = False) -> None:
 
 
 class AtomicFile:
-    """A text file that appears at ``path`` only once it is completely written."""
+    """A text file that appears at ``path`` only once it is completely written.
+
+    A path that is a device or a pipe (``/dev/null``, a FIFO) is written straight into: renaming
+    a file over it would replace the device with that file, and what a pipe's reader has
+    received cannot be taken back anyway."""
 
     def __init__(self, path: str | os.PathLike, binary: bool = False):
         self.path = Path(path)
@@ -55,12 +60,15 @@ class AtomicFile:
 
     def __enter__(self):
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            if self.path.exists() and not (self.path.is_file() or self.path.is_dir()):
+                fd = os.open(self.path, os.O_WRONLY)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+                self._tmp = Path(tmp)
+                _usual_mode(self._tmp)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self._tmp = Path(tmp)
-        _usual_mode(self._tmp)
         raw = self._raw = open(fd, "wb")
         if self.path.name.endswith(".gz"):
             # mtime=0: the same input gives byte-identical compressed output
@@ -69,33 +77,71 @@ class AtomicFile:
         return self._file
 
     def __exit__(self, exc_type, exc, tb):
-        assert self._file is not None and self._tmp is not None
+        assert self._file is not None
         try:
             self._file.close()
             self._raw.close()
-            if exc_type is None:
+            if exc_type is None and self._tmp is not None:
                 os.replace(self._tmp, self.path)
-                return False
         except OSError as err:
-            self._tmp.unlink(missing_ok=True)
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
-        self._tmp.unlink(missing_ok=True)
+        if exc_type is not None and self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
         return False
 
 
-def check_output(input_path: str, output_path: str, *, overwrite: bool = False, is_dir: bool = False) -> None:
-    """Refuse outputs that would destroy or feed back into the input, or clobber a folder."""
-    if output_path == "-" or input_path == "-":
-        return
-    src, dst = Path(input_path).resolve(), Path(output_path).resolve()
-    if src == dst:
-        raise OutputError(f"output {output_path} is the input: write the cleaned copy somewhere else")
-    if src.is_dir() and src in dst.parents:
-        raise OutputError(f"output {output_path} is inside the input folder {input_path}: choose a folder outside it")
-    if is_dir and dst.is_dir() and any(dst.iterdir()) and not overwrite:
-        raise OutputError(f"output folder {output_path} exists and is not empty: pass --overwrite to replace it")
-    if is_dir and dst.exists() and not dst.is_dir():
-        raise OutputError(f"output {output_path} exists and is not a folder")
+def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder: Optional[str] = None,
+                  overwrite: bool = False) -> None:
+    """Refuse, before any work, outputs that would destroy the input, one another or a folder.
+
+    ``outputs`` maps what each output is ("the report") to its path (None: not written, ``-``:
+    standard output); ``folder`` is the key of the one that is a folder of text files, which
+    replaces what is at its path as a whole at the end. Refused, with what to change:
+
+    - an output that is the input (a symlink to it included) or lies inside the input folder;
+    - a folder output that holds the input (replacing it deletes the input), that is a file, or
+      that is an existing folder with files in it (unless ``overwrite``);
+    - two outputs at one path (the second would replace the first without a word);
+    - a file inside the folder output (the folder, swapped in at the end, takes it away);
+    - a file output at an existing folder.
+
+    >>> check_outputs("dump.jsonl", {"the cleaned output": "out.jsonl", "the report": "out.jsonl"})
+    Traceback (most recent call last):
+    ...
+    dedupe.errors.OutputError: the cleaned output and the report are one file (out.jsonl): give each its own path
+    """
+    written = {what: path for what, path in outputs.items() if path is not None and path != "-"}
+    src = None if input_path == "-" else Path(input_path).resolve()
+    seen: dict[Path, str] = {}
+    for what, path in written.items():
+        if not path:
+            raise OutputError(f"{what} has an empty path")
+        dst = Path(path).resolve()
+        if src is not None and dst == src:
+            raise OutputError(f"{what} {path} is the input: write it somewhere else")
+        if src is not None and src.is_dir() and src in dst.parents:
+            raise OutputError(f"{what} {path} is inside the input folder {input_path}: choose a path outside it")
+        if dst in seen:
+            raise OutputError(f"{seen[dst]} and {what} are one file ({path}): give each its own path")
+        seen[dst] = what
+        if what == folder:
+            if src is not None and dst in src.parents:
+                raise OutputError(f"output folder {path} holds the input {input_path}, which replacing it would "
+                                  "delete: choose a folder outside it")
+            if dst.exists() and not dst.is_dir():
+                raise OutputError(f"output {path} exists and is not a folder")
+            if dst.is_dir() and any(dst.iterdir()) and not overwrite:
+                raise OutputError(f"output folder {path} exists and is not empty: pass --overwrite to replace it")
+        elif dst.is_dir():
+            raise OutputError(f"{what} {path} is a folder: give a file path")
+    if folder in written:
+        root = Path(written[folder]).resolve()
+        for what, path in written.items():
+            if what != folder and root in Path(path).resolve().parents:
+                raise OutputError(f"{what} {path} is inside the output folder {written[folder]}, which is replaced "
+                                  "as a whole at the end: put it outside")
 
 
 class TextDirWriter:

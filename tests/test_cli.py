@@ -283,6 +283,34 @@ def test_a_device_output_is_written_into_not_replaced(tmp_path):
         assert stat.S_ISCHR(device.stat().st_mode), args
 
 
+def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path, corpus):
+    """SIGTERM (and SIGHUP) left the hidden temporary outputs and the whole spool of stdin
+    behind, and the orphaned worker printed tracebacks; now the run unwinds as from Ctrl-C:
+    exit 143, one line, nothing left anywhere."""
+    import random
+
+    rng = random.Random(7)
+    lines = [json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 20))}) for n in range(3000)]
+    out, spool_dir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir(), spool_dir.mkdir()
+    process = subprocess.Popen([console_script(), "clean", "-", "-o", str(out / "a.jsonl"), "--report",
+                                str(out / "r.jsonl"), "--workers", "2"], stdin=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(spool_dir)})
+    process.stdin.write(("\n".join(lines) + "\n").encode())
+    process.stdin.close()
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    for _ in range(600):  # the worker process forks after the first chunk
+        if process.poll() is not None or (children.exists() and children.read_text().strip()):
+            break
+        subprocess.run(["sleep", "0.02"])
+    process.send_signal(15)
+    assert process.wait(timeout=60) == 143, process.stderr.read()
+    stderr = process.stderr.read().decode()
+    assert stderr.strip().endswith("dedupe: stopped by SIGTERM; no output was written")
+    assert "Traceback" not in stderr
+    assert list(out.iterdir()) == [] and list(spool_dir.iterdir()) == []
+
+
 def test_help_documents_the_commands():
     result = run_dedupe("clean", "--help")
     assert result.returncode == 0

@@ -506,6 +506,33 @@ def test_a_switched_pool_keeps_its_processes_and_runs_the_new_function():
             assert {pid for _, _, pid in got} - {os.getpid()} <= processes
 
 
+def _dies_from_five(parent, x):
+    import os
+    import signal
+
+    if x >= 5 and os.getpid() != parent:  # as the OOM killer would end it
+        os.kill(os.getpid(), signal.SIGKILL)
+    return -x
+
+
+def test_a_worker_killed_with_an_item_stops_the_run_with_a_clear_error():
+    """multiprocessing's pool replaces a killed process, but the item it held is gone and its
+    result was waited on for ever (dedupe clean hung, a half-written temporary file beside the
+    output). Now the pool notices the process ended and raises WorkerLost, a DedupeError the
+    command line reports; its context manager stops the others."""
+    import functools
+    import os
+
+    from dedupe.errors import DedupeError
+    from dedupe.parallel import OrderedPool, WorkerLost
+
+    with pytest.raises(WorkerLost, match="killed by signal 9") as caught:
+        with OrderedPool(functools.partial(_dies_from_five, os.getpid()), workers=2) as pool:
+            list(pool.map(iter(range(40))))
+    assert isinstance(caught.value, DedupeError)
+    assert pool._pool is None
+
+
 def test_a_switched_pool_without_fork_starts_its_processes_afresh(monkeypatch):
     """Where processes are spawned, not forked (no shared memory or inherited files), a switch
     closes the pool, and the next stream starts processes that run the new function."""

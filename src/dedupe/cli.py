@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -272,8 +273,23 @@ def _usage(message: str) -> DedupeError:
     return error
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised where the command is, so that it unwinds as from Ctrl-C: the
+    temporary files and the spool of stdin removed, the worker processes stopped."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame) -> None:
+    raise _Stopped(signum)
+
+
 def _guarded(run) -> None:
-    """Run a command, turning user errors into a one-line message and an exit code."""
+    """Run a command, turning user errors into a one-line message and an exit code, and
+    SIGINT, SIGTERM and SIGHUP into an orderly stop (exit 128 + the signal's number)."""
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         run()
     except DedupeError as exc:
@@ -282,6 +298,12 @@ def _guarded(run) -> None:
     except KeyboardInterrupt:
         typer.echo("dedupe: interrupted; no output was written", err=True)
         raise typer.Exit(130)
+    except _Stopped as stopped:
+        typer.echo(f"dedupe: stopped by {signal.Signals(stopped.signum).name}; no output was written", err=True)
+        raise typer.Exit(128 + stopped.signum)
     except BrokenPipeError:
         sys.stderr.close()
         raise typer.Exit(0)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

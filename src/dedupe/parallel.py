@@ -32,6 +32,7 @@ import mmap
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
 from collections import deque
 from itertools import chain
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Opti
 import numpy as np
 
 from .deciding import Sketch, local_copies
+from .errors import DedupeError
 from .minhash import MinHasher
 from .normalising import Lines, utf8_joined
 from .segmenting import segment_chunk
@@ -122,6 +124,10 @@ _worker_state: dict = {}  # per worker process: the objects its initializer rece
 
 
 def _init_worker(state: dict) -> None:
+    # the command line's handlers turn these into an orderly stop of the main process; a
+    # worker is stopped by it (Pool.terminate() sends SIGTERM), and simply ends
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
     _worker_state.clear()
     _worker_state.update(state)
     _worker_state["version"] = 0
@@ -150,6 +156,10 @@ class _Task(NamedTuple):
     item: object
     version: int
     function_at: Optional[tuple[int, int]]
+
+
+class WorkerLost(DedupeError):
+    """A worker process ended in the middle of a run (killed, or out of memory)."""
 
 
 class _Slots:
@@ -257,6 +267,7 @@ class OrderedPool:
         self._functions = None  # the functions switched to, pickled, for the running processes
         self._version = 0
         self._function_at: Optional[tuple[int, int]] = None
+        self._processes: list = []
 
     def __enter__(self):
         return self
@@ -274,6 +285,7 @@ class OrderedPool:
         self._pool = context.Pool(self.workers - 1, initializer=_init_worker,
                                   initargs=({"f": self.function, "slots": self._slots,
                                              "functions": self._functions},))
+        self._processes = list(self._pool._pool)  # the pool's own list: it replaces the dead in it
         self._version, self._function_at = 0, None
 
     def switch(self, function: Callable, local: Callable | None = None) -> None:
@@ -306,6 +318,9 @@ class OrderedPool:
 
     def _receive(self, sent: tuple):
         handle, slot = sent
+        while not handle.ready():  # a process killed with an item (by the OOM killer, kill -9)
+            handle.wait(self._CHECK_EVERY)  # takes it along: the pool starts another, and the
+            self._check_processes()  # item's result would be waited on for ever
         result = handle.get()
         if isinstance(result, _InSlot):
             result = result.take(self._slots)
@@ -358,6 +373,18 @@ class OrderedPool:
                 yield self._receive(head)
             else:
                 yield head
+
+    _CHECK_EVERY = 0.5  # seconds
+
+    def _check_processes(self) -> None:
+        for process in self._processes:
+            if process.exitcode is not None:
+                code = process.exitcode
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+                if code == -9:
+                    how += " (SIGKILL: out of memory?)"
+                raise WorkerLost(f"a worker process {how}; the run stops. Run again, with fewer --workers if "
+                                 "memory is short")
 
     def _stop(self, failed: bool) -> None:
         if self._pool is None:

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from dedupe.config import CleanerConfig
-from dedupe.errors import ConfigError
+from dedupe.errors import ConfigError, InputError
 from dedupe.pipeline import Cleaner as _Cleaner
 from dedupe.reading import Document
 
@@ -102,6 +102,35 @@ def test_bad_parameters_say_what_to_change():
         Cleaner(cross_doc="drop")
     with pytest.raises(ConfigError, match="unknown parameter"):
         _Cleaner(treshold=0.5)
+    # wrong types said so, not a TypeError from inside a comparison (or nothing at all)
+    for params, message in [({"threshold": "0.5"}, "threshold must be a number"),
+                            ({"num_perm": "128"}, "num_perm must be a whole number"),
+                            ({"seed": 1.5}, "seed must be a whole number"),
+                            ({"template_min_docs": 2.5}, "template_min_docs must be a whole number"),
+                            ({"strip": None}, "strip must be a set of reasons"),
+                            ({"cross_doc": None}, "cross_doc must be one of"),
+                            ({"workers": True}, "workers must be a whole number from 1 to 256"),
+                            ({"workers": 10**20}, "workers must be a whole number from 1 to 256")]:
+        with pytest.raises(ConfigError, match=message):
+            Cleaner(**params)
+    assert Cleaner(detect="duplicate,near-duplicate").config.detect == {"duplicate", "near-duplicate"}
+
+
+def test_the_python_api_says_what_it_takes():
+    """A string given where documents go was cleaned character by character; a second
+    transform() after one fit() failed inside numpy; a Document without a text string failed
+    inside segmenting; a dict whose id is null got the id "None" (the command line uses the
+    line number)."""
+    with pytest.raises(TypeError, match=r"an iterable of documents .* not one str"):
+        list(Cleaner().clean("A single story."))
+    with pytest.raises(TypeError, match="a Document whose text is NoneType"):
+        list(Cleaner().clean([Document(id="a", text=None)]))
+    cleaner = Cleaner()
+    documents = [A, B]
+    assert len(list(cleaner.fit(documents).transform(documents))) == 2
+    with pytest.raises(InputError, match="runs once after each fit"):
+        list(cleaner.transform(documents))
+    assert [c.document.id for c in Cleaner().clean([{"id": None, "text": "x"}, {"text": "y"}])] == ["0", "1"]
 
 
 def _recombined_seed_documents(n: int = 40) -> list[Document]:

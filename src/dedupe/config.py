@@ -69,14 +69,31 @@ class CleanerConfig:
     offtopic_threshold: float | None = None
 
     def __post_init__(self):
+        for f in fields(self):  # types first, so that the range checks below read numbers
+            value = getattr(self, f.name)
+            if f.name in ("detect", "strip"):
+                if isinstance(value, str):  # "duplicate,near-duplicate", as on the command line
+                    object.__setattr__(self, f.name, parse_reasons(value))
+                elif isinstance(value, (set, frozenset, list, tuple)) and all(isinstance(r, str) for r in value):
+                    object.__setattr__(self, f.name, frozenset(value))
+                else:
+                    raise ConfigError(f"{f.name} must be a set of reasons such as {{'duplicate'}}, got {value!r}")
+            elif f.name in _INTEGERS:
+                _check(isinstance(value, int) and not isinstance(value, bool)
+                       or value is None and f.name in _OPTIONAL,
+                       f"{f.name} must be a whole number, got {value!r}")
+            elif f.name in _NUMBERS:
+                _check(isinstance(value, (int, float)) and not isinstance(value, bool)
+                       or value is None and f.name in _OPTIONAL,
+                       f"{f.name} must be a number, got {value!r}")
+        _check(isinstance(self.cross_doc, str) and self.cross_doc in CROSS_DOC_POLICIES,
+               f"cross_doc must be one of {', '.join(CROSS_DOC_POLICIES)}, got {self.cross_doc!r}")
         _check(1 <= self.shingle_size <= 32, "shingle_size must be between 1 and 32 words")
         _check(8 <= self.num_perm <= 1024, "num_perm must be between 8 and 1024")
         _check(0 <= self.seed < 2**32, "seed must be a non-negative 32-bit integer")
         for name in ("threshold", "doc_threshold", "containment", "run_threshold"):
             value = getattr(self, name)
             _check(0.0 < value <= 1.0, f"{name} must be in (0, 1], got {value}")
-        _check(self.cross_doc in CROSS_DOC_POLICIES,
-               f"cross_doc must be one of {', '.join(CROSS_DOC_POLICIES)}, got {self.cross_doc!r}")
         for name in ("detect", "strip"):
             unknown = set(getattr(self, name)) - set(REASONS)
             _check(not unknown, f"unknown reasons in {name}: {', '.join(sorted(unknown))}; "
@@ -98,6 +115,12 @@ class CleanerConfig:
         if unknown:
             raise ConfigError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
         return replace(self, **changes)
+
+
+_INTEGERS = ("shingle_size", "num_perm", "seed", "lsh_bands", "lsh_rows", "template_min_docs", "template_max_words")
+_NUMBERS = ("threshold", "doc_threshold", "containment", "run_threshold", "boilerplate_threshold", "title_threshold",
+            "offtopic_threshold")
+_OPTIONAL = ("lsh_bands", "lsh_rows", "boilerplate_threshold", "offtopic_threshold")
 
 
 def parse_reasons(text: str) -> frozenset:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Opti
 import numpy as np
 
 from .deciding import Sketch, local_copies
-from .errors import DedupeError
+from .errors import ConfigError, DedupeError
 from .minhash import MinHasher
 from .normalising import Lines, utf8_joined
 from .segmenting import segment_chunk
@@ -156,6 +156,9 @@ class _Task(NamedTuple):
     item: object
     version: int
     function_at: Optional[tuple[int, int]]
+
+
+MAX_WORKERS = 256  # beyond some 8 the main process (index, decisions, writing) is the limit anyway
 
 
 class WorkerLost(DedupeError):
@@ -280,7 +283,11 @@ class OrderedPool:
         context = multiprocessing.get_context("fork" if forking else "spawn")
         # shared memory and open files are inherited through fork only; elsewhere everything
         # goes by pipe, and a switch starts the processes afresh
-        self._slots = _Slots(self._sent_cap, self._SLOT_SIZE) if forking else None
+        try:
+            self._slots = _Slots(self._sent_cap, self._SLOT_SIZE) if forking else None
+        except OSError as exc:
+            raise ConfigError(f"cannot map {self._sent_cap * self._SLOT_SIZE >> 20:,} MB of shared address space "
+                              f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
         self._functions = tempfile.TemporaryFile(prefix="dedupe-functions-") if forking else None
         self._pool = context.Pool(self.workers - 1, initializer=_init_worker,
                                   initargs=({"f": self.function, "slots": self._slots,

@@ -42,7 +42,7 @@ from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, acti
 from .errors import ConfigError, InputError
 from . import native
 from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
-from .parallel import ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
+from .parallel import MAX_WORKERS, ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
 from .reading import Document, chunked
 from .segmenting import Segments, strip_lines
 
@@ -122,9 +122,9 @@ class Cleaner:
                  boilerplate=None, offtopic=None, workers: int = 1, chunk_size: int = 256, **params):
         config = config or CleanerConfig()
         self.config = config.with_(**params) if params else config
-        if not (isinstance(workers, int) and workers >= 1):
-            raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
-        if not (isinstance(chunk_size, int) and chunk_size >= 1):
+        if not (isinstance(workers, int) and not isinstance(workers, bool) and 1 <= workers <= MAX_WORKERS):
+            raise ConfigError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
+        if not (isinstance(chunk_size, int) and not isinstance(chunk_size, bool) and chunk_size >= 1):
             raise ConfigError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
         self.workers = workers
         self.chunk_size = chunk_size
@@ -149,6 +149,7 @@ class Cleaner:
 
     def fit(self, documents: Iterable[DocumentLike]) -> "Cleaner":
         """First pass: find copies and count their spread; keeps compact per-block arrays."""
+        _check_stream(documents, "fit")
         self._reset()
         stats = _Spread()
         if self.offtopic is not None and "off-topic" in self.config.detect:
@@ -161,9 +162,12 @@ class Cleaner:
 
     def transform(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
         """Second pass over the documents given to :meth:`fit`, in the same order."""
+        _check_stream(documents, "transform")
         if self._spread is None:
             raise InputError("call fit() on the documents before transform(), or use clean()")
         stats = self._spread
+        if stats.replayed:
+            raise InputError("transform() runs once after each fit(): call fit() on the documents again")
         scorer = self._scorer()
         # a document whose every block goes as a copy needs no detector scores (syndicated copy)
         settled = stats.settled(self.config) if scorer.active else None
@@ -182,6 +186,7 @@ class Cleaner:
 
     def clean(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
         """Clean documents in order, yielding each cleaned document with its decisions."""
+        _check_stream(documents, "clean")
         if not self.two_pass:
             self._reset()
             for docs, blocks, results, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
@@ -553,11 +558,20 @@ class _Replay:
 _document_fields = attrgetter(*(f.name for f in dataclasses.fields(Document)))  # in Document()'s order
 
 
+def _check_stream(documents, method: str) -> None:
+    if isinstance(documents, (str, bytes, dict, Document)):  # iterable, but not what was meant
+        raise TypeError(f"{method}() takes an iterable of documents (each a str, a dict with a 'text' string or a "
+                        f"Document), not one {type(documents).__name__}: pass [document], or use clean_document()")
+
+
 def _as_document(item: DocumentLike, number: int) -> Document:
-    if isinstance(item, Document):
+    if isinstance(item, Document) and isinstance(item.text, str):
         return item
     if isinstance(item, str):
         return Document(id=str(number - 1), text=item)
     if isinstance(item, dict) and isinstance(item.get("text"), str):
-        return Document(id=str(item.get("id", number - 1)), text=item["text"], record=item)
-    raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string")
+        doc_id = item.get("id")
+        return Document(id=str(number - 1 if doc_id is None else doc_id), text=item["text"], record=item)
+    raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string, got "
+                    + (f"a Document whose text is {type(item.text).__name__}" if isinstance(item, Document)
+                       else type(item).__name__))

@@ -145,6 +145,19 @@ def test_load_rejects_other_format_versions(tmp_path, shipped):
     path.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         BoilerplateClassifier.load(path)
+    # hostile numbers and shapes: one-line errors, not TypeError / OverflowError tracebacks, and
+    # not a model that scores every block NaN (boilerplate detection silently off)
+    good = shipped.to_json()
+    for change, message in [({"hyper_parameters": None}, "hyper_parameters must be an object"),
+                            ({"hyper_parameters": "ab"}, "hyper_parameters must be an object"),
+                            ({"stage1": {**good["stage1"], "intercept": 10**400}}, "not a boilerplate model"),
+                            ({"stage1": {**good["stage1"], "mean": [float("nan")] * len(good["stage1"]["mean"])}},
+                             "not finite"),
+                            ({"stage2": {**good["stage2"], "scale": [0.0] * len(good["stage2"]["scale"])}},
+                             "a scale of 0")]:
+        path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(InputError, match=message):
+            BoilerplateClassifier.load(path)
 
 
 def test_train_model_on_a_small_labelled_file(tmp_path):

@@ -311,6 +311,27 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path, corpus):
     assert list(out.iterdir()) == [] and list(spool_dir.iterdir()) == []
 
 
+def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
+    """Started without stdin or stdout (<&-, >&-), or with stdout on a full disk (/dev/full):
+    before, AttributeError and OSError tracebacks, or a message at exit and status 120."""
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": 1, "text": "The council met on Monday to agree the budget."}\n')
+    script = console_script()
+    closed_in, closed_out, full = ("standard input is closed: nothing to read",
+                                   "standard output is closed: give -o FILE", "No space left on device")
+    cases = [(f"{script} clean - <&-", 2, closed_in),
+             (f"{script} clean - --detect duplicate <&-", 2, closed_in),
+             (f"{script} clean {dump} -o - >&-", 3, closed_out),
+             (f"{script} clean {dump} -o - > /dev/full", 3, full),
+             (f"{script} clean {dump} -o {tmp_path / 'a.jsonl'} --json > /dev/full", 3, full)]
+    for command, status, message in cases:
+        result = subprocess.run(command, shell=True, capture_output=True, timeout=60)
+        assert result.returncode == status, (command, result.stderr)
+        assert result.stderr.decode().splitlines() == [f"dedupe: error: {message}"], command
+    result = subprocess.run(f"{script} clean {dump} -o {tmp_path / 'b.jsonl'} 2>&-", shell=True, capture_output=True)
+    assert result.returncode == 0 and result.stdout == b"" and (tmp_path / "b.jsonl").exists()
+
+
 def test_help_documents_the_commands():
     result = run_dedupe("clean", "--help")
     assert result.returncode == 0

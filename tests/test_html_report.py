@@ -235,6 +235,9 @@ def test_user_errors_are_reported_without_traceback(tmp_path):
     with pytest.raises(OutputError):
         render_report(good, tmp_path / "no-such-folder" / "x.html")
     assert not (tmp_path / "x.html").exists()
+    # a score beyond any float is not plotted (math.isnan raised OverflowError on it)
+    huge = write_jsonl(tmp_path / "huge.jsonl", [{**synthetic_rows()[0], "score": 10**400}])
+    assert render_report(huge, tmp_path / "h.html")["documents_shown"] == 1
 
 
 # --------------------------------------------------------------------------------------------

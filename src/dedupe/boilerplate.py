@@ -845,11 +845,14 @@ class _Logistic:
             if obj["kind"] != "standardised-logistic":
                 raise ValueError(f"unknown stage kind {obj['kind']!r}")
             model = cls(obj["mean"], obj["scale"], obj["coef"], obj["intercept"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"not a boilerplate model ({exc})", where) from None
         shapes = {model.mean.shape, model.scale.shape, model.coef.shape}
         if shapes != {(n_features,)}:
             raise InputError(f"model arrays do not match its {n_features} feature names", where)
+        numbers = np.concatenate((model.mean, model.scale, model.coef, [model.intercept]))
+        if not np.isfinite(numbers).all() or not model.scale.all():  # every score would be NaN
+            raise InputError("the model holds numbers that are not finite, or a scale of 0: retrain it", where)
         return model
 
 
@@ -1045,7 +1048,10 @@ class BoilerplateClassifier:
                 or obj.get("stage2_features") != list(BLOCK_FEATURES) + list(CONTEXT_FEATURES)):
             raise InputError("the model's feature names differ from this version's features; "
                              "retrain it with `dedupe train`", where)
-        hp = dict(obj.get("hyper_parameters", {}))
+        hp = obj.get("hyper_parameters", {})
+        if not isinstance(hp, dict):
+            raise InputError(f"hyper_parameters must be an object, not {type(hp).__name__}", where)
+        hp = dict(hp)
         hp["threshold"] = obj.get("threshold", hp.get("threshold", 0.5))
         try:
             clf = cls(**hp)

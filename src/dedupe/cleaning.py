@@ -21,7 +21,7 @@ from typing import Optional
 from tqdm import tqdm
 
 from .pipeline import Cleaner, CleanedDocument
-from .reading import ReadOptions, Rejected, input_kind, read_documents
+from .reading import ReadOptions, Rejected, input_kind, read_documents, standard_input
 from .report import Summary
 from .writing import AtomicFile, JsonlWriter, TextDirWriter, check_outputs
 
@@ -88,7 +88,7 @@ def _progress(stack: ExitStack, items, enabled: bool, what: str):
 
 def _spool_stdin(stack: ExitStack) -> str:
     spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="dedupe-stdin-", suffix=".jsonl"))
-    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    shutil.copyfileobj(standard_input(), spool, 1 << 20)
     spool.flush()
     return spool.name
 

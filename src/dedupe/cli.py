@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -290,8 +291,12 @@ def _guarded(run) -> None:
     """Run a command, turning user errors into a one-line message and an exit code, and
     SIGINT, SIGTERM and SIGHUP into an orderly stop (exit 128 + the signal's number)."""
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    if sys.stderr is None:  # started with 2>&-: messages go nowhere (print() would send them to stdout)
+        sys.stderr = open(os.devnull, "w")
     try:
         run()
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk says so here, not in a message at exit
     except DedupeError as exc:
         typer.echo(f"dedupe: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code)
@@ -304,6 +309,12 @@ def _guarded(run) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise typer.Exit(0)
+    except OSError as exc:  # what no step turned into an error of its own: a full disk under stdout,
+        if sys.stdout is not None:  # the temporary folder; stdout's unwritten rest is dropped
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"dedupe: error: {where}{exc.strerror or exc}", err=True)
+        raise typer.Exit(3 if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG) else 1)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

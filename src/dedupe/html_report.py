@@ -123,7 +123,7 @@ def _parse_block(obj: object, where: str) -> Block:
     if reason is not None and not isinstance(reason, str):
         reason = str(reason)
     score = obj.get("score")
-    if isinstance(score, bool) or not isinstance(score, (int, float)) or math.isnan(score):
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not _finite(score):
         score = None  # a missing or non-numeric score is simply not plotted
     dup = obj.get("duplicate_of")
     if isinstance(dup, dict) and isinstance(dup.get("doc_id"), str) and isinstance(dup.get("block"), int):
@@ -136,6 +136,13 @@ def _parse_block(obj: object, where: str) -> Block:
     source = obj.get("source")
     source = _host(source) if isinstance(source, str) and source else None
     return Block(doc_id, block, text, action, reason, score, dup, cluster, source)
+
+
+def _finite(number) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _host(source: str) -> str:

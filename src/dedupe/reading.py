@@ -111,9 +111,16 @@ def read_documents(path: str, options: ReadOptions | None = None,
     if kind == "dir":
         yield from _read_text_dir(Path(path), handle)
     elif kind == "stdin":
-        yield from _read_jsonl_lines(sys.stdin.buffer, "<stdin>", options, handle)
+        yield from _read_jsonl_lines(standard_input(), "<stdin>", options, handle)
     else:
         yield from _read_jsonl_file(Path(path), options, handle, name)
+
+
+def standard_input():
+    """Standard input's bytes, or an InputError when the process was started without it (<&-)."""
+    if sys.stdin is None:
+        raise InputError("standard input is closed: nothing to read")
+    return sys.stdin.buffer
 
 
 def _reject_handler(options: ReadOptions, rejects: RejectHandler | None) -> RejectHandler:

@@ -205,6 +205,8 @@ class JsonlWriter:
 
     def __enter__(self):
         if self.path == "-":
+            if sys.stdout is None:
+                raise OutputError("standard output is closed: give -o FILE")
             sys.stdout.flush()  # what was printed before comes first
             self._file = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
         else:

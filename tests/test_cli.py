@@ -256,6 +256,11 @@ def test_no_output_replaces_the_input_or_another_output(tmp_path):
         assert "Traceback" not in result.stderr.decode()
         assert not any(p.is_file() for p in out.rglob("*")), args
     assert dump.read_bytes().startswith(b'{"id": 1') and len(list(folder.iterdir())) == len(list(SEEDS.iterdir()))
+    result = run_dedupe("clean", ".", "-o", "-", "--on-error", "skip", cwd=folder)  # rejects go to ./.rejects
+    assert result.returncode == 3 and "the rejects file (--rejects) .rejects is inside" in result.stderr.decode()
+    assert len(list(folder.iterdir())) == len(list(SEEDS.iterdir()))
+    result = run_dedupe("clean", "", "--dry-run")  # Path("") is the current folder
+    assert result.returncode == 2 and "the input path is empty" in result.stderr.decode()
     result = run_dedupe("clean", dump, "-o", out / "a.jsonl", "--report", "-", "--html", out / "p.html")
     assert result.returncode == 2 and "give --report a file path" in result.stderr.decode()
     assert not any(p.is_file() for p in out.rglob("*"))

@@ -51,9 +51,9 @@ def clean_path(
     kind = input_kind(input_path)
     if read_options.on_error == "skip" and rejects_path is None:
         rejects_path = default_rejects_path(input_path, output_path)
-    check_outputs(input_path, {"the cleaned output": output_path, "the report": report_path,
-                               "the rejects file": rejects_path, **(other_outputs or {})},
-                  folder="the cleaned output" if kind == "dir" else None, overwrite=overwrite)
+    check_outputs(input_path, {"the cleaned output (-o)": output_path, "the report (--report)": report_path,
+                               "the rejects file (--rejects)": rejects_path, **(other_outputs or {})},
+                  folder="the cleaned output (-o)" if kind == "dir" else None, overwrite=overwrite)
 
     summary = Summary()
     with ExitStack() as stack:

@@ -128,7 +128,7 @@ def clean(
                 input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
                 rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
                 overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
-                other_outputs=None if html is None else {"the HTML page": html},
+                other_outputs=None if html is None else {"the HTML page (--html)": html},
             )
             if html is not None:
                 from .html_report import render_report

@@ -88,6 +88,8 @@ def input_kind(path: str) -> str:
     """``"stdin"``, ``"dir"`` or ``"jsonl"``; raises InputError for anything else."""
     if path == "-":
         return "stdin"
+    if not path:  # Path("") is the current folder
+        raise InputError("the input path is empty: give a folder of .txt files, a .jsonl file, or - for stdin")
     p = Path(path)
     if p.is_dir():
         return "dir"

@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -314,6 +315,20 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path, corpus):
     assert stderr.strip().endswith("dedupe: stopped by SIGTERM; no output was written")
     assert "Traceback" not in stderr
     assert list(out.iterdir()) == [] and list(spool_dir.iterdir()) == []
+    # started ignoring SIGHUP (nohup), the run and its workers go on through a hang-up
+    process = subprocess.Popen([console_script(), "clean", "-", "-o", str(out / "a.jsonl"), "--workers", "2"],
+                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    process.stdin.write(("\n".join(lines) + "\n").encode())
+    process.stdin.close()
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    for _ in range(600):
+        if process.poll() is not None or (children.exists() and children.read_text().strip()):
+            break
+        subprocess.run(["sleep", "0.02"])
+    os.killpg(process.pid, signal.SIGHUP)  # as a closed terminal sends it: every process of the group
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert len((out / "a.jsonl").read_text().splitlines()) == len(lines)
 
 
 def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):

@@ -290,7 +290,9 @@ def _stop(signum, frame) -> None:
 def _guarded(run) -> None:
     """Run a command, turning user errors into a one-line message and an exit code, and
     SIGINT, SIGTERM and SIGHUP into an orderly stop (exit 128 + the signal's number)."""
-    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    # a signal the process was started ignoring stays ignored (nohup dedupe clean ...)
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     if sys.stderr is None:  # started with 2>&-: messages go nowhere (print() would send them to stdout)
         sys.stderr = open(os.devnull, "w")
     try:

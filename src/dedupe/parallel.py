@@ -127,7 +127,8 @@ def _init_worker(state: dict) -> None:
     # the command line's handlers turn these into an orderly stop of the main process; a
     # worker is stopped by it (Pool.terminate() sends SIGTERM), and simply ends
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: ignored in the workers too
+            signal.signal(signum, signal.SIG_DFL)
     _worker_state.clear()
     _worker_state.update(state)
     _worker_state["version"] = 0
@@ -387,11 +388,14 @@ class OrderedPool:
         for process in self._processes:
             if process.exitcode is not None:
                 code = process.exitcode
-                how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-                if code == -9:
-                    how += " (SIGKILL: out of memory?)"
-                raise WorkerLost(f"a worker process {how}; the run stops. Run again, with fewer --workers if "
-                                 "memory is short")
+                if code < 0:
+                    name = signal.Signals(-code).name if -code in signal.valid_signals() else "?"
+                    how = f"was killed by signal {-code} ({name})"
+                else:
+                    how = f"exited with status {code}"
+                if code == -signal.SIGKILL:
+                    how += ": out of memory? Run again with fewer --workers"
+                raise WorkerLost(f"a worker process {how}; the run stops")
 
     def _stop(self, failed: bool) -> None:
         if self._pool is None:

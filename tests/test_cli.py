@@ -289,36 +289,11 @@ def test_a_device_output_is_written_into_not_replaced(tmp_path):
         assert stat.S_ISCHR(device.stat().st_mode), args
 
 
-def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path, corpus):
-    """SIGTERM (and SIGHUP) left the hidden temporary outputs and the whole spool of stdin
-    behind, and the orphaned worker printed tracebacks; now the run unwinds as from Ctrl-C:
-    exit 143, one line, nothing left anywhere."""
-    import random
-
-    rng = random.Random(7)
-    lines = [json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 20))}) for n in range(3000)]
-    out, spool_dir = tmp_path / "out", tmp_path / "tmp"
-    out.mkdir(), spool_dir.mkdir()
-    process = subprocess.Popen([console_script(), "clean", "-", "-o", str(out / "a.jsonl"), "--report",
-                                str(out / "r.jsonl"), "--workers", "2"], stdin=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(spool_dir)})
-    process.stdin.write(("\n".join(lines) + "\n").encode())
-    process.stdin.close()
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    for _ in range(600):  # the worker process forks after the first chunk
-        if process.poll() is not None or (children.exists() and children.read_text().strip()):
-            break
-        subprocess.run(["sleep", "0.02"])
-    process.send_signal(15)
-    assert process.wait(timeout=60) == 143, process.stderr.read()
-    stderr = process.stderr.read().decode()
-    assert stderr.strip().endswith("dedupe: stopped by SIGTERM; no output was written")
-    assert "Traceback" not in stderr
-    assert list(out.iterdir()) == [] and list(spool_dir.iterdir()) == []
-    # started ignoring SIGHUP (nohup), the run and its workers go on through a hang-up
-    process = subprocess.Popen([console_script(), "clean", "-", "-o", str(out / "a.jsonl"), "--workers", "2"],
-                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+def _started_with_its_worker(args, lines, **popen) -> subprocess.Popen:
+    """``dedupe clean - ARGS`` fed ``lines``, once its worker process has forked (after the
+    first chunk: the run is under way)."""
+    process = subprocess.Popen([console_script(), "clean", "-", *map(str, args), "--workers", "2"],
+                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **popen)
     process.stdin.write(("\n".join(lines) + "\n").encode())
     process.stdin.close()
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
@@ -326,6 +301,33 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path, corpus):
         if process.poll() is not None or (children.exists() and children.read_text().strip()):
             break
         subprocess.run(["sleep", "0.02"])
+    return process
+
+
+def test_signals_stop_the_run_in_order(tmp_path, corpus):
+    """SIGTERM (and SIGHUP) left the hidden temporary outputs and the whole spool of stdin
+    behind, and the orphaned worker printed tracebacks; Ctrl-C, which reaches every process of
+    the terminal's group, had each worker print its name. Now each unwinds as Ctrl-C did in
+    the main process alone: exit 128 + the signal, one line, nothing left anywhere. Started
+    ignoring SIGHUP (nohup), a run goes on through a hang-up."""
+    import random
+
+    rng = random.Random(7)
+    lines = [json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 20))}) for n in range(3000)]
+    out, spool_dir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir(), spool_dir.mkdir()
+    args = ["-o", out / "a.jsonl", "--report", out / "r.jsonl"]
+    for signum, status, message in [(signal.SIGTERM, 143, "dedupe: stopped by SIGTERM; no output was written"),
+                                    (signal.SIGINT, 130, "dedupe: interrupted; no output was written")]:
+        process = _started_with_its_worker(args, lines, env={**os.environ, "TMPDIR": str(spool_dir)})
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signum)  # Ctrl-C: the whole group
+        else:
+            process.send_signal(signum)
+        assert process.wait(timeout=60) == status, process.stderr.read()
+        assert process.stderr.read().decode().splitlines() == [message]
+        assert list(out.iterdir()) == [] and list(spool_dir.iterdir()) == []
+    process = _started_with_its_worker(args, lines, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     os.killpg(process.pid, signal.SIGHUP)  # as a closed terminal sends it: every process of the group
     assert process.wait(timeout=60) == 0, process.stderr.read()
     assert len((out / "a.jsonl").read_text().splitlines()) == len(lines)

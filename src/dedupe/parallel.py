@@ -125,7 +125,10 @@ _worker_state: dict = {}  # per worker process: the objects its initializer rece
 
 def _init_worker(state: dict) -> None:
     # the command line's handlers turn these into an orderly stop of the main process; a
-    # worker is stopped by it (Pool.terminate() sends SIGTERM), and simply ends
+    # worker is stopped by it (Pool.terminate() sends SIGTERM), and simply ends. Ctrl-C reaches
+    # every process of the terminal's group: the main one stops the workers (before, each
+    # worker also raised KeyboardInterrupt, and printed its name under the one-line message).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: ignored in the workers too
             signal.signal(signum, signal.SIG_DFL)

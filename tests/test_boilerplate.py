@@ -149,6 +149,7 @@ def test_load_rejects_other_format_versions(tmp_path, shipped):
     # not a model that scores every block NaN (boilerplate detection silently off)
     good = shipped.to_json()
     for change, message in [({"hyper_parameters": None}, "hyper_parameters must be an object"),
+                            ({"threshold": 5}, f"{path}: bad hyper_parameters .*threshold"),
                             ({"hyper_parameters": "ab"}, "hyper_parameters must be an object"),
                             ({"stage1": {**good["stage1"], "intercept": 10**400}}, "not a boilerplate model"),
                             ({"stage1": {**good["stage1"], "mean": [float("nan")] * len(good["stage1"]["mean"])}},

@@ -250,6 +250,7 @@ def test_no_output_replaces_the_input_or_another_output(tmp_path):
         (dump, "-o", out / "a.jsonl", "--report", out),  # a folder
         (folder, "-o", out / "clean", "--report", out / "clean" / "r.jsonl"),
         (folder, "-o", out / "clean", "--html", out / "clean" / "page.html"),
+        (dump, "-o", out / "a.jsonl", "--html", dump / "page.html"),  # under a file
     ]
     for args in refused:
         result = run_dedupe("clean", *args)
@@ -262,6 +263,14 @@ def test_no_output_replaces_the_input_or_another_output(tmp_path):
     assert len(list(folder.iterdir())) == len(list(SEEDS.iterdir()))
     result = run_dedupe("clean", "", "--dry-run")  # Path("") is the current folder
     assert result.returncode == 2 and "the input path is empty" in result.stderr.decode()
+    result = run_dedupe("clean", folder, "-o", ".", cwd=out)  # a traceback after all the work, before
+    assert result.returncode == 3 and "is the current folder" in result.stderr.decode()
+    assert list(out.iterdir()) == []
+    result = run_dedupe("clean", dump, "-o", out / "a.jsonl", "--html", out / "clean" / "page.html", "--report",
+                        out / "clean")  # the report at a folder the page's path goes through
+    assert result.returncode == 3 and "lies under the report (--report)" in result.stderr.decode()
+    result = run_dedupe("clean", folder, "-o", out / "clean", "--html", out / "clean" / "page.html")
+    assert result.returncode == 3 and "the HTML page (--html) " in result.stderr.decode()
     result = run_dedupe("clean", dump, "-o", out / "a.jsonl", "--report", "-", "--html", out / "p.html")
     assert result.returncode == 2 and "give --report a file path" in result.stderr.decode()
     assert not any(p.is_file() for p in out.rglob("*"))
@@ -271,6 +280,29 @@ def test_no_output_replaces_the_input_or_another_output(tmp_path):
     assert result.returncode == 0, result.stderr
     assert mine.read_text() == "mine\n"
     assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "a.jsonl.rejects", "p.html", "p.html.report.jsonl"]
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    """A read-only folder was found only when the first pass was over and writing began."""
+    as_user = []  # root writes anywhere: run it without the capabilities that let it
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: a folder cannot be made read-only")
+        as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    dump, locked = tmp_path / "dump.jsonl", tmp_path / "ro"
+    dump.write_text('{"id": 1, "text": "The council met on Monday to agree the budget."}\n')
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        for option in ("-o", "--report", "--html"):
+            args = ["-o", tmp_path / "a.jsonl"] if option != "-o" else []
+            result = subprocess.run([*as_user, console_script(), "clean", str(dump), *map(str, args), option,
+                                     str(locked / "x")], capture_output=True, timeout=60)
+            assert result.returncode == 3, (option, result.stderr)
+            assert f"{locked / 'x'} cannot be written: no permission to write in {locked}" in result.stderr.decode()
+            assert not (tmp_path / "a.jsonl").exists()
+    finally:
+        locked.chmod(0o755)
 
 
 def test_a_device_output_is_written_into_not_replaced(tmp_path):
@@ -401,6 +433,11 @@ def test_train_and_eval_reject_bad_labelled_files(tmp_path):
             err = result.stderr.decode()
             assert result.returncode == 2, (name, args[0], err)
             assert str(path) in err and "Traceback" not in err, (name, err)
+    assert not (tmp_path / "m.json").exists()
+    good = "tests/data/seeds.labelled.jsonl"  # negative folds ran as 0, without a word
+    for args in (("eval", good, "--held-out", "-1"), ("train", good, "-o", tmp_path / "m.json", "--folds", "-1")):
+        result = run_dedupe(*args)
+        assert result.returncode == 2 and "must be a whole number >= 0" in result.stderr.decode(), args
     assert not (tmp_path / "m.json").exists()
 
 

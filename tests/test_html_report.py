@@ -234,6 +234,8 @@ def test_user_errors_are_reported_without_traceback(tmp_path):
         render_report(good, good)
     with pytest.raises(OutputError):
         render_report(good, tmp_path / "no-such-folder" / "x.html")
+    with pytest.raises(OutputError, match="is a file, not a folder"):  # said the folder did not exist
+        render_report(good, good / "x.html")
     assert not (tmp_path / "x.html").exists()
     # a score beyond any float is not plotted (math.isnan raised OverflowError on it)
     huge = write_jsonl(tmp_path / "huge.jsonl", [{**synthetic_rows()[0], "score": 10**400}])

@@ -125,6 +125,11 @@ def test_the_python_api_says_what_it_takes():
         list(Cleaner().clean("A single story."))
     with pytest.raises(TypeError, match="a Document whose text is NoneType"):
         list(Cleaner().clean([Document(id="a", text=None)]))
+    with pytest.raises(TypeError, match="a Document whose source is list"):
+        list(Cleaner().clean([Document(id="a", text="x", source=["site"])]))
+    for nothing in (None, 42):
+        with pytest.raises(TypeError, match="an iterable of documents"):
+            list(Cleaner().clean(nothing))
     cleaner = Cleaner()
     documents = [A, B]
     assert len(list(cleaner.fit(documents).transform(documents))) == 2

@@ -1055,7 +1055,7 @@ class BoilerplateClassifier:
         hp["threshold"] = obj.get("threshold", hp.get("threshold", 0.5))
         try:
             clf = cls(**hp)
-        except TypeError as exc:
+        except (TypeError, ConfigError) as exc:
             raise InputError(f"bad hyper_parameters in the model ({exc})", where) from None
         clf.stage1 = _Logistic.from_json(obj.get("stage1", {}), len(BLOCK_FEATURES), where)
         clf.stage2 = _Logistic.from_json(obj.get("stage2", {}),
@@ -1161,6 +1161,8 @@ def train_model(labelled_paths: list[str], out_path: str, cv_folds: int = 5,
 
     if not labelled_paths:
         raise InputError("no labelled files given to train on")
+    if isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 0:
+        raise ConfigError(f"cv_folds must be a whole number >= 0 (0: no cross-validation), not {cv_folds!r}")
     for path in labelled_paths:  # before the minutes of training, not after
         check_outputs(str(path), {"the model": str(out_path)})
     pages = [page for path in labelled_paths for page in load_labelled(path)]

@@ -51,8 +51,10 @@ def clean_path(
     kind = input_kind(input_path)
     if read_options.on_error == "skip" and rejects_path is None:
         rejects_path = default_rejects_path(input_path, output_path)
-    check_outputs(input_path, {"the cleaned output (-o)": output_path, "the report (--report)": report_path,
-                               "the rejects file (--rejects)": rejects_path, **(other_outputs or {})},
+    # the caller's own outputs first: one it makes from this run's (the report behind an HTML
+    # page, beside it) fails where the page would, and the message names the page
+    check_outputs(input_path, {**(other_outputs or {}), "the cleaned output (-o)": output_path,
+                               "the report (--report)": report_path, "the rejects file (--rejects)": rejects_path},
                   folder="the cleaned output (-o)" if kind == "dir" else None, overwrite=overwrite)
 
     summary = Summary()

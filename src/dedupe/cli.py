@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
 from typing import Iterator, Optional
@@ -265,7 +265,8 @@ def _report_for(html: Optional[str], report: Optional[str]) -> Iterator[Optional
     try:
         yield str(path)
     finally:
-        path.unlink(missing_ok=True)
+        with suppress(OSError):  # never made (an error before it), or made under a path that is not a folder
+            path.unlink()
 
 
 def _usage(message: str) -> DedupeError:

@@ -37,7 +37,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .reading import UnreadableJSON, parse_json, url_host
 
 LABELS = ("content", "boilerplate", "duplicate")
@@ -269,6 +269,8 @@ def evaluate(path, make_cleaner=None, folds: int = 0) -> dict:
     headline/byline/date/caption blocks the gold body leaves out (``without_caveat``), and per
     reason the blocks and words stripped and the share of them that were not content.
     """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0:
+        raise ConfigError(f"folds must be a whole number >= 0 (0: the shipped model), not {folds!r}")
     if make_cleaner is None:
         from .pipeline import Cleaner as make_cleaner
     pages = list(load_labelled(path))

@@ -60,7 +60,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import ConfigError, InputError, OutputError
-from .writing import AtomicFile
+from .writing import AtomicFile, check_outputs
 from .reading import UnreadableJSON, parse_json, url_host
 
 __all__ = ["render_report", "Block", "read_blocks", "SummaryBuilder", "DocumentPicker"]
@@ -667,10 +667,7 @@ def _validate(report_path, out_path, max_documents, sample_seed, title) -> tuple
     if not report.is_file():
         raise InputError("report file not found; pass the file written by `dedupe clean --report`",
                          str(report))
-    if out.exists() and out.resolve() == report.resolve():
-        raise OutputError(f"the HTML output {out} would overwrite the report; choose another path")
-    if out.is_dir():
-        raise OutputError(f"{out} is a folder; give a file name such as report.html")
+    check_outputs(str(report), {"the HTML page": str(out_path)})  # not the report, a folder, unwritable...
     if not out.parent.is_dir():
         raise OutputError(f"folder {out.parent} does not exist; create it or choose another path")
     return report, out

@@ -559,19 +559,22 @@ _document_fields = attrgetter(*(f.name for f in dataclasses.fields(Document)))  
 
 
 def _check_stream(documents, method: str) -> None:
-    if isinstance(documents, (str, bytes, dict, Document)):  # iterable, but not what was meant
+    if isinstance(documents, (str, bytes, dict, Document)) or not hasattr(documents, "__iter__"):
         raise TypeError(f"{method}() takes an iterable of documents (each a str, a dict with a 'text' string or a "
                         f"Document), not one {type(documents).__name__}: pass [document], or use clean_document()")
 
 
 def _as_document(item: DocumentLike, number: int) -> Document:
-    if isinstance(item, Document) and isinstance(item.text, str):
+    if isinstance(item, Document) and isinstance(item.text, str) and (item.source is None or isinstance(item.source, str)):
         return item
     if isinstance(item, str):
         return Document(id=str(number - 1), text=item)
     if isinstance(item, dict) and isinstance(item.get("text"), str):
         doc_id = item.get("id")
         return Document(id=str(number - 1 if doc_id is None else doc_id), text=item["text"], record=item)
-    raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string, got "
-                    + (f"a Document whose text is {type(item.text).__name__}" if isinstance(item, Document)
-                       else type(item).__name__))
+    if isinstance(item, Document):
+        what = "text" if not isinstance(item.text, str) else "source"
+        got = f"a Document whose {what} is {type(getattr(item, what)).__name__}, not str"
+    else:
+        got = type(item).__name__
+    raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string, got {got}")

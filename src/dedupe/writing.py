@@ -104,8 +104,13 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
     - a folder output that holds the input (replacing it deletes the input), that is a file, or
       that is an existing folder with files in it (unless ``overwrite``);
     - two outputs at one path (the second would replace the first without a word);
-    - a file inside the folder output (the folder, swapped in at the end, takes it away);
-    - a file output at an existing folder.
+    - a file inside the folder output (the folder, swapped in at the end, takes it away), or
+      under another output's path (a file);
+    - a file output at an existing folder;
+    - a folder output that is the current folder or holds it (it would be replaced under the
+      user's feet);
+    - a path that cannot be written: under a file, or in a folder without write permission
+      (found now, not after the minutes of a first pass).
 
     >>> check_outputs("dump.jsonl", {"the cleaned output": "out.jsonl", "the report": "out.jsonl"})
     Traceback (most recent call last):
@@ -126,22 +131,45 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
         if dst in seen:
             raise OutputError(f"{seen[dst]} and {what} are one file ({path}): give each its own path")
         seen[dst] = what
+        _check_writable(what, path, dst)
         if what == folder:
             if src is not None and dst in src.parents:
                 raise OutputError(f"output folder {path} holds the input {input_path}, which replacing it would "
                                   "delete: choose a folder outside it")
+            here = Path.cwd().resolve()
+            if dst == here or dst in here.parents:
+                raise OutputError(f"output folder {path} is the current folder or holds it, and is replaced as a "
+                                  "whole at the end: choose a new folder, e.g. -o cleaned")
             if dst.exists() and not dst.is_dir():
                 raise OutputError(f"output {path} exists and is not a folder")
             if dst.is_dir() and any(dst.iterdir()) and not overwrite:
                 raise OutputError(f"output folder {path} exists and is not empty: pass --overwrite to replace it")
         elif dst.is_dir():
             raise OutputError(f"{what} {path} is a folder: give a file path")
-    if folder in written:
-        root = Path(written[folder]).resolve()
+    for dst, outer in seen.items():  # one output under another's path
         for what, path in written.items():
-            if what != folder and root in Path(path).resolve().parents:
-                raise OutputError(f"{what} {path} is inside the output folder {written[folder]}, which is replaced "
-                                  "as a whole at the end: put it outside")
+            if dst in Path(path).resolve().parents:
+                if outer == folder:
+                    raise OutputError(f"{what} {path} is inside the output folder {written[folder]}, which is "
+                                      "replaced as a whole at the end: put it outside")
+                raise OutputError(f"{what} {path} lies under {outer} {written[outer]}, which is written as a file: "
+                                  "give them paths side by side")
+
+
+def _check_writable(what: str, path: str, dst: Path) -> None:
+    """``dst`` (``path`` resolved) can be made: its nearest existing folder takes new files, or
+    it is itself a device or pipe that takes writes."""
+    if dst.exists() and not (dst.is_file() or dst.is_dir()):  # a device, a FIFO: written into
+        if not os.access(dst, os.W_OK):
+            raise OutputError(f"{what} {path} cannot be written: permission denied")
+        return
+    folder = dst.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{what} {path} cannot be written: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path} cannot be written: no permission to write in {folder}")
 
 
 class TextDirWriter:

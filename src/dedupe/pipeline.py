@@ -565,16 +565,18 @@ def _check_stream(documents, method: str) -> None:
 
 
 def _as_document(item: DocumentLike, number: int) -> Document:
-    if isinstance(item, Document) and isinstance(item.text, str) and (item.source is None or isinstance(item.source, str)):
-        return item
-    if isinstance(item, str):
+    if isinstance(item, Document):
+        wrong = "text" if not isinstance(item.text, str) else None
+        if wrong is None and not (item.source is None or isinstance(item.source, str)):
+            wrong = "source"
+        if wrong is None:
+            return item
+        got = f"a Document whose {wrong} is {type(getattr(item, wrong)).__name__}, not str"
+    elif isinstance(item, str):
         return Document(id=str(number - 1), text=item)
-    if isinstance(item, dict) and isinstance(item.get("text"), str):
+    elif isinstance(item, dict) and isinstance(item.get("text"), str):
         doc_id = item.get("id")
         return Document(id=str(number - 1 if doc_id is None else doc_id), text=item["text"], record=item)
-    if isinstance(item, Document):
-        what = "text" if not isinstance(item.text, str) else "source"
-        got = f"a Document whose {what} is {type(getattr(item, what)).__name__}, not str"
     else:
         got = type(item).__name__
     raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string, got {got}")

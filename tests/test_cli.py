@@ -321,47 +321,63 @@ def test_a_device_output_is_written_into_not_replaced(tmp_path):
         assert stat.S_ISCHR(device.stat().st_mode), args
 
 
-def _started_with_its_worker(args, lines, **popen) -> subprocess.Popen:
-    """``dedupe clean - ARGS`` fed ``lines``, once its worker process has forked (after the
-    first chunk: the run is under way)."""
+def _started_with_its_worker(args, lines, errors, **popen) -> subprocess.Popen:
+    """``dedupe clean - ARGS`` fed ``lines``, in a session of its own, its stderr in the file
+    ``errors``, once its worker process has forked (after the first chunk: under way)."""
     process = subprocess.Popen([console_script(), "clean", "-", *map(str, args), "--workers", "2"],
-                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, **popen)
+                               stdin=subprocess.PIPE, stderr=errors.open("wb"), start_new_session=True, **popen)
     process.stdin.write(("\n".join(lines) + "\n").encode())
     process.stdin.close()
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    for _ in range(600):
+    for _ in range(6000):
         if process.poll() is not None or (children.exists() and children.read_text().strip()):
             break
-        subprocess.run(["sleep", "0.02"])
+        subprocess.run(["sleep", "0.002"])
     return process
+
+
+def _ended_whole(process: subprocess.Popen, timeout: float = 60) -> int:
+    """The exit status, once no process of its session is left (a worker left behind waits
+    for work for ever); the leftovers are killed, and fail the test."""
+    status = process.wait(timeout=timeout)
+    for _ in range(100):
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return status
+        subprocess.run(["sleep", "0.02"])
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("a worker process outlived the run")
 
 
 def test_signals_stop_the_run_in_order(tmp_path, corpus):
     """SIGTERM (and SIGHUP) left the hidden temporary outputs and the whole spool of stdin
     behind, and the orphaned worker printed tracebacks; Ctrl-C, which reaches every process of
     the terminal's group, had each worker print its name. Now each unwinds as Ctrl-C did in
-    the main process alone: exit 128 + the signal, one line, nothing left anywhere. Started
-    ignoring SIGHUP (nohup), a run goes on through a hang-up."""
+    the main process alone: exit 128 + the signal, one line, nothing left anywhere, no process
+    left (a stop while the pool forked left a worker waiting for ever). Started ignoring
+    SIGHUP (nohup), a run goes on through a hang-up."""
     import random
 
     rng = random.Random(7)
     lines = [json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 20))}) for n in range(3000)]
-    out, spool_dir = tmp_path / "out", tmp_path / "tmp"
+    out, spool_dir, errors = tmp_path / "out", tmp_path / "tmp", tmp_path / "stderr.txt"
     out.mkdir(), spool_dir.mkdir()
     args = ["-o", out / "a.jsonl", "--report", out / "r.jsonl"]
     for signum, status, message in [(signal.SIGTERM, 143, "dedupe: stopped by SIGTERM; no output was written"),
-                                    (signal.SIGINT, 130, "dedupe: interrupted; no output was written")]:
-        process = _started_with_its_worker(args, lines, env={**os.environ, "TMPDIR": str(spool_dir)})
+                                    (signal.SIGINT, 130, "dedupe: interrupted; no output was written")] * 3:
+        process = _started_with_its_worker(args, lines, errors, env={**os.environ, "TMPDIR": str(spool_dir)})
         if signum == signal.SIGINT:
             os.killpg(process.pid, signum)  # Ctrl-C: the whole group
         else:
             process.send_signal(signum)
-        assert process.wait(timeout=60) == status, process.stderr.read()
-        assert process.stderr.read().decode().splitlines() == [message]
+        assert _ended_whole(process) == status, errors.read_text()
+        assert errors.read_text().splitlines() == [message]
         assert list(out.iterdir()) == [] and list(spool_dir.iterdir()) == []
-    process = _started_with_its_worker(args, lines, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    process = _started_with_its_worker(args, lines, errors,
+                                       preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     os.killpg(process.pid, signal.SIGHUP)  # as a closed terminal sends it: every process of the group
-    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert _ended_whole(process) == 0, errors.read_text()
     assert len((out / "a.jsonl").read_text().splitlines()) == len(lines)
 
 

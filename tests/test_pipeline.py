@@ -567,6 +567,39 @@ def test_a_worker_killed_with_an_item_stops_the_run_with_a_clear_error():
     assert pool._pool is None
 
 
+_IDLE_KILL = """
+import os, signal, sys, time
+from dedupe.parallel import OrderedPool, WorkerLost
+
+def items():
+    for x in range(200):
+        if x == 100:  # the worker empties its queue and waits for the next task: killed then
+            time.sleep(0.5)
+            os.kill(pool._processes[0].pid, signal.SIGKILL)
+        yield x
+
+pool = OrderedPool(abs, workers=2)
+try:
+    with pool:
+        list(pool.map(items()))
+except WorkerLost as exc:
+    print(exc)
+"""
+
+
+def test_a_worker_killed_while_it_waits_does_not_hang_the_stop():
+    """A worker waits for its next task holding the task queue's read lock: killed then, it
+    keeps the lock for good, and multiprocessing's terminate() waited on it for ever after the
+    WorkerLost error (dedupe clean hung). Run in a process of its own, so a hang fails here."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _IDLE_KILL], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "a worker process was killed by signal 9 (SIGKILL); the run stops " \
+                                  "(out of memory? run again with fewer --workers)"
+
+
 def test_a_switched_pool_without_fork_starts_its_processes_afresh(monkeypatch):
     """Where processes are spawned, not forked (no shared memory or inherited files), a switch
     closes the pool, and the next stream starts processes that run the new function."""

@@ -30,11 +30,15 @@ import hashlib
 import io
 import mmap
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
 import signal
 import tempfile
+import threading
+import time
 from collections import deque
+from contextlib import contextmanager, nullcontext
 from itertools import chain
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Optional
 
@@ -123,6 +127,40 @@ def tune_process() -> None:
 _worker_state: dict = {}  # per worker process: the objects its initializer received
 
 
+_STOPS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def _stops_held() -> Iterator[None]:
+    """Hold a stop signal (Ctrl-C, SIGTERM, SIGHUP) that comes inside the block, and act on it
+    at its end, as its handler would have. Starting and stopping the pool are such blocks: the
+    exception a handler raises inside the pool's constructor left the pool half made, unknown
+    to this object, and at exit multiprocessing ended its worker while the pool's own thread
+    started another, which no one stopped (it waited for work for ever, holding the caller's
+    pipes). Masking the signals would not do: any thread may take a process's signal
+    (numpy's BLAS threads among them), and Python then runs the handler in this one at once."""
+    if threading.current_thread() is not threading.main_thread():  # handlers run in the main thread only
+        yield
+        return
+    held: list[int] = []
+    handlers = {signum: signal.getsignal(signum) for signum in _STOPS}
+    for signum, handler in handlers.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(signum, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            if handler not in (signal.SIG_IGN, None):
+                signal.signal(signum, handler)
+        if held:
+            handler = handlers[held[0]]
+            if callable(handler):
+                handler(held[0], None)
+            else:  # SIG_DFL: what the signal does by default (SIGTERM ends the process)
+                signal.raise_signal(held[0])
+
+
 def _init_worker(state: dict) -> None:
     # the command line's handlers turn these into an orderly stop of the main process; a
     # worker is stopped by it (Pool.terminate() sends SIGTERM), and simply ends. Ctrl-C reaches
@@ -167,6 +205,34 @@ MAX_WORKERS = 256  # beyond some 8 the main process (index, decisions, writing) 
 
 class WorkerLost(DedupeError):
     """A worker process ended in the middle of a run (killed, or out of memory)."""
+
+
+class _Pool(multiprocessing.pool.Pool):
+    """multiprocessing's pool, with a terminate() that always ends: the stock one could wait for
+    ever on a worker that a SIGTERM did not end (see :meth:`Process`), and on a lock that a
+    dead worker holds (see :meth:`_help_stuff_finish`). Both hung ``dedupe clean`` after
+    Ctrl-C, SIGTERM or a lost worker; both are private parts of the pool, unchanged from
+    Python 3.8 to 3.13."""
+
+    @staticmethod
+    def Process(ctx, *args, **kwds):
+        # terminate() ends the workers with SIGKILL: a SIGTERM sent to a worker that the system
+        # has not yet run since its fork (on a busy machine) reaches Python's handler of the
+        # forking process, which the fork then clears: the worker lived on, waiting for work,
+        # and terminate() waited on it for ever. A worker holds nothing that needs its exit.
+        process = ctx.Process(*args, **kwds)
+        process.terminate = process.kill
+        return process
+
+    @staticmethod
+    def _help_stuff_finish(inqueue, task_handler, size):
+        # a worker waits for its next task holding the task queue's read lock: one killed while
+        # idle (kill -9, the OOM killer) keeps it for good, and the stock version took the lock
+        # before emptying the queue. Not taken within a second: the queue is emptied anyway.
+        inqueue._rlock.acquire(timeout=1.0)
+        while task_handler.is_alive() and inqueue._reader.poll():
+            inqueue._reader.recv()
+            time.sleep(0)
 
 
 class _Slots:
@@ -293,10 +359,11 @@ class OrderedPool:
             raise ConfigError(f"cannot map {self._sent_cap * self._SLOT_SIZE >> 20:,} MB of shared address space "
                               f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
         self._functions = tempfile.TemporaryFile(prefix="dedupe-functions-") if forking else None
-        self._pool = context.Pool(self.workers - 1, initializer=_init_worker,
-                                  initargs=({"f": self.function, "slots": self._slots,
-                                             "functions": self._functions},))
-        self._processes = list(self._pool._pool)  # the pool's own list: it replaces the dead in it
+        with _stops_held():
+            self._pool = _Pool(self.workers - 1, initializer=_init_worker,
+                               initargs=({"f": self.function, "slots": self._slots, "functions": self._functions},),
+                               context=context)
+            self._processes = list(self._pool._pool)  # the pool's own list: it replaces the dead in it
         self._version, self._function_at = 0, None
 
     def switch(self, function: Callable, local: Callable | None = None) -> None:
@@ -396,23 +463,25 @@ class OrderedPool:
                     how = f"was killed by signal {-code} ({name})"
                 else:
                     how = f"exited with status {code}"
-                if code == -signal.SIGKILL:
-                    how += ": out of memory? Run again with fewer --workers"
-                raise WorkerLost(f"a worker process {how}; the run stops")
+                hint = " (out of memory? run again with fewer --workers)" if code == -signal.SIGKILL else ""
+                raise WorkerLost(f"a worker process {how}; the run stops{hint}")
 
     def _stop(self, failed: bool) -> None:
         if self._pool is None:
             return
-        if failed:
-            self._pool.terminate()
-        else:
-            self._pool.close()
-        self._pool.join()
-        self._pool = None
-        for resource in (self._slots, self._functions):
-            if resource is not None:
-                resource.close()
-        self._slots = self._functions = None
+        # a stop in the middle of terminate() would leave it half done; close() waits for the
+        # work in hand, which Ctrl-C must be able to cut short
+        with _stops_held() if failed else nullcontext():
+            if failed:
+                self._pool.terminate()
+            else:
+                self._pool.close()
+            self._pool.join()
+            self._pool = None
+            for resource in (self._slots, self._functions):
+                if resource is not None:
+                    resource.close()
+            self._slots = self._functions = None
 
     def __exit__(self, exc_type, exc, tb):
         self._stop(failed=exc_type is not None)

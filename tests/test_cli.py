@@ -301,6 +301,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path):
             assert result.returncode == 3, (option, result.stderr)
             assert f"{locked / 'x'} cannot be written: no permission to write in {locked}" in result.stderr.decode()
             assert not (tmp_path / "a.jsonl").exists()
+        locked.chmod(0o666)  # no search: stat() under it is refused (a bare "Permission denied", exit 1)
+        result = subprocess.run([*as_user, console_script(), "clean", str(dump), "-o", str(locked / "x")],
+                                capture_output=True, timeout=60)
+        assert result.returncode == 3 and f"{locked / 'x'}: Permission denied" in result.stderr.decode()
     finally:
         locked.chmod(0o755)
 

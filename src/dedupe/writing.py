@@ -119,6 +119,15 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
     """
     written = {what: path for what, path in outputs.items() if path is not None and path != "-"}
     src = None if input_path == "-" else Path(input_path).resolve()
+    try:
+        _check_each(src, input_path, written, folder, overwrite)
+    except OSError as exc:  # a folder on the way that cannot be searched: stat() itself is refused
+        raise OutputError(f"an output path cannot be checked, so cannot be written: {exc.filename}: "
+                          f"{exc.strerror or exc}") from None
+
+
+def _check_each(src: Optional[Path], input_path: str, written: dict[str, str], folder: Optional[str],
+                overwrite: bool) -> None:
     seen: dict[Path, str] = {}
     for what, path in written.items():
         if not path:

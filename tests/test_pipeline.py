@@ -98,6 +98,8 @@ def test_strip_selects_which_reasons_act():
 def test_bad_parameters_say_what_to_change():
     with pytest.raises(ConfigError, match="threshold"):
         CleanerConfig(threshold=1.5)
+    with pytest.raises(ConfigError, match=r"threshold must be in \(0, 1\), got 1"):  # the LSH design's, said later
+        CleanerConfig(threshold=1.0)
     with pytest.raises(ConfigError, match="cross_doc"):
         Cleaner(cross_doc="drop")
     with pytest.raises(ConfigError, match="unknown parameter"):

@@ -454,10 +454,11 @@ def test_train_and_eval_reject_bad_labelled_files(tmp_path):
             assert result.returncode == 2, (name, args[0], err)
             assert str(path) in err and "Traceback" not in err, (name, err)
     assert not (tmp_path / "m.json").exists()
-    good = "tests/data/seeds.labelled.jsonl"  # negative folds ran as 0, without a word
-    for args in (("eval", good, "--held-out", "-1"), ("train", good, "-o", tmp_path / "m.json", "--folds", "-1")):
-        result = run_dedupe(*args)
-        assert result.returncode == 2 and "must be a whole number >= 0" in result.stderr.decode(), args
+    good = "tests/data/seeds.labelled.jsonl"  # negative folds ran as 0, and 1 as 0, without a word
+    for folds in ("-1", "1"):
+        for args in (("eval", good, "--held-out", folds), ("train", good, "-o", tmp_path / "m.json", "--folds", folds)):
+            result = run_dedupe(*args)
+            assert result.returncode == 2 and "or a whole number >= 2" in result.stderr.decode(), args
     assert not (tmp_path / "m.json").exists()
 
 

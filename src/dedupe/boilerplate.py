@@ -1161,8 +1161,8 @@ def train_model(labelled_paths: list[str], out_path: str, cv_folds: int = 5,
 
     if not labelled_paths:
         raise InputError("no labelled files given to train on")
-    if isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 0:
-        raise ConfigError(f"cv_folds must be a whole number >= 0 (0: no cross-validation), not {cv_folds!r}")
+    if isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 0 or cv_folds == 1:
+        raise ConfigError(f"cv_folds must be 0 (no cross-validation) or a whole number >= 2, not {cv_folds!r}")
     for path in labelled_paths:  # before the minutes of training, not after
         check_outputs(str(path), {"the model": str(out_path)})
     pages = [page for path in labelled_paths for page in load_labelled(path)]

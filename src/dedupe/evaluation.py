@@ -269,8 +269,9 @@ def evaluate(path, make_cleaner=None, folds: int = 0) -> dict:
     headline/byline/date/caption blocks the gold body leaves out (``without_caveat``), and per
     reason the blocks and words stripped and the share of them that were not content.
     """
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0:
-        raise ConfigError(f"folds must be a whole number >= 0 (0: the shipped model), not {folds!r}")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0 or folds == 1:
+        raise ConfigError(f"folds must be 0 (the shipped model) or a whole number >= 2 (held out by site), "
+                          f"not {folds!r}")
     if make_cleaner is None:
         from .pipeline import Cleaner as make_cleaner
     pages = list(load_labelled(path))

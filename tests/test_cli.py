@@ -309,6 +309,26 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path):
         locked.chmod(0o755)
 
 
+def test_a_read_only_output_folder_is_replaced_whole(tmp_path):
+    """--overwrite of an output folder made read-only left the old one behind as a hidden
+    .out.old, which the next replacement could not move aside: an error after all the work,
+    and a finished temporary folder left beside the output."""
+    as_user = []  # root deletes anything: run it without the capabilities that let it
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: a folder cannot be made read-only")
+        as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    out = tmp_path / "out"
+    for _ in range(3):
+        result = subprocess.run([*as_user, console_script(), "clean", str(SEEDS), "-o", str(out), "--overwrite", "-q"],
+                                capture_output=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        out.chmod(0o555)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert len(list(out.iterdir())) == len(list(SEEDS.glob("*.txt")))
+    out.chmod(0o755)
+
+
 def test_a_device_output_is_written_into_not_replaced(tmp_path):
     """Output files are written beside their path and renamed over it, which for a device
     (-o /dev/null) replaced the device node with a file; it is written straight into."""

@@ -206,17 +206,38 @@ class TextDirWriter:
     def __exit__(self, exc_type, exc, tb):
         assert self._tmp is not None
         if exc_type is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            _remove_tree(self._tmp)
             return False
         old = None
-        if self.out_dir.exists():
-            old = self.out_dir.with_name(f".{self.out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.out_dir, old)
-        os.replace(self._tmp, self.out_dir)
+        try:
+            if self.out_dir.exists():  # set aside under a name of its own (a fixed one may be left over)
+                old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.", suffix=".old", dir=self.out_dir.parent))
+                os.replace(self.out_dir, old)
+            os.replace(self._tmp, self.out_dir)
+        except OSError as err:
+            if old is not None and not self.out_dir.exists() and old.exists():
+                os.replace(old, self.out_dir)  # the folder as it was
+            _remove_tree(self._tmp)
+            raise OutputError(f"cannot replace {self.out_dir}: {err.strerror or err}") from None
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove_tree(old)
         return False
+
+
+def _remove_tree(path: Path) -> None:
+    """``shutil.rmtree``, through read-only folders of the user's own (a replaced output folder
+    that was made read-only stayed behind, hidden, and blocked the next replacement)."""
+    def writable_then_again(function, name, _):
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            function(name)
+        except OSError:
+            pass
+
+    if sys.version_info >= (3, 12):  # onerror is deprecated there
+        shutil.rmtree(path, onexc=writable_then_again)
+    else:
+        shutil.rmtree(path, onerror=writable_then_again)
 
 
 class JsonlWriter:

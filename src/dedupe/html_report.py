@@ -60,8 +60,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import ConfigError, InputError, OutputError
-from .writing import AtomicFile, check_outputs
 from .reading import UnreadableJSON, parse_json, url_host
+from .writing import AtomicFile, check_outputs
 
 __all__ = ["render_report", "Block", "read_blocks", "SummaryBuilder", "DocumentPicker"]
 

@@ -162,13 +162,14 @@ def _stops_held() -> Iterator[None]:
 
 
 def _init_worker(state: dict) -> None:
-    # the command line's handlers turn these into an orderly stop of the main process; a
-    # worker is stopped by it (Pool.terminate() sends SIGTERM), and simply ends. Ctrl-C reaches
-    # every process of the terminal's group: the main one stops the workers (before, each
-    # worker also raised KeyboardInterrupt, and printed its name under the one-line message).
+    # the command line's handlers turn the stop signals into an orderly stop of the main
+    # process, which then ends the workers (see _Pool); a worker that gets one simply ends.
+    # Ctrl-C reaches every process of the terminal's group: the main one stops the workers
+    # (before, each worker also raised KeyboardInterrupt, and printed its name under the
+    # one-line message).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: ignored in the workers too
+    for signum in _STOPS:
+        if signum != signal.SIGINT and signal.getsignal(signum) is not signal.SIG_IGN:  # nohup: stays ignored
             signal.signal(signum, signal.SIG_DFL)
     _worker_state.clear()
     _worker_state.update(state)

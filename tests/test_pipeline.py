@@ -457,6 +457,11 @@ def test_kept_counts_come_back_only_for_the_same_texts():
                                         "Weather: rain"]) is None  # other documents
     assert unpack_counts(spool.get(0), texts[:2] + ["Weather: rain \ud800"]) is None  # a lone surrogate: no error
     assert spool.get(2) is None and unpack_counts(None, texts) is None
+    # counts past 16 bits, and an odd number of them (the arrays after them are padded)
+    wide, odd = detector.term_counts([["storm " * 70000 + "ends"]]), detector.term_counts([["Weather: rain and hail"]])
+    assert wide.data.max() >= 2**16 and odd.nnz % 2 == 1
+    for chunk, kept in ((["storm " * 70000 + "ends"], wide), (["Weather: rain and hail"], odd), ([], counts.rows([]))):
+        assert same(unpack_counts(pack_counts(chunk, kept), chunk), kept)
 
     class FullDisk:
         def __init__(self, file):

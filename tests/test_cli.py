@@ -405,6 +405,25 @@ def test_signals_stop_the_run_in_order(tmp_path, corpus):
     assert len((out / "a.jsonl").read_text().splitlines()) == len(lines)
 
 
+def test_a_killed_run_leaves_nothing_behind(tmp_path, corpus):
+    """A run killed outright (SIGKILL, the OOM killer) left files named in the temporary folder
+    and beside its outputs: the spool of stdin (the whole input) and each output's hidden
+    .tmp sibling. Both are now files without a name, gone with the process."""
+    import random
+
+    rng = random.Random(3)
+    lines = [json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 20))}) for n in range(3000)]
+    out, spool_dir, errors = tmp_path / "out", tmp_path / "tmp", tmp_path / "stderr.txt"
+    out.mkdir(), spool_dir.mkdir()
+    # two passes (stdin spooled; outputs opened in the second); one pass (outputs open at once)
+    for passes in ([], ["--detect", "duplicate,near-duplicate"]):
+        process = _started_with_its_worker(["-o", out / "a.jsonl", "--report", out / "r.jsonl", *passes], lines,
+                                           errors, env={**os.environ, "TMPDIR": str(spool_dir)})
+        os.killpg(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+        assert list(spool_dir.iterdir()) == [] and list(out.iterdir()) == [], passes
+
+
 def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
     """Started without stdin or stdout (<&-, >&-), or with stdout on a full disk (/dev/full):
     before, AttributeError and OSError tracebacks, or a message at exit and status 120."""

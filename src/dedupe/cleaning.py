@@ -15,13 +15,14 @@ import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 from tqdm import tqdm
 
 from .pipeline import Cleaner, CleanedDocument
-from .reading import ReadOptions, Rejected, input_kind, read_documents, standard_input
+from .reading import Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream, standard_input
 from .report import Summary
 from .writing import AtomicFile, JsonlWriter, TextDirWriter, check_outputs
 
@@ -59,18 +60,16 @@ def clean_path(
 
     summary = Summary()
     with ExitStack() as stack:
-        name = None
+        read = partial(read_documents, input_path, read_options)
         if kind == "stdin" and cleaner.two_pass:
-            input_path, name = _spool_stdin(stack), "<stdin>"  # the second pass reads it again
+            read = _spool_stdin(stack, read_options)  # the second pass reads it again
         rejects = _RejectsSink(stack, rejects_path, summary)
         if cleaner.two_pass:
             stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
-            first = read_documents(input_path, read_options, rejects, name)
-            cleaner.fit(_progress(stack, first, progress, "indexing"))
-            documents = read_documents(input_path, read_options, None, name)  # rejects counted once
-            cleaned_docs = cleaner.transform(documents)
+            cleaner.fit(_progress(stack, read(rejects), progress, "indexing"))
+            cleaned_docs = cleaner.transform(read(None))  # rejects counted once
         else:
-            cleaned_docs = cleaner.clean(read_documents(input_path, read_options, rejects))
+            cleaned_docs = cleaner.clean(read(rejects))
         write = _document_sink(stack, kind, output_path, read_options)
         report = stack.enter_context(JsonlWriter(report_path)) if report_path else None
         for cleaned in _progress(stack, cleaned_docs, progress, "cleaning"):
@@ -88,11 +87,17 @@ def _progress(stack: ExitStack, items, enabled: bool, what: str):
                                     dynamic_ncols=True, mininterval=0.5))
 
 
-def _spool_stdin(stack: ExitStack) -> str:
-    spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="dedupe-stdin-", suffix=".jsonl"))
+def _spool_stdin(stack: ExitStack, options: ReadOptions) -> Callable[..., Iterator[Document]]:
+    """Standard input copied to a temporary file without a name (none is left behind, even by a
+    killed run); returns what reads its documents, from the start, each time it is called."""
+    spool = stack.enter_context(tempfile.TemporaryFile(prefix="dedupe-stdin-"))
     shutil.copyfileobj(standard_input(), spool, 1 << 20)
-    spool.flush()
-    return spool.name
+
+    def read(rejects: Optional[_RejectsSink]) -> Iterator[Document]:
+        spool.seek(0)  # when the pass starts reading: the passes read one after the other
+        yield from read_jsonl_stream(spool, "<stdin>", options, rejects)
+
+    return read
 
 
 def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions):

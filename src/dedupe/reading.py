@@ -104,9 +104,8 @@ def input_kind(path: str) -> str:
 
 
 def read_documents(path: str, options: ReadOptions | None = None,
-                   rejects: RejectHandler | None = None, name: str | None = None) -> Iterator[Document]:
-    """Documents from ``path`` (see the module docstring); ``name`` replaces the path in
-    messages (e.g. ``<stdin>`` for a spooled copy of standard input)."""
+                   rejects: RejectHandler | None = None) -> Iterator[Document]:
+    """Documents from ``path`` (see the module docstring)."""
     options = options or ReadOptions()
     kind = input_kind(path)
     handle = _reject_handler(options, rejects)
@@ -115,7 +114,15 @@ def read_documents(path: str, options: ReadOptions | None = None,
     elif kind == "stdin":
         yield from _read_jsonl_lines(standard_input(), "<stdin>", options, handle)
     else:
-        yield from _read_jsonl_file(Path(path), options, handle, name)
+        yield from _read_jsonl_file(Path(path), options, handle)
+
+
+def read_jsonl_stream(stream, name: str, options: ReadOptions | None = None,
+                      rejects: RejectHandler | None = None) -> Iterator[Document]:
+    """Documents from an open binary ``stream`` of JSON lines (a spooled copy of stdin),
+    read from where it stands; ``name`` stands for it in messages."""
+    options = options or ReadOptions()
+    yield from _read_jsonl_lines(stream, name, options, _reject_handler(options, rejects))
 
 
 def standard_input():
@@ -173,12 +180,11 @@ def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
         yield Document(id=doc_id, text=text, location=str(path))
 
 
-def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler,
-                     name: str | None = None) -> Iterator[Document]:
+def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as stream:
-            yield from _read_jsonl_lines(stream, name or str(path), options, handle)
+            yield from _read_jsonl_lines(stream, str(path), options, handle)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputError(f"compressed file is damaged or truncated ({exc})", str(path)) from None
     except OSError as exc:

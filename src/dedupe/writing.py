@@ -1,9 +1,10 @@
 """Writing cleaned documents, reports and rejects without ever leaving half a file.
 
-Every file is written to a temporary sibling and renamed into place when complete
-(``os.replace`` is atomic on one filesystem); a directory of cleaned ``.txt`` files is built in a
-temporary sibling directory and renamed as a whole. An interrupted run therefore leaves either
-the previous state or the complete new output, never a truncated file. Output paths are checked
+Every file is written to a temporary file in its folder (one without a name, where the system
+allows) and renamed into place when complete (``os.replace`` is atomic on one filesystem); a
+directory of cleaned ``.txt`` files is built in a temporary sibling directory and renamed as a
+whole. An interrupted run therefore leaves either the previous state or the complete new
+output, never a truncated file. Output paths are checked
 against the input first: the cleaner refuses to write over (or inside) what it reads.
 
 Example
@@ -19,6 +20,7 @@ Example
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import json
@@ -47,6 +49,10 @@ def _usual_mode(path: Path, directory: bool = False) -> None:
 class AtomicFile:
     """A text file that appears at ``path`` only once it is completely written.
 
+    It is written into a file without a name in the target's folder (Linux's ``O_TMPFILE``),
+    which is given its name when complete, so a run killed outright (SIGKILL, the OOM killer)
+    leaves nothing behind; where that is not possible, into a hidden sibling renamed at the end.
+
     A path that is a device or a pipe (``/dev/null``, a FIFO) is written straight into: renaming
     a file over it would replace the device with that file, and what a pipe's reader has
     received cannot be taken back anyway."""
@@ -54,6 +60,8 @@ class AtomicFile:
     def __init__(self, path: str | os.PathLike, binary: bool = False):
         self.path = Path(path)
         self.binary = binary
+        self._fd: int | None = None
+        self._unnamed = False  # _fd is a file without a name, linked at the end
         self._tmp: Path | None = None
         self._file: io.IOBase | None = None
         self._raw = None
@@ -61,15 +69,18 @@ class AtomicFile:
     def __enter__(self):
         try:
             if self.path.exists() and not (self.path.is_file() or self.path.is_dir()):
-                fd = os.open(self.path, os.O_WRONLY)
+                self._fd = os.open(self.path, os.O_WRONLY)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-                self._tmp = Path(tmp)
-                _usual_mode(self._tmp)
+                self._fd = _unnamed_file(self.path.parent)
+                self._unnamed = self._fd is not None
+                if self._fd is None:
+                    self._fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+                    self._tmp = Path(tmp)
+                    _usual_mode(self._tmp)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        raw = self._raw = open(fd, "wb")
+        raw = self._raw = open(self._fd, "wb", closefd=False)  # the name is given through the descriptor
         if self.path.name.endswith(".gz"):
             # mtime=0: the same input gives byte-identical compressed output
             raw = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
@@ -77,19 +88,64 @@ class AtomicFile:
         return self._file
 
     def __exit__(self, exc_type, exc, tb):
-        assert self._file is not None
+        assert self._file is not None and self._fd is not None
         try:
             self._file.close()
             self._raw.close()
+            if exc_type is None and self._unnamed:
+                self._tmp = self._named()
             if exc_type is None and self._tmp is not None:
                 os.replace(self._tmp, self.path)
         except OSError as err:
             if self._tmp is not None:
                 self._tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
+        finally:
+            os.close(self._fd)
         if exc_type is not None and self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
         return False
+
+    def _named(self) -> Path:
+        """The finished unnamed file linked under a hidden name of its own, to be renamed over
+        the target (a link cannot replace a file); copied there where it cannot be linked."""
+        folder = os.open(self.path.parent, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+        try:
+            while True:
+                tmp = self.path.parent / f".{self.path.name}.{os.urandom(6).hex()}.tmp"
+                try:  # a folder descriptor: os.link follows the /proc link only through linkat
+                    os.link(f"/proc/self/fd/{self._fd}", tmp.name, dst_dir_fd=folder, follow_symlinks=True)
+                    return tmp
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL):
+                        raise
+                    return self._copied()
+        finally:
+            os.close(folder)
+
+    def _copied(self) -> Path:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self._tmp = Path(tmp)  # removed if the copy fails
+        _usual_mode(self._tmp)
+        with open(fd, "wb") as copy, open(f"/proc/self/fd/{self._fd}", "rb") as done:
+            shutil.copyfileobj(done, copy, 1 << 20)
+        return self._tmp
+
+
+def _unnamed_file(folder: Path) -> Optional[int]:
+    """A descriptor of a new file without a name in ``folder`` (mode 666 less the umask), or
+    None where the system or the filesystem makes none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):  # no way to name it at the end
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):  # not supported here
+            return None
+        raise
 
 
 def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder: Optional[str] = None,

@@ -1,0 +1,70 @@
+"""Outputs appear whole or not at all, and nothing is left beside them."""
+
+import errno
+import gzip
+import os
+
+import pytest
+
+from dedupe import writing
+from dedupe.errors import OutputError
+from dedupe.writing import AtomicFile
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.fixture(params=["unnamed", "linked-elsewhere", "hidden-sibling"])
+def way(request, monkeypatch):
+    """How the file is kept until complete: without a name (O_TMPFILE); without a name on a
+    system where it cannot be linked at the end (then copied); as a hidden sibling (no
+    O_TMPFILE)."""
+    if request.param == "linked-elsewhere":
+        def refused(*args, **kwargs):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(writing.os, "link", refused)
+    elif request.param == "hidden-sibling":
+        monkeypatch.setattr(writing, "_unnamed_file", lambda folder: None)
+    return request.param
+
+
+def test_an_output_appears_whole_with_the_usual_mode_and_nothing_beside_it(tmp_path, way):
+    target = tmp_path / "out.jsonl"
+    target.write_text("the previous run\n")
+    with AtomicFile(target) as f:
+        f.write("line one\n" * 10000)
+        if way != "hidden-sibling":  # nothing named until the end: a killed run leaves nothing
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+        assert target.read_text() == "the previous run\n"
+    assert target.read_text() == "line one\n" * 10000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def test_a_failed_output_leaves_the_previous_file_and_nothing_else(tmp_path, way):
+    target = tmp_path / "out.jsonl.gz"
+    target.write_bytes(b"previous")
+    with pytest.raises(RuntimeError):
+        with AtomicFile(target) as f:
+            f.write("half of it\n")
+            raise RuntimeError("stopped")
+    assert target.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["out.jsonl.gz"]
+    with AtomicFile(target) as f:
+        f.write("whole\n")
+    assert gzip.decompress(target.read_bytes()) == b"whole\n"
+
+
+def test_an_output_that_cannot_be_named_is_an_output_error(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writing.os, "link", full)
+    monkeypatch.setattr(writing.os, "replace", full)
+    with pytest.raises(OutputError, match="No space left on device"):
+        with AtomicFile(tmp_path / "out.jsonl") as f:
+            f.write("done\n")
+    assert list(tmp_path.iterdir()) == []

@@ -515,6 +515,36 @@ def test_html_page_from_clean_and_from_view(tmp_path):
     assert run_dedupe("view", tmp_path / "missing.jsonl", "-o", tmp_path / "x.html").returncode == 2
 
 
+def test_standard_output_takes_one_output_and_the_html_page_too(tmp_path):
+    """-o - with --report - interleaved documents and report lines on stdout; --html - wrote a
+    file named "-", titled by a hidden temporary report's name; view -o - did the same, and
+    view -o new/folder/page.html was refused while clean --html made the folder."""
+    result = run_dedupe("clean", "seeds", "-o", "-", "--report", "-")
+    assert result.returncode == 3 and result.stdout == b""
+    assert "the cleaned output (-o) and the report (--report) would both go to standard output" in result.stderr.decode()
+    result = run_dedupe("clean", "-", "--html", "-", input=b'{"text": "One line."}\n')  # -o - is stdin's default
+    assert result.returncode == 3 and "the HTML page (--html) and the cleaned output (-o)" in result.stderr.decode()
+
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    pages = [run_dedupe("clean", SEEDS, "--dry-run", "--html", "-", "--json", cwd=tmp_path, env={"TMPDIR": str(spool)})
+             for _ in range(2)]
+    assert all(p.returncode == 0 for p in pages), pages[0].stderr
+    page = pages[0].stdout.decode()
+    assert page.startswith("<!DOCTYPE html>") and "Rowling wrote:" in page and pages[1].stdout == pages[0].stdout
+    assert "<title>news-dedupe report \u2014 seeds</title>" in page
+    assert json.loads(pages[0].stderr)["documents"] == 5  # the summary leaves stdout to the page
+    assert list(tmp_path.iterdir()) == [spool] and list(spool.iterdir()) == []
+
+    report = tmp_path / "r.jsonl"
+    run_dedupe("clean", "seeds", "--dry-run", "--report", report, "-q")
+    viewed = run_dedupe("view", report, "-o", "-")
+    assert viewed.returncode == 0 and viewed.stdout.startswith(b"<!DOCTYPE html>")
+    assert "wrote the page: 5 of 5 documents" in viewed.stderr.decode()
+    assert run_dedupe("view", report, "-o", tmp_path / "new" / "folder" / "page.html").returncode == 0
+    assert (tmp_path / "new" / "folder" / "page.html").read_bytes() == viewed.stdout
+
+
 def test_report_names_the_site_when_the_input_knows_it(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text(json.dumps({"id": "a", "url": "https://www.example.com/x", "text": "One line here."}) + "\n"

@@ -232,8 +232,8 @@ def test_user_errors_are_reported_without_traceback(tmp_path):
         render_report(good, tmp_path / "x.html", max_documents=0)
     with pytest.raises(OutputError):
         render_report(good, good)
-    with pytest.raises(OutputError):
-        render_report(good, tmp_path / "no-such-folder" / "x.html")
+    # a missing folder is made, as `dedupe clean` makes those of its outputs
+    assert render_report(good, tmp_path / "no-such-folder" / "x.html")["documents_shown"] > 0
     with pytest.raises(OutputError, match="is a file, not a folder"):  # said the folder did not exist
         render_report(good, good / "x.html")
     assert not (tmp_path / "x.html").exists()

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
@@ -66,7 +67,7 @@ def clean(
     report: Optional[str] = typer.Option(None, "--report", help="Write one JSONL line per block: action, reason, "
                                                                 "score and the kept copy of each duplicate."),
     html: Optional[str] = typer.Option(None, "--html", help="Also render the report as one self-contained HTML "
-                                                            "page (see `dedupe view`)."),
+                                                            "page (see `dedupe view`); - for stdout."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write only the report (and summary), no cleaned output."),
     cross_doc: CrossDoc = typer.Option(CrossDoc.strip, "--cross-doc",
                                        help="Copies of blocks from earlier documents: strip them, flag them in "
@@ -133,8 +134,10 @@ def clean(
             if html is not None:
                 from .html_report import render_report
 
-                render_report(report_path, html)
-        stdout_busy = out == "-" or report == "-"
+                # titled by the report, or by the input where the report is a hidden file
+                named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
+                render_report(report_path, html, title=named)
+        stdout_busy = "-" in (out, report, html)
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
         elif not quiet:
@@ -146,7 +149,7 @@ def clean(
 @app.command()
 def view(
     report: str = typer.Argument(..., metavar="REPORT", help="A report written by `dedupe clean --report` (.jsonl or .jsonl.gz)."),
-    output: str = typer.Option(..., "-o", "--output", help="The HTML page to write."),
+    output: str = typer.Option(..., "-o", "--output", help="The HTML page to write (- for stdout)."),
     max_documents: int = typer.Option(200, help="Documents shown in full: those with the most stripped text, "
                                                 "then a reproducible random sample."),
     sample_seed: int = typer.Option(0, help="Seed of the random sample."),
@@ -160,7 +163,8 @@ def view(
 
     def run():
         shown = render_report(report, output, max_documents=max_documents, sample_seed=sample_seed, title=title)
-        typer.echo(f"wrote {output}: {shown['documents_shown']:,} of {shown['documents_total']:,} documents, "
+        typer.echo(f"wrote {'the page' if output == '-' else output}: {shown['documents_shown']:,} of "
+                   f"{shown['documents_total']:,} documents, "
                    f"{shown['bytes_written'] / 1e6:.2f} MB", err=True)
 
     _guarded(run)
@@ -261,7 +265,10 @@ def _report_for(html: Optional[str], report: Optional[str]) -> Iterator[Optional
         yield report
         return
     page = Path(html)
-    path = page.parent / f".{page.name}.{os.urandom(6).hex()}.report.jsonl"
+    if html == "-":  # the page goes to stdout: the report waits in the temporary folder
+        path = Path(tempfile.gettempdir()) / f"dedupe-{os.urandom(6).hex()}.report.jsonl"
+    else:
+        path = page.parent / f".{page.name}.{os.urandom(6).hex()}.report.jsonl"
     try:
         yield str(path)
     finally:

@@ -59,9 +59,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .errors import ConfigError, InputError, OutputError
+from .errors import ConfigError, InputError
 from .reading import UnreadableJSON, parse_json, url_host
-from .writing import AtomicFile, check_outputs
+from .writing import check_outputs, output_file
 
 __all__ = ["render_report", "Block", "read_blocks", "SummaryBuilder", "DocumentPicker"]
 
@@ -656,32 +656,32 @@ class _PageWriter:
         return f'<a href="#{anchor}" title="go to the kept copy">&rarr; copy of {where}</a>'
 
 
-def _validate(report_path, out_path, max_documents, sample_seed, title) -> tuple[Path, Path]:
+def _validate(report_path, out_path, max_documents, sample_seed, title) -> Path:
     if isinstance(max_documents, bool) or not isinstance(max_documents, int) or max_documents < 1:
         raise ConfigError(f"max_documents must be a whole number >= 1, not {max_documents!r}")
     if isinstance(sample_seed, bool) or not isinstance(sample_seed, int):
         raise ConfigError(f"sample_seed must be an integer, not {sample_seed!r}")
     if title is not None and not isinstance(title, str):
         raise ConfigError("title must be a string")
-    report, out = Path(report_path), Path(out_path)
+    report = Path(report_path)
     if not report.is_file():
         raise InputError("report file not found; pass the file written by `dedupe clean --report`",
                          str(report))
-    check_outputs(str(report), {"the HTML page": str(out_path)})  # not the report, a folder, unwritable...
-    if not out.parent.is_dir():
-        raise OutputError(f"folder {out.parent} does not exist; create it or choose another path")
-    return report, out
+    # not the report, a folder, unwritable...; missing folders are made, as for every output
+    check_outputs(str(report), {"the HTML page": str(out_path)})
+    return report
 
 
 def render_report(report_path, out_path, *, max_documents: int = 200, sample_seed: int = 0,
                   title: str | None = None) -> dict:
-    """Render the JSONL report at ``report_path`` to one self-contained HTML file at ``out_path``.
+    """Render the JSONL report at ``report_path`` to one self-contained HTML file at ``out_path``
+    (``-``: standard output).
 
     Two streaming passes (see the module docstring); memory does not grow with the report.
     Returns ``{"documents_total", "documents_shown", "documents_top", "documents_sample",
     "documents_linked", "blocks_total", "blocks_shown", "bytes_written", "path"}``.
     """
-    report, out = _validate(report_path, out_path, max_documents, sample_seed, title)
+    report = _validate(report_path, out_path, max_documents, sample_seed, title)
     summary, sel = _pass1(report, max_documents, sample_seed)
     pal = _Palette(summary.reasons())
 
@@ -734,10 +734,10 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     )
     tail = f"</main><script>{_JS}</script></body></html>\n"
 
-    # Written whole or not at all (see AtomicFile); a lone surrogate (a "\ud800" escape in the
-    # input JSON) has no UTF-8, and is shown as that escape.
+    # Written whole or not at all (see AtomicFile), or to stdout for "-"; a lone surrogate (a
+    # "\ud800" escape in the input JSON) has no UTF-8, and is shown as that escape.
     size = 0
-    with AtomicFile(out, binary=True) as fh:
+    with output_file(str(out_path)) as fh:
         for chunk in itertools.chain([head], (writer.resolve(p) for p in writer.parts), [tail]):
             size += fh.write(chunk.encode("utf-8", "backslashreplace"))
     return {
@@ -749,5 +749,5 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
         "blocks_total": summary.blocks_total,
         "blocks_shown": writer.blocks_shown,
         "bytes_written": size,
-        "path": str(out),
+        "path": str(out_path),
     }

@@ -28,8 +28,9 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Iterator, Optional
 
 from . import native
 from .errors import OutputError
@@ -159,7 +160,8 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
     - an output that is the input (a symlink to it included) or lies inside the input folder;
     - a folder output that holds the input (replacing it deletes the input), that is a file, or
       that is an existing folder with files in it (unless ``overwrite``);
-    - two outputs at one path (the second would replace the first without a word);
+    - two outputs at one path (the second would replace the first without a word), or both on
+      standard output (their lines would be interleaved);
     - a file inside the folder output (the folder, swapped in at the end, takes it away), or
       under another output's path (a file);
     - a file output at an existing folder;
@@ -173,6 +175,10 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
     ...
     dedupe.errors.OutputError: the cleaned output and the report are one file (out.jsonl): give each its own path
     """
+    on_stdout = [what for what, path in outputs.items() if path == "-"]
+    if len(on_stdout) > 1:
+        raise OutputError(f"{' and '.join(on_stdout)} would both go to standard output (-), one into the other: "
+                          "give all but one a file path")
     written = {what: path for what, path in outputs.items() if path is not None and path != "-"}
     src = None if input_path == "-" else Path(input_path).resolve()
     try:
@@ -296,6 +302,22 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=writable_then_again)
 
 
+@contextmanager
+def output_file(path: str) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: an :class:`AtomicFile`, or standard output for
+    ``-`` (what was printed before comes first)."""
+    if path != "-":
+        with AtomicFile(path, binary=True) as file:
+            yield file
+        return
+    if sys.stdout is None:
+        raise OutputError("standard output is closed: give -o FILE")
+    sys.stdout.flush()
+    stream = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
+    yield stream
+    stream.flush()
+
+
 class JsonlWriter:
     """Writes JSON records one per line to a file (atomically) or to stdout (``-``).
 
@@ -310,7 +332,7 @@ class JsonlWriter:
 
     def __init__(self, path: str):
         self.path = path
-        self._atomic: AtomicFile | None = None
+        self._output = output_file(path)
         self._file = None
         # json.dumps(..., ensure_ascii=False) builds an encoder per call; one serves every line
         self._encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -318,14 +340,7 @@ class JsonlWriter:
         self._escape = None if kernels is None else kernels.json_string
 
     def __enter__(self):
-        if self.path == "-":
-            if sys.stdout is None:
-                raise OutputError("standard output is closed: give -o FILE")
-            sys.stdout.flush()  # what was printed before comes first
-            self._file = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
-        else:
-            self._atomic = AtomicFile(self.path, binary=True)
-            self._file = self._atomic.__enter__()
+        self._file = self._output.__enter__()
         return self
 
     def line(self, record: dict) -> bytes:
@@ -352,10 +367,7 @@ class JsonlWriter:
         self._file.write(self.line(record))
 
     def __exit__(self, exc_type, exc, tb):
-        if self._atomic is not None:
-            return self._atomic.__exit__(exc_type, exc, tb)
-        self._file.flush()
-        return False
+        return self._output.__exit__(exc_type, exc, tb)
 
 
 class _TextSink:

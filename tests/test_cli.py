@@ -111,6 +111,11 @@ def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
             assert f"{dump}:{n}" in result.stderr.decode()
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["id"] for r in out] == [1, 6]  # the empty document passes through
+    # --rejects - sets them aside on stdout (it wrote a file named "-"); the summary goes to stderr
+    result = run_dedupe("clean", dump, "-o", tmp_path / "again.jsonl", "--on-error", "skip", "--rejects", "-", "--json",
+                        cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.splitlines() == bad, result.stderr
+    assert json.loads(result.stderr.splitlines()[-1])["rejected"] == 5 and not (tmp_path / "-").exists()
 
 
 def test_json_that_python_cannot_hold_is_a_clear_error_or_a_recorded_skip(tmp_path):
@@ -475,6 +480,11 @@ def test_train_writes_a_model_that_clean_and_eval_use(tmp_path):
     result = run_dedupe("train", "tests/data/seeds.labelled.jsonl", pages, "-o", pages, "--folds", "0")
     assert result.returncode == 3 and "is the input" in result.stderr.decode()
     assert pages.read_bytes() == (ROOT / "tests/data/seeds.labelled.jsonl").read_bytes()
+    # -o - writes the model to stdout (it wrote a file named "-"); the figures go to stderr
+    result = run_dedupe("train", ROOT / "tests/data/seeds.labelled.jsonl", "-o", "-", "--folds", "0", cwd=tmp_path)
+    streamed, saved = json.loads(result.stdout), json.loads(model.read_text())
+    assert result.returncode == 0 and (streamed["stage1"], streamed["stage2"]) == (saved["stage1"], saved["stage2"])
+    assert not (tmp_path / "-").exists()
 
 
 def test_train_and_eval_reject_bad_labelled_files(tmp_path):

@@ -65,7 +65,7 @@ from .reading import UnreadableJSON, parse_json
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
 from .tokentable import TokenTable, token_keys, token_runs
-from .writing import AtomicFile, check_outputs
+from .writing import check_outputs, output_file
 
 FORMAT_VERSION = 1
 MODEL_NAME = "boilerplate-v1"
@@ -1015,9 +1015,9 @@ class BoilerplateClassifier:
         }
 
     def save(self, path) -> None:
-        """Write the model as JSON (plain numbers only; see :meth:`load`)."""
-        with AtomicFile(path) as f:
-            f.write(json.dumps(self.to_json(), indent=1) + "\n")
+        """Write the model as JSON (plain numbers only; see :meth:`load`); ``-``: to stdout."""
+        with output_file(str(path)) as f:
+            f.write((json.dumps(self.to_json(), indent=1) + "\n").encode("utf-8"))
 
     @classmethod
     def load(cls, path=None) -> "BoilerplateClassifier":

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .pipeline import Cleaner, CleanedDocument
 from .reading import Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream, standard_input
 from .report import Summary
-from .writing import AtomicFile, JsonlWriter, TextDirWriter, check_outputs
+from .writing import JsonlWriter, TextDirWriter, check_outputs, output_file
 
 
 def default_rejects_path(input_path: str, output_path: Optional[str]) -> str:
@@ -132,6 +132,6 @@ class _RejectsSink:
         if self.path is None:
             return
         if self.file is None:
-            self.file = self.stack.enter_context(AtomicFile(self.path, binary=True))
+            self.file = self.stack.enter_context(output_file(self.path))
         raw = rejected.raw or (rejected.location + "\n").encode()
         self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")

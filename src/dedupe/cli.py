@@ -137,7 +137,7 @@ def clean(
                 # titled by the report, or by the input where the report is a hidden file
                 named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
                 render_report(report_path, html, title=named)
-        stdout_busy = "-" in (out, report, html)
+        stdout_busy = "-" in (out, report, html, rejects)
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
         elif not quiet:
@@ -225,7 +225,7 @@ def _eval_table(figures: dict) -> str:
 @app.command()
 def train(
     labelled: list[str] = typer.Argument(..., metavar="LABELLED...", help="Labelled pages to learn from (JSONL, as for `dedupe eval`)."),
-    output: str = typer.Option(..., "-o", "--output", help="Where to write the model (a small JSON file)."),
+    output: str = typer.Option(..., "-o", "--output", help="Where to write the model (a small JSON file; - for stdout)."),
     folds: int = typer.Option(5, help="Cross-validation folds, grouped by site (0 to skip)."),
 ) -> None:
     """Fit the boilerplate classifier to your own sites' labelled pages.
@@ -236,9 +236,9 @@ def train(
 
     def run():
         cv = train_model(labelled, output, cv_folds=folds)
-        typer.echo(f"wrote {output}", err=True)
-        if cv:
-            typer.echo(json.dumps(cv, indent=2))
+        typer.echo(f"wrote {'the model' if output == '-' else output}", err=True)
+        if cv:  # the figures leave stdout to a model written there
+            typer.echo(json.dumps(cv, indent=2), err=output == "-")
 
     _guarded(run)
 

@@ -555,6 +555,35 @@ def test_standard_output_takes_one_output_and_the_html_page_too(tmp_path):
     assert (tmp_path / "new" / "folder" / "page.html").read_bytes() == viewed.stdout
 
 
+def test_a_reader_of_stdout_that_stops_early_loses_no_file(tmp_path, corpus):
+    """`--report - | head`: the broken pipe ended the run with status 0 and the cleaned file
+    (-o) was never written, without a word. The files are now written whole and the rest of
+    stdout dropped, with a note; with stdout the only output, the run still just ends."""
+    import random
+
+    rng = random.Random(5)
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("".join(json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 12))}) + "\n"
+                            for n in range(400)))
+    expected = tmp_path / "expected.jsonl"
+    assert run_dedupe("clean", dump, "-o", expected, "-q").returncode == 0
+    for args in (["-o", tmp_path / "a.jsonl", "--report", "-"], ["-o", "-", "--report", tmp_path / "r.jsonl"]):
+        process = subprocess.Popen([console_script(), "clean", dump, *map(str, args), "-q"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        assert process.stdout.read(10)
+        process.stdout.close()  # as head does once it has its lines
+        assert process.wait(timeout=120) == 0
+        assert "the rest of it is dropped, the files are still written" in process.stderr.read().decode()
+    assert (tmp_path / "a.jsonl").read_bytes() == expected.read_bytes()
+    report = (tmp_path / "r.jsonl").read_text().splitlines()
+    process = subprocess.Popen([console_script(), "clean", dump, "-o", "-", "-q"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.read(10)
+    process.stdout.close()
+    assert process.wait(timeout=120) == 0 and process.stderr.read() == b""  # nothing else to write: it ends
+    assert len(report) > 400 * 10 and json.loads(report[-1])["doc_id"] == "399"
+
+
 def test_report_names_the_site_when_the_input_knows_it(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text(json.dumps({"id": "a", "url": "https://www.example.com/x", "text": "One line here."}) + "\n"

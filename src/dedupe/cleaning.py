@@ -54,24 +54,26 @@ def clean_path(
         rejects_path = default_rejects_path(input_path, output_path)
     # the caller's own outputs first: one it makes from this run's (the report behind an HTML
     # page, beside it) fails where the page would, and the message names the page
-    check_outputs(input_path, {**(other_outputs or {}), "the cleaned output (-o)": output_path,
-                               "the report (--report)": report_path, "the rejects file (--rejects)": rejects_path},
-                  folder="the cleaned output (-o)" if kind == "dir" else None, overwrite=overwrite)
+    outputs = {**(other_outputs or {}), "the cleaned output (-o)": output_path, "the report (--report)": report_path,
+               "the rejects file (--rejects)": rejects_path}
+    check_outputs(input_path, outputs, folder="the cleaned output (-o)" if kind == "dir" else None, overwrite=overwrite)
+    # stdout's reader may stop early (| head); the files are written all the same
+    files = any(path not in (None, "-") for path in outputs.values())
 
     summary = Summary()
     with ExitStack() as stack:
         read = partial(read_documents, input_path, read_options)
         if kind == "stdin" and cleaner.two_pass:
             read = _spool_stdin(stack, read_options)  # the second pass reads it again
-        rejects = _RejectsSink(stack, rejects_path, summary)
+        rejects = _RejectsSink(stack, rejects_path, summary, files)
         if cleaner.two_pass:
             stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
             cleaner.fit(_progress(stack, read(rejects), progress, "indexing"))
             cleaned_docs = cleaner.transform(read(None))  # rejects counted once
         else:
             cleaned_docs = cleaner.clean(read(rejects))
-        write = _document_sink(stack, kind, output_path, read_options)
-        report = stack.enter_context(JsonlWriter(report_path)) if report_path else None
+        write = _document_sink(stack, kind, output_path, read_options, files)
+        report = stack.enter_context(JsonlWriter(report_path, files)) if report_path else None
         for cleaned in _progress(stack, cleaned_docs, progress, "cleaning"):
             summary.add(cleaned)
             write(cleaned)
@@ -100,13 +102,13 @@ def _spool_stdin(stack: ExitStack, options: ReadOptions) -> Callable[..., Iterat
     return read
 
 
-def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions):
+def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions, files: bool):
     if output_path is None:
         return lambda cleaned: None
     if kind == "dir" and output_path != "-":
         writer = stack.enter_context(TextDirWriter(output_path))
         return lambda cleaned: writer.write(cleaned.document.id, cleaned.text)
-    jsonl = stack.enter_context(JsonlWriter(output_path))
+    jsonl = stack.enter_context(JsonlWriter(output_path, files))
 
     def write(cleaned: CleanedDocument) -> None:
         doc = cleaned.document
@@ -122,8 +124,8 @@ class _RejectsSink:
     """Counts rejected input and writes it untouched; the file appears only if something was
     rejected, and only once the run completes."""
 
-    def __init__(self, stack: ExitStack, path: Optional[str], summary: Summary):
-        self.stack, self.path, self.summary = stack, path, summary
+    def __init__(self, stack: ExitStack, path: Optional[str], summary: Summary, files: bool = False):
+        self.stack, self.path, self.summary, self.files = stack, path, summary, files
         self.file = None
 
     def __call__(self, rejected: Rejected) -> None:
@@ -132,6 +134,6 @@ class _RejectsSink:
         if self.path is None:
             return
         if self.file is None:
-            self.file = self.stack.enter_context(output_file(self.path))
+            self.file = self.stack.enter_context(output_file(self.path, self.files))
         raw = rejected.raw or (rejected.location + "\n").encode()
         self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")

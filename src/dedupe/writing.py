@@ -303,9 +303,13 @@ def _remove_tree(path: Path) -> None:
 
 
 @contextmanager
-def output_file(path: str) -> Iterator[BinaryIO]:
+def output_file(path: str, others_written: bool = False) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: an :class:`AtomicFile`, or standard output for
-    ``-`` (what was printed before comes first)."""
+    ``-`` (what was printed before comes first).
+
+    ``others_written``: the run also writes files, which must not be lost because the reader of
+    stdout stopped early (``--report - | head``): the rest of stdout is then dropped, with a
+    note on stderr, and the run goes on. Otherwise a broken pipe ends the run."""
     if path != "-":
         with AtomicFile(path, binary=True) as file:
             yield file
@@ -314,6 +318,8 @@ def output_file(path: str) -> Iterator[BinaryIO]:
         raise OutputError("standard output is closed: give -o FILE")
     sys.stdout.flush()
     stream = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
+    if others_written:
+        stream = _UnlessReaderGone(stream)
     yield stream
     stream.flush()
 
@@ -330,9 +336,9 @@ class JsonlWriter:
 
     LONG = 256  # characters from which a string value goes to the compiled escaper
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, others_written: bool = False):
         self.path = path
-        self._output = output_file(path)
+        self._output = output_file(path, others_written)
         self._file = None
         # json.dumps(..., ensure_ascii=False) builds an encoder per call; one serves every line
         self._encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -368,6 +374,33 @@ class JsonlWriter:
 
     def __exit__(self, exc_type, exc, tb):
         return self._output.__exit__(exc_type, exc, tb)
+
+
+class _UnlessReaderGone:
+    """Standard output that drops what is written once its reader has gone (a broken pipe)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.gone = False
+
+    def write(self, data: bytes) -> int:
+        self._call(self.stream.write, data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._call(self.stream.flush)
+
+    def _call(self, method, *args) -> None:
+        if self.gone:
+            return
+        try:
+            method(*args)
+        except BrokenPipeError:
+            self.gone = True
+            # what is still buffered, and whatever else prints, goes nowhere (not an error at exit)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print("dedupe: the reader of standard output stopped reading; the rest of it is dropped, "
+                  "the files are still written", file=sys.stderr)
 
 
 class _TextSink:

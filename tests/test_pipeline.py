@@ -420,17 +420,25 @@ def test_the_second_pass_reuses_the_first_pass_term_counts(monkeypatch):
     unpacked = []
     real_unpack = parallel.unpack_counts
 
-    def run(unpack):
+    def run(unpack, stream=list):
         monkeypatch.setattr(parallel, "unpack_counts", unpack)
         return [(c.text, [(d.action, d.reason, d.score) for d in c.decisions])
-                for c in _Cleaner(chunk_size=8).clean(docs)]
+                for c in _Cleaner(chunk_size=8).clean(stream(docs))]
 
-    kept = run(lambda payload, texts: unpacked.append(real_unpack(payload, texts)) or unpacked[-1])
+    def keeping(payload, texts):
+        unpacked.append((texts is None, real_unpack(payload, texts)))
+        return unpacked[-1][1]
+
+    kept = run(keeping)
     # 32 documents: a first chunk of one (an eighth of 8), three of 8, the last of 7
-    assert len(unpacked) == 5 and all(counts is not None for counts in unpacked)
+    assert len(unpacked) == 5 and all(counts is not None and not trusted for trusted, counts in unpacked)
     afresh = run(lambda payload, texts: None)
     assert kept == afresh
     assert any(r == "off-topic" for _, ds in kept for _, r, _ in ds)
+    # a one-shot stream is read back from clean()'s own spool: the same documents, no digest checked
+    unpacked.clear()
+    assert run(keeping, iter) == afresh
+    assert len(unpacked) == 5 and all(counts is not None and trusted for trusted, counts in unpacked)
 
 
 def test_kept_counts_come_back_only_for_the_same_texts():

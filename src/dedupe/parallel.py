@@ -538,23 +538,27 @@ _PACK_HEAD = 4  # int64s before the digest: nnz, len(indptr), n_features, bytes 
 _DIGEST_BYTES = 16
 
 
-def pack_counts(texts: list[str], counts) -> np.ndarray:
+def pack_counts(texts: Optional[list[str]], counts) -> np.ndarray:
     """The term counts of the blocks of a chunk's ``texts`` (a
     :class:`~dedupe.offtopic.TermMatrix` of whole numbers) as bytes (a uint8 array): a head of
     four int64s, the texts' digest, then the counts (uint16, or uint32 past 65535), the columns
     (int32) and the row pointers (int64), each as it lies in memory and padded to 8 bytes, so
     :func:`unpack_counts` reads them in place. A raw layout, not ``np.savez``: the zip cost a
-    third of a pass's packing and unpacking."""
+    third of a pass's packing and unpacking. ``texts=None``: no digest (zeros), for counts that
+    go back to the very same documents, as in :meth:`~dedupe.pipeline.Cleaner.clean`'s replay
+    (hashing the texts of both passes cost 1.5% of a run)."""
     wide = counts.nnz > 0 and counts.data.max() >= 2**16
     data = counts.data.astype(np.uint32 if wide else np.uint16)
     head = np.array([counts.nnz, len(counts.indptr), counts.n_features, data.itemsize], np.int64)
-    parts = [head, _digest(texts), data, np.ascontiguousarray(counts.indices, np.int32),
+    digest = np.zeros(_DIGEST_BYTES, np.uint8) if texts is None else _digest(texts)
+    parts = [head, digest, data, np.ascontiguousarray(counts.indices, np.int32),
              np.ascontiguousarray(counts.indptr, np.int64)]
     return np.concatenate([np.pad(part.view(np.uint8), (0, _padded_size(part.nbytes) - part.nbytes)) for part in parts])
 
 
-def unpack_counts(payload, texts: list[str]):
-    """The counts :func:`pack_counts` packed, if they were packed for exactly these texts."""
+def unpack_counts(payload, texts: Optional[list[str]]):
+    """The counts :func:`pack_counts` packed, if they were packed for exactly these texts
+    (``texts=None``: known to be, unchecked)."""
     if payload is None:
         return None
     from .offtopic import TermMatrix
@@ -562,7 +566,7 @@ def unpack_counts(payload, texts: list[str]):
     payload = np.frombuffer(payload, np.uint8)
     at = 8 * _PACK_HEAD + _DIGEST_BYTES
     nnz, n_rows, n_features, width = payload[:8 * _PACK_HEAD].view(np.int64).tolist()
-    if not np.array_equal(payload[8 * _PACK_HEAD:at], _digest(texts)):
+    if texts is not None and not np.array_equal(payload[8 * _PACK_HEAD:at], _digest(texts)):
         return None
     data = payload[at:at + width * nnz].view(np.uint32 if width == 4 else np.uint16).astype(np.float64)
     at += _padded_size(width * nnz)
@@ -596,10 +600,13 @@ class ChunkWork:
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
                  fitting: "OffTopicDetector | None" = None, blocks: bool = True, keep_counts: bool = False,
-                 shipped: bool = False):
+                 shipped: bool = False, replayed: bool = False):
         self.sketcher, self.scorer, self.fitting, self.blocks = sketcher, scorer, fitting, blocks
         self.keep_counts = keep_counts  # pack the fitting's term counts for the second pass
         self.shipped = shipped
+        # the second pass reads back the first's very documents (clean()'s spool): the kept
+        # counts need no digest of the texts
+        self.replayed = replayed
 
     def for_another_process(self) -> "ChunkWork":
         """The same work, its results shaped to travel (see ``shipped``)."""
@@ -617,13 +624,13 @@ class ChunkWork:
         sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
-            scores = self.scorer(block_texts, skip, unpack_counts(kept, texts))
+            scores = self.scorer(block_texts, skip, unpack_counts(kept, None if self.replayed else texts))
         vocabulary = None
         if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
             vocabulary = (*self.fitting.block_frequencies(block_texts), None)
         elif self.fitting is not None:
             counts = self.fitting.term_counts(block_texts, lines)
-            packed = pack_counts(texts, counts) if self.keep_counts else None
+            packed = pack_counts(None if self.replayed else texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
         if not self.blocks:
             segments = None

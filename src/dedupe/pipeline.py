@@ -150,19 +150,28 @@ class Cleaner:
     def fit(self, documents: Iterable[DocumentLike]) -> "Cleaner":
         """First pass: find copies and count their spread; keeps compact per-block arrays."""
         _check_stream(documents, "fit")
+        return self._fit(documents, replayed=False)
+
+    def transform(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
+        """Second pass over the documents given to :meth:`fit`, in the same order."""
+        _check_stream(documents, "transform")
+        return self._transform(documents, replayed=False)
+
+    def _fit(self, documents: Iterable[DocumentLike], replayed: bool) -> "Cleaner":
+        """:meth:`fit`; ``replayed``: the second pass will read these very documents back (see
+        :class:`~dedupe.parallel.ChunkWork`)."""
         self._reset()
         stats = _Spread()
         if self.offtopic is not None and "off-topic" in self.config.detect:
             self._spool = CountSpool()  # the second pass scores with the same term counts
-        work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None)
+        work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None,
+                         replayed=replayed)
         for docs, _, results, copies in self._locate(documents, work):
             stats.record(docs, [len(sketch.signatures) for sketch, _ in results], copies)
         self._spread = stats
         return self
 
-    def transform(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
-        """Second pass over the documents given to :meth:`fit`, in the same order."""
-        _check_stream(documents, "transform")
+    def _transform(self, documents: Iterable[DocumentLike], replayed: bool) -> Iterator[CleanedDocument]:
         if self._spread is None:
             raise InputError("call fit() on the documents before transform(), or use clean()")
         stats = self._spread
@@ -174,7 +183,8 @@ class Cleaner:
         number = 0
         spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
         try:
-            for docs, blocks, results, _ in self._run(documents, ChunkWork(scorer=scorer), settled, spool):
+            work = ChunkWork(scorer=scorer, replayed=replayed)
+            for docs, blocks, results, _ in self._run(documents, work, settled, spool):
                 copies = stats.copies(number, docs, blocks.counts)
                 number += len(docs)
                 yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
@@ -193,8 +203,9 @@ class Cleaner:
                 yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
             return
         with _Replay(documents) as replay, self.shared_workers():
-            self.fit(replay)
-            yield from self.transform(replay)
+            replayed = isinstance(replay, _Replay)  # its own spool, not a list a caller can change
+            self._fit(replay, replayed)
+            yield from self._transform(replay, replayed)
 
     @contextmanager
     def shared_workers(self) -> Iterator["Cleaner"]:

@@ -399,10 +399,10 @@ class Cleaner:
         found = many(copies.of[pointing]) if many else [self.index.ref(int(e)) for e in copies.of[pointing].tolist()]
         for i, ref in zip(pointing.tolist(), found):
             refs[i] = ref
-        actions = np.where(strip, "strip", "keep").tolist()
+        actions = list(map(("keep", "strip").__getitem__, strip.tolist()))
         reasons = [REASONS[r] for r in reason.tolist()]
-        values = [None if s != s else s for s in score.tolist()]  # NaN: no finding
-        clusters = [c if c >= 0 else None for c in copies.cluster.tolist()]
+        values = _or_none(score, np.isnan(score))  # NaN: no finding
+        clusters = _or_none(copies.cluster, copies.cluster < 0)
         removed = strip.tolist()
         starts, ends, line_ends, texts = blocks.starts.tolist(), blocks.ends.tolist(), blocks.line_ends.tolist(), blocks.texts
         lo = 0
@@ -414,6 +414,13 @@ class Cleaner:
                                  repeat(doc.source, k)))
             yield CleanedDocument(doc, strip_lines(doc.text, starts[lo:hi], line_ends[lo:hi], removed[lo:hi]), decisions)
             lo = hi
+
+
+def _or_none(values: np.ndarray, missing: np.ndarray) -> list:
+    """``values.tolist()`` with None where ``missing``."""
+    out = values.astype(object)  # the Python numbers tolist() gives
+    out[missing] = None
+    return out.tolist()
 
 
 @contextmanager
@@ -513,10 +520,11 @@ class _Spread:
         out = np.zeros(len(copies))
         clusters = copies.cluster
         spread = np.where(clusters >= 0, self.docs_with.view()[np.maximum(clusters, 0)], 0)
-        for i in np.flatnonzero(spread >= config.template_min_docs).tolist():
-            if len(texts[i].split()) <= config.template_max_words:
-                source = self.source_of.view()[clusters[i]]
-                out[i] = spread[i] / max(self.docs_per_source[source], 1)
+        wide = np.flatnonzero(spread >= config.template_min_docs)
+        short = wide[np.fromiter((len(texts[i].split()) <= config.template_max_words for i in wide.tolist()),
+                                 bool, len(wide))]
+        documents = np.asarray(self.docs_per_source, np.int64)[self.source_of.view()[clusters[short]]]
+        out[short] = spread[short] / np.maximum(documents, 1)
         return out
 
 

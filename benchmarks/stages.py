@@ -229,17 +229,17 @@ def time_passes(passes: dict, spans: dict | None = None) -> None:
 
     fit, transform = Cleaner._fit, Cleaner._transform  # what fit(), transform() and clean() run
 
-    def timed_fit(self, documents, replayed):
+    def timed_fit(self, documents, same_documents):
         before = _usage()
         try:
-            return fit(self, documents, replayed)
+            return fit(self, documents, same_documents)
         finally:
             record("first pass (fit)", before)
 
-    def timed_transform(self, documents, replayed):
+    def timed_transform(self, documents, same_documents):
         before = _usage()
         try:
-            yield from transform(self, documents, replayed)
+            yield from transform(self, documents, same_documents)
         finally:
             record("second pass (transform)", before)
 

@@ -441,6 +441,41 @@ def test_the_second_pass_reuses_the_first_pass_term_counts(monkeypatch):
     assert len(unpacked) == 5 and all(counts is not None and trusted for trusted, counts in unpacked)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_read_twice_must_stay_as_it_was(tmp_path, monkeypatch, workers):
+    """dedupe clean reads a JSONL file twice. Kept as it was, the second pass takes the term
+    counts of the first without a digest of every text. Changed between the passes with every
+    block in place (so the block counts agree), the first pass's copy findings met the second
+    pass's new text without a word; now that is an error, and nothing is written."""
+    import json
+
+    from dedupe import parallel
+    from dedupe.cleaning import clean_path
+
+    dump, out = tmp_path / "dump.jsonl", tmp_path / "out.jsonl"
+    dump.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in _recombined_seed_documents(40)))
+    checked = []
+    real_unpack = parallel.unpack_counts
+    monkeypatch.setattr(parallel, "unpack_counts", lambda payload, texts: checked.append(texts is not None)
+                        or real_unpack(payload, texts))
+    clean_path(str(dump), str(out), _Cleaner(workers=workers, chunk_size=8))
+    assert out.exists() and not any(checked)  # (the workers' own calls are theirs to count)
+    assert len(checked) == 6 or workers > 1  # a first chunk of one, then four of 8 and one of 7
+
+    real_fit = _Cleaner._fit
+
+    def fit_then_edit(self, documents, same_documents):
+        fitted = real_fit(self, documents, same_documents)
+        dump.write_text(dump.read_text().replace(" the ", " THE "))  # the same blocks, the same size
+        return fitted
+
+    monkeypatch.setattr(_Cleaner, "_fit", fit_then_edit)
+    out.unlink()
+    with pytest.raises(InputError, match="changed while it was being cleaned"):
+        clean_path(str(dump), str(out), _Cleaner(workers=workers, chunk_size=8))
+    assert not out.exists() and list(tmp_path.iterdir()) == [dump]
+
+
 def test_kept_counts_come_back_only_for_the_same_texts():
     import numpy as np
 

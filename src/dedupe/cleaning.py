@@ -11,16 +11,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from tqdm import tqdm
 
+from .errors import InputError
 from .pipeline import Cleaner, CleanedDocument
 from .reading import Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream, standard_input
 from .report import Summary
@@ -68,8 +70,13 @@ def clean_path(
         rejects = _RejectsSink(stack, rejects_path, summary, files)
         if cleaner.two_pass:
             stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
-            cleaner.fit(_progress(stack, read(rejects), progress, "indexing"))
-            cleaned_docs = cleaner.transform(read(None))  # rejects counted once
+            # read twice, the spool of stdin (ours alone) or a file that stays as it was gives the
+            # second pass the first's very documents; a folder of files is checked text by text
+            stays = _Unchanged(input_path) if kind == "jsonl" else None
+            same = kind == "stdin" or stays is not None
+            cleaner.fit(_progress(stack, read(rejects), progress, "indexing"), same_documents=same)
+            second = read(None)  # rejects counted once
+            cleaned_docs = cleaner.transform(second if stays is None else stays.checked(second), same_documents=same)
         else:
             cleaned_docs = cleaner.clean(read(rejects))
         write = _document_sink(stack, kind, output_path, read_options, files)
@@ -100,6 +107,26 @@ def _spool_stdin(stack: ExitStack, options: ReadOptions) -> Callable[..., Iterat
         yield from read_jsonl_stream(spool, "<stdin>", options, rejects)
 
     return read
+
+
+class _Unchanged:
+    """A file that must not change while it is read twice: its device, inode, size and times,
+    taken before the first read, are those after the last."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.stamp = self._stamp()
+
+    def _stamp(self) -> tuple:
+        st = os.stat(self.path)
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+    def checked(self, documents: Iterable[Document]) -> Iterator[Document]:
+        """``documents``, and an InputError after the last where the file changed meanwhile."""
+        yield from documents
+        if self._stamp() != self.stamp:
+            raise InputError("the file changed while it was being cleaned, between or during its two reads: "
+                             "clean a copy that stays as it is", self.path)
 
 
 def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions, files: bool):

@@ -545,7 +545,7 @@ def pack_counts(texts: Optional[list[str]], counts) -> np.ndarray:
     (int32) and the row pointers (int64), each as it lies in memory and padded to 8 bytes, so
     :func:`unpack_counts` reads them in place. A raw layout, not ``np.savez``: the zip cost a
     third of a pass's packing and unpacking. ``texts=None``: no digest (zeros), for counts that
-    go back to the very same documents, as in :meth:`~dedupe.pipeline.Cleaner.clean`'s replay
+    go back to the very same documents (see :meth:`~dedupe.pipeline.Cleaner.fit`)
     (hashing the texts of both passes cost 1.5% of a run)."""
     wide = counts.nnz > 0 and counts.data.max() >= 2**16
     data = counts.data.astype(np.uint32 if wide else np.uint16)
@@ -600,13 +600,13 @@ class ChunkWork:
 
     def __init__(self, sketcher: "Sketcher | None" = None, scorer: "Scorer | None" = None,
                  fitting: "OffTopicDetector | None" = None, blocks: bool = True, keep_counts: bool = False,
-                 shipped: bool = False, replayed: bool = False):
+                 shipped: bool = False, same_documents: bool = False):
         self.sketcher, self.scorer, self.fitting, self.blocks = sketcher, scorer, fitting, blocks
         self.keep_counts = keep_counts  # pack the fitting's term counts for the second pass
         self.shipped = shipped
-        # the second pass reads back the first's very documents (clean()'s spool): the kept
-        # counts need no digest of the texts
-        self.replayed = replayed
+        # the second pass gets the first's very documents (clean()'s spool, a file read twice):
+        # the kept counts need no digest of the texts
+        self.same_documents = same_documents
 
     def for_another_process(self) -> "ChunkWork":
         """The same work, its results shaped to travel (see ``shipped``)."""
@@ -624,13 +624,13 @@ class ChunkWork:
         sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
-            scores = self.scorer(block_texts, skip, unpack_counts(kept, None if self.replayed else texts))
+            scores = self.scorer(block_texts, skip, unpack_counts(kept, None if self.same_documents else texts))
         vocabulary = None
         if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
             vocabulary = (*self.fitting.block_frequencies(block_texts), None)
         elif self.fitting is not None:
             counts = self.fitting.term_counts(block_texts, lines)
-            packed = pack_counts(None if self.replayed else texts, counts) if self.keep_counts else None
+            packed = pack_counts(None if self.same_documents else texts, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
         if not self.blocks:
             segments = None

@@ -147,31 +147,35 @@ class Cleaner:
     def _first_chunk(self) -> int:
         return max(1, self.chunk_size // 8)
 
-    def fit(self, documents: Iterable[DocumentLike]) -> "Cleaner":
-        """First pass: find copies and count their spread; keeps compact per-block arrays."""
-        _check_stream(documents, "fit")
-        return self._fit(documents, replayed=False)
+    def fit(self, documents: Iterable[DocumentLike], *, same_documents: bool = False) -> "Cleaner":
+        """First pass: find copies and count their spread; keeps compact per-block arrays.
 
-    def transform(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
+        ``same_documents=True`` (here and in :meth:`transform`) promises that the second pass
+        gets these very documents, text for text, as when they are read twice from a file that
+        does not change: the term counts kept between the passes then go back without a digest
+        of every text (1-2% of a run), and a document that did change is not noticed."""
+        _check_stream(documents, "fit")
+        return self._fit(documents, same_documents)
+
+    def transform(self, documents: Iterable[DocumentLike], *, same_documents: bool = False
+                  ) -> Iterator[CleanedDocument]:
         """Second pass over the documents given to :meth:`fit`, in the same order."""
         _check_stream(documents, "transform")
-        return self._transform(documents, replayed=False)
+        return self._transform(documents, same_documents)
 
-    def _fit(self, documents: Iterable[DocumentLike], replayed: bool) -> "Cleaner":
-        """:meth:`fit`; ``replayed``: the second pass will read these very documents back (see
-        :class:`~dedupe.parallel.ChunkWork`)."""
+    def _fit(self, documents: Iterable[DocumentLike], same_documents: bool) -> "Cleaner":
         self._reset()
         stats = _Spread()
         if self.offtopic is not None and "off-topic" in self.config.detect:
             self._spool = CountSpool()  # the second pass scores with the same term counts
         work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None,
-                         replayed=replayed)
+                         same_documents=same_documents)
         for docs, _, results, copies in self._locate(documents, work):
             stats.record(docs, [len(sketch.signatures) for sketch, _ in results], copies)
         self._spread = stats
         return self
 
-    def _transform(self, documents: Iterable[DocumentLike], replayed: bool) -> Iterator[CleanedDocument]:
+    def _transform(self, documents: Iterable[DocumentLike], same_documents: bool) -> Iterator[CleanedDocument]:
         if self._spread is None:
             raise InputError("call fit() on the documents before transform(), or use clean()")
         stats = self._spread
@@ -183,7 +187,7 @@ class Cleaner:
         number = 0
         spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
         try:
-            work = ChunkWork(scorer=scorer, replayed=replayed)
+            work = ChunkWork(scorer=scorer, same_documents=same_documents)
             for docs, blocks, results, _ in self._run(documents, work, settled, spool):
                 copies = stats.copies(number, docs, blocks.counts)
                 number += len(docs)
@@ -203,9 +207,9 @@ class Cleaner:
                 yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
             return
         with _Replay(documents) as replay, self.shared_workers():
-            replayed = isinstance(replay, _Replay)  # its own spool, not a list a caller can change
-            self._fit(replay, replayed)
-            yield from self._transform(replay, replayed)
+            same = isinstance(replay, _Replay)  # its own spool, not a list a caller can change
+            self._fit(replay, same)
+            yield from self._transform(replay, same)
 
     @contextmanager
     def shared_workers(self) -> Iterator["Cleaner"]:

@@ -4,8 +4,8 @@ Every file is written to a temporary file in its folder (one without a name, whe
 allows) and renamed into place when complete (``os.replace`` is atomic on one filesystem); a
 directory of cleaned ``.txt`` files is built in a temporary sibling directory and renamed as a
 whole. An interrupted run therefore leaves either the previous state or the complete new
-output, never a truncated file. Output paths are checked
-against the input first: the cleaner refuses to write over (or inside) what it reads.
+output, never a truncated file. Output paths are checked against the input first: the cleaner
+refuses to write over (or inside) what it reads.
 
 Example
 -------

@@ -279,7 +279,7 @@ def parse_json(text: str):
     dedupe.reading.UnreadableJSON: JSON holding a number beyond a 64-bit float (1e400): it would be written back as Infinity, which is not JSON
     """
     try:
-        return json.loads(text, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise UnreadableJSON(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
@@ -298,3 +298,7 @@ def _finite_float(text: str) -> float:
         raise UnreadableJSON(f"JSON holding a number beyond a 64-bit float ({shown}): it would be written back "
                              "as Infinity, which is not JSON")
     return value
+
+
+# json.loads(text, parse_float=...) builds a decoder for every call, 3.5 us a line; one serves all
+_DECODER = json.JSONDecoder(parse_float=_finite_float)

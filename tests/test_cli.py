@@ -429,6 +429,31 @@ def test_a_killed_run_leaves_nothing_behind(tmp_path, corpus):
         assert list(spool_dir.iterdir()) == [] and list(out.iterdir()) == [], passes
 
 
+def test_a_folder_output_left_by_a_killed_run_goes_with_the_next_run(tmp_path, corpus):
+    """A folder output is built in a hidden folder beside it, which a run killed outright left
+    for good; the next run of the same output now removes it."""
+    import random
+
+    rng = random.Random(9)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for n in range(1500):
+        (pages / f"{n:04}.txt").write_text("\n".join(rng.sample(corpus, 20)))
+    out = tmp_path / "out"
+    process = subprocess.Popen([console_script(), "clean", pages, "-o", out, "--workers", "2", "-q"],
+                               start_new_session=True)
+    for _ in range(20000):  # until the hidden folder is being filled (the second pass)
+        if process.poll() is not None or list(tmp_path.glob(".out.*.tmp/*")):
+            break
+        subprocess.run(["sleep", "0.002"])
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    left = list(tmp_path.glob(".out.*.tmp"))
+    assert len(left) == 1 and not out.exists()
+    assert run_dedupe("clean", pages, "-o", out, "-q").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pages"] and len(list(out.iterdir())) == 1500
+
+
 def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
     """Started without stdin or stdout (<&-, >&-), or with stdout on a full disk (/dev/full):
     before, AttributeError and OSError tracebacks, or a message at exit and status 120."""

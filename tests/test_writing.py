@@ -68,3 +68,32 @@ def test_an_output_that_cannot_be_named_is_an_output_error(tmp_path, monkeypatch
         with AtomicFile(tmp_path / "out.jsonl") as f:
             f.write("done\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_output_removes_only_what_killed_runs_left(tmp_path):
+    """A run killed outright leaves the hidden folder its folder output was being built in; the
+    next run of that output removes such folders, unless a living run holds one (locked), and
+    leaves alone a replaced output set aside (.old, maybe the only copy) and other outputs'."""
+    import subprocess
+    import sys
+
+    from dedupe.writing import TextDirWriter
+
+    out = tmp_path / "out"
+    abandoned, busy, set_aside, other = (tmp_path / name for name in (
+        ".out.abcd1234.tmp", ".out.efgh5678.tmp", ".out.ijkl9012.old", ".other.abcd1234.tmp"))
+    for folder in (abandoned, busy, set_aside, other):
+        folder.mkdir()
+        (folder / "a.txt").write_text("left over")
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                               f"fd = os.open({str(busy)!r}, os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+                               "print('held', flush=True)\ntime.sleep(60)"], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        with TextDirWriter(out) as writer:
+            writer.write("a.txt", "new")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (out, busy, set_aside, other))
+    assert (out / "a.txt").read_text() == "new"

@@ -25,6 +25,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,11 @@ from typing import BinaryIO, Iterator, Optional
 
 from . import native
 from .errors import OutputError
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no locks, so nothing left by a killed run is removed
+    fcntl = None
 
 
 def _umask() -> int:
@@ -249,10 +255,14 @@ class TextDirWriter:
     def __init__(self, out_dir: str | os.PathLike):
         self.out_dir = Path(out_dir)
         self._tmp: Path | None = None
+        self._held: int | None = None  # a descriptor of _tmp, locked while this run builds it
 
     def __enter__(self):
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.", suffix=".tmp", dir=self.out_dir.parent))
+        self._held = _locked(self._tmp)
+        if self._held is not None:  # where no lock is to be had, another run's folder may be at work unlocked
+            _remove_abandoned(self.out_dir)
         _usual_mode(self._tmp, directory=True)
         return self
 
@@ -267,6 +277,13 @@ class TextDirWriter:
 
     def __exit__(self, exc_type, exc, tb):
         assert self._tmp is not None
+        try:
+            return self._finish(exc_type)
+        finally:
+            if self._held is not None:
+                os.close(self._held)  # the lock goes with it
+
+    def _finish(self, exc_type) -> bool:
         if exc_type is not None:
             _remove_tree(self._tmp)
             return False
@@ -284,6 +301,44 @@ class TextDirWriter:
         if old is not None:
             _remove_tree(old)
         return False
+
+
+def _locked(folder: Path) -> Optional[int]:
+    """A descriptor of ``folder`` holding an exclusive lock on it (flock), which the system
+    releases when the process ends, however it ends; None where locks are not to be had."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_abandoned(out_dir: Path) -> None:
+    """Removes the hidden folders that runs killed outright (SIGKILL, the OOM killer) left while
+    building ``out_dir``: those of its name that no living process holds locked (see
+    :func:`_locked`). A folder set aside while the output was being replaced (``.old``) is left
+    alone: it may be the only copy of the previous output."""
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}\.tmp")
+    try:
+        names = [entry.name for entry in os.scandir(out_dir.parent)
+                 if pattern.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for name in names:
+        held = _locked(out_dir.parent / name)
+        if held is None:  # a run at work on it, or no lock to be had: left as it is
+            continue
+        try:
+            _remove_tree(out_dir.parent / name)
+        finally:
+            os.close(held)
 
 
 def _remove_tree(path: Path) -> None:

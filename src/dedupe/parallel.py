@@ -545,15 +545,16 @@ def pack_counts(texts: Optional[list[str]], counts) -> np.ndarray:
     (int32) and the row pointers (int64), each as it lies in memory and padded to 8 bytes, so
     :func:`unpack_counts` reads them in place. A raw layout, not ``np.savez``: the zip cost a
     third of a pass's packing and unpacking. ``texts=None``: no digest (zeros), for counts that
-    go back to the very same documents (see :meth:`~dedupe.pipeline.Cleaner.fit`)
-    (hashing the texts of both passes cost 1.5% of a run)."""
+    go back to the very same documents (see :meth:`~dedupe.pipeline.Cleaner.fit`; hashing the
+    texts of both passes cost 1.5% of a run)."""
     wide = counts.nnz > 0 and counts.data.max() >= 2**16
     data = counts.data.astype(np.uint32 if wide else np.uint16)
     head = np.array([counts.nnz, len(counts.indptr), counts.n_features, data.itemsize], np.int64)
     digest = np.zeros(_DIGEST_BYTES, np.uint8) if texts is None else _digest(texts)
     parts = [head, digest, data, np.ascontiguousarray(counts.indices, np.int32),
              np.ascontiguousarray(counts.indptr, np.int64)]
-    return np.concatenate([np.pad(part.view(np.uint8), (0, _padded_size(part.nbytes) - part.nbytes)) for part in parts])
+    return np.concatenate([np.pad(part.view(np.uint8), (0, _padded_size(part.nbytes) - part.nbytes))
+                           for part in parts])
 
 
 def unpack_counts(payload, texts: Optional[list[str]]):
@@ -616,6 +617,7 @@ class ChunkWork:
 
     def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[object, ...]:
         texts, skip, kept = item
+        digested = None if self.same_documents else texts  # the texts the kept counts are checked against
         segments = segment_chunk(texts)
         block_texts = segments.per_document()
         lines = None  # the blocks encoded once, for the sketches and the counts alike
@@ -624,13 +626,13 @@ class ChunkWork:
         sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
-            scores = self.scorer(block_texts, skip, unpack_counts(kept, None if self.same_documents else texts))
+            scores = self.scorer(block_texts, skip, unpack_counts(kept, digested))
         vocabulary = None
         if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
             vocabulary = (*self.fitting.block_frequencies(block_texts), None)
         elif self.fitting is not None:
             counts = self.fitting.term_counts(block_texts, lines)
-            packed = pack_counts(None if self.same_documents else texts, counts) if self.keep_counts else None
+            packed = pack_counts(digested, counts) if self.keep_counts else None
             vocabulary = (*self.fitting.block_frequencies(block_texts, counts), packed)
         if not self.blocks:
             segments = None

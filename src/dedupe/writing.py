@@ -82,9 +82,7 @@ class AtomicFile:
                 self._fd = _unnamed_file(self.path.parent)
                 self._unnamed = self._fd is not None
                 if self._fd is None:
-                    self._fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-                    self._tmp = Path(tmp)
-                    _usual_mode(self._tmp)
+                    self._fd, self._tmp = self._hidden_sibling()
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         raw = self._raw = open(self._fd, "wb", closefd=False)  # the name is given through the descriptor
@@ -133,12 +131,16 @@ class AtomicFile:
             os.close(folder)
 
     def _copied(self) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._tmp = Path(tmp)  # removed if the copy fails
-        _usual_mode(self._tmp)
+        fd, self._tmp = self._hidden_sibling()  # removed if the copy fails
         with open(fd, "wb") as copy, open(f"/proc/self/fd/{self._fd}", "rb") as done:
             shutil.copyfileobj(done, copy, 1 << 20)
         return self._tmp
+
+    def _hidden_sibling(self) -> tuple[int, Path]:
+        """A new hidden file beside the target, with the mode a plain open() would give it."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        _usual_mode(Path(tmp))
+        return fd, Path(tmp)
 
 
 def _unnamed_file(folder: Path) -> Optional[int]:

@@ -850,7 +850,7 @@ def test_items_and_results_cross_in_shared_memory_or_by_pipe_when_too_big():
     process computes, in input order."""
     from dedupe.parallel import OrderedPool, Texts
 
-    items = [(Texts(["ab", "Über \ud800", ""] * k), size) for k, size in
+    items = [(Texts(["ab", "Über \ud800", "", "🙂 \u2028x"] * k), size) for k, size in
              enumerate([10, 300_000, 5, 0, 200_000, 7, 1, 3])]  # 300,000 int64: above a 1 MB slot
     expected = [_lengths_and_arrays(item) for item in items]
     pool = OrderedPool(_lengths_and_arrays, workers=2)

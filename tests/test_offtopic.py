@@ -127,6 +127,17 @@ def test_partial_fit_streams_to_the_same_idf_as_fit():
     np.testing.assert_array_equal(whole.fit(documents).idf, streamed.idf)
 
 
+def test_refitting_forgets_every_earlier_fit_even_on_no_documents():
+    """fit() starts over: on no documents the detector is a new one's, the IDF too (a cached
+    IDF of the earlier fit used to stay); and flags follow the new fit alone."""
+    documents = [_seed(p)[1] for p in ("000", "001", "002", "003", "004")]
+    detector = OffTopicDetector().fit(documents)
+    assert not np.array_equal(detector.idf, OffTopicDetector().idf)
+    np.testing.assert_array_equal(detector.fit([]).idf, OffTopicDetector().idf)
+    np.testing.assert_array_equal(detector.fit(documents[:2]).idf, OffTopicDetector().fit(documents[:2]).idf)
+    assert detector.flags(ARTICLE + PASTED).tolist() == OffTopicDetector().fit(documents[:2]).flags(ARTICLE + PASTED).tolist()
+
+
 def test_background_table_round_trip(tmp_path):
     table = build_background([ARTICLE, PASTED], tmp_path / "bg.json", min_df=1)
     assert table["n_blocks"] == len(ARTICLE) + len(PASTED)

@@ -897,3 +897,28 @@ def test_the_index_gives_many_pointers_back_as_one_at_a_time():
     entries = np.array([11, 0, 4, 4, 7])
     assert index.refs(entries) == [index.ref(e) for e in entries.tolist()]
     assert index.refs(entries)[0] == ("c", 7) and index.refs(np.zeros(0, np.int64)) == []
+
+
+def test_a_cleaner_cleaning_batch_after_batch_decides_each_as_a_new_one_would(monkeypatch):
+    """Each clean() learns the off-topic vocabulary of its own documents alone, so a cleaner
+    reused batch after batch (a pipeline step) decides as a new cleaner per batch does; its
+    detector is emptied between the batches, not built again (the background table is read
+    once: a new detector read it, some 15 ms, every batch)."""
+    from pathlib import Path
+
+    from dedupe.offtopic import OffTopicDetector
+
+    seeds = [Document(p.stem, p.read_text(encoding="utf-8")) for p in sorted(Path("seeds").glob("*.txt"))]
+    batches = [seeds[:3], seeds[3:], seeds[:3], seeds[1:]]
+
+    def outcome(cleaned):
+        return [[(d.action, d.reason, d.score) for d in c.decisions] for c in cleaned]
+
+    expected = [outcome(_Cleaner().clean(batch)) for batch in batches]
+    reads = []
+    load = OffTopicDetector._load_background
+    monkeypatch.setattr(OffTopicDetector, "_load_background", lambda self: reads.append(1) or load(self))
+    reused = _Cleaner()
+    assert [outcome(reused.clean(batch)) for batch in batches] == expected
+    assert any(d[1] == "off-topic" for batch in expected for doc in batch for d in doc)  # the detector has a say
+    assert len(reads) == 1

@@ -438,9 +438,16 @@ class OffTopicDetector:
 
     def fit(self, documents: Iterable[list[str]]) -> "OffTopicDetector":
         """Forgets earlier fits and learns the block frequencies of ``documents``."""
+        return self.forget().partial_fit(documents)
+
+    def forget(self) -> "OffTopicDetector":
+        """Forgets the block frequencies fitted so far, as a new detector of the same settings
+        would have none; keeps what depends on the settings alone (the background table, the
+        features of the words seen), which a new one would build again."""
         self._df[:] = 0
         self._n_blocks = 0
-        return self.partial_fit(documents)
+        self._idf = None
+        return self
 
     @property
     def idf(self) -> np.ndarray:

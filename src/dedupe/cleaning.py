@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .pipeline import Cleaner, CleanedDocument
-from .reading import Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream, standard_input
+from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
+                      standard_input)
 from .report import Summary
 from .writing import JsonlWriter, TextDirWriter, check_outputs, output_file
 
@@ -99,8 +100,8 @@ def _progress(stack: ExitStack, items, enabled: bool, what: str):
 def _spool_stdin(stack: ExitStack, options: ReadOptions) -> Callable[..., Iterator[Document]]:
     """Standard input copied to a temporary file without a name (none is left behind, even by a
     killed run); returns what reads its documents, from the start, each time it is called."""
-    spool = stack.enter_context(tempfile.TemporaryFile(prefix="dedupe-stdin-"))
-    shutil.copyfileobj(standard_input(), spool, 1 << 20)
+    spool = stack.enter_context(tempfile.TemporaryFile(prefix="dedupe-stdin-", buffering=READ_BUFFER))
+    shutil.copyfileobj(standard_input(), spool, READ_BUFFER)
 
     def read(rejects: Optional[_RejectsSink]) -> Iterator[Document]:
         spool.seek(0)  # when the pass starts reading: the passes read one after the other

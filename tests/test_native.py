@@ -307,6 +307,29 @@ def test_sorted_multimap_merges_and_lookups(both, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_the_bucket_directory_of_a_run_equals_numpys(dtype):
+    """start[q]: the first key whose top bits are at least q, over the whole key range (the
+    smallest and largest keys, repeats, empty buckets, long runs in one bucket)."""
+    from dedupe.lsh import _Run
+
+    kernels = native.load()
+    if kernels is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    rng = np.random.default_rng(5)
+    top = np.iinfo(dtype).max
+    for n in (0, 1, 2, 7, 100, 5000):
+        keys = np.sort(np.concatenate((rng.integers(0, top, n, dtype=dtype, endpoint=True),
+                                       np.array([0, top, top, 1 << 20] * (n > 50), dtype)))).astype(dtype)
+        if len(keys) > 2:
+            keys[len(keys) // 3: len(keys) // 2] = keys[len(keys) // 3]  # one crowded bucket
+        run = _Run(keys, np.arange(len(keys), dtype=np.uint32))
+        n_buckets = len(run.start) - 1
+        want = np.zeros(n_buckets + 1, np.int64)
+        np.cumsum(np.bincount((keys >> run.shift).astype(np.intp), minlength=n_buckets), out=want[1:])
+        np.testing.assert_array_equal(kernels.run_directory(keys, int(run.shift), n_buckets), want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
 def test_merging_in_place_gives_the_merged_run(dtype):
     """A batch merged into a run's own arrays from the back (no new array) gives what a stable
     sort of both gives: the same keys, and the same values in the same order, new pairs after

@@ -1038,12 +1038,20 @@ void dd_document_blocks(const int64_t *size, int64_t n_docs, const double *words
 }
 
 /* The bucket directory of a sorted run: start[q] is the first position whose key >> shift is
- * at least q, for q in 0 .. n_buckets (the end: n). */
+ * at least q, for q in 0 .. n_buckets (the end: n); every key >> shift is below n_buckets.
+ * Counted, then summed: walking the keys bucket by bucket mispredicted a branch at every
+ * bucket's end (2-4 keys a bucket), 2.4 times the time for a run of 16M keys. */
 void dd_run_directory(const void *keys, int64_t n, int64_t wide, int64_t shift, int64_t n_buckets, uint32_t *start) {
-    int64_t at = 0;
+    memset(start, 0, (size_t)(n_buckets + 1) * sizeof(uint32_t));
+    if (wide) {
+        for (int64_t i = 0; i < n; i++) start[(((const uint64_t *)keys)[i] >> shift) + 1]++;
+    } else {
+        for (int64_t i = 0; i < n; i++) start[(((const uint32_t *)keys)[i] >> shift) + 1]++;
+    }
+    uint32_t sum = 0;
     for (int64_t q = 0; q <= n_buckets; q++) {
-        while (at < n && (int64_t)(KEY_AT(keys, wide, at) >> shift) < q) at++;
-        start[q] = (uint32_t)at;
+        sum += start[q];
+        start[q] = sum;
     }
 }
 

@@ -590,34 +590,6 @@ def test_a_switched_pool_keeps_its_processes_and_runs_the_new_function():
             assert {pid for _, _, pid in got} - {os.getpid()} <= processes
 
 
-def _slow_elsewhere(parent, x):
-    import os
-    import time
-
-    if os.getpid() != parent:
-        time.sleep(0.5)
-    return -x, os.getpid()
-
-
-def test_at_the_streams_end_this_process_takes_back_the_items_no_worker_has_started():
-    """With the stream read to its end, this process does the items sent that no worker has
-    started instead of waiting for the workers' backlog; results stay in input order, each
-    computed once, and every slot is free for the next stream."""
-    import functools
-    import os
-
-    from dedupe.parallel import OrderedPool
-
-    with OrderedPool(functools.partial(_slow_elsewhere, os.getpid()), workers=2) as pool:
-        # item 0 here, 1-4 sent to the worker (which sleeps on each), 5 here, then the end
-        got = list(pool.map(iter(range(6))))
-        assert [value for value, _ in got] == [-k for k in range(6)]
-        elsewhere = [k for k, (_, pid) in enumerate(got) if pid != os.getpid()]
-        assert elsewhere in ([], [1])  # the worker started the first it got, at most: 3 taken back
-        assert len(pool._slots.free) == pool._sent_cap
-        assert [value for value, _ in pool.map(iter(range(3)))] == [0, -1, -2]
-
-
 def _dies_from_five(parent, x):
     import os
     import signal

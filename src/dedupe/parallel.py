@@ -184,8 +184,6 @@ def _call(task: "_Task"):
     if task.slot is None:
         return function(task.item)
     slots: _Slots = _worker_state["slots"]
-    if not slots.claim(task.slot, _Slots.TAKEN):  # the main process did it while it waited
-        return _Stolen
     result = function(task.item if task.packed is None else task.packed.take(slots))
     return _InSlot.put(slots, task.slot, result) or result
 
@@ -242,40 +240,18 @@ class _Slots:
     into one slot per item in flight: an item's arrays travel in its slot, and its results come
     back through the same slot. A pipe carries each way only a few hundred bytes of pickle: a
     chunk's results (some 3 MB of sketches) through the pool's pipe kept the sender waiting on
-    the receiver's reads, a quarter of a worker's time on the benchmark dump.
+    the receiver's reads, a quarter of a worker's time on the benchmark dump."""
 
-    Each slot also says who does its item (:meth:`claim`): a worker when it starts it, or the
-    main process, which takes back an item no worker has started rather than wait (see
-    :meth:`OrderedPool.map`)."""
-
-    QUEUED, TAKEN, STOLEN = 0, 1, 2
-
-    def __init__(self, count: int, size: int, lock):
+    def __init__(self, count: int, size: int):
         self.size = size
         self._map = mmap.mmap(-1, count * size)
         self._view = memoryview(self._map)
-        self._claims = mmap.mmap(-1, count)  # per slot: QUEUED, TAKEN or STOLEN
-        self._lock = lock  # a lock shared across the fork: the check and the claim are one step
         self.free = list(range(count - 1, -1, -1))
-
-    def queued(self, slot: int) -> None:
-        """The slot holds an item no one has started (before it is sent: no worker sees it yet)."""
-        self._claims[slot] = self.QUEUED
-
-    def claim(self, slot: int, who: int) -> bool:
-        """Whether the caller (``who``: TAKEN for a worker, STOLEN for the main process) does the
-        slot's item: only the first of them to ask does."""
-        with self._lock:
-            if self._claims[slot] != self.QUEUED:
-                return False
-            self._claims[slot] = who
-            return True
 
     def view(self, slot: int) -> memoryview:
         return self._view[slot * self.size:(slot + 1) * self.size]
 
     def close(self) -> None:
-        self._claims.close()
         try:
             self._view.release()
             self._map.close()
@@ -312,11 +288,6 @@ class _InSlot(NamedTuple):
 
 
 _NOTHING = object()  # the end of a stream
-
-
-class _Stolen:
-    """What a worker returns for an item the main process took back (a class: it pickles by
-    reference, so it comes back as itself)."""
 
 
 class Texts(list):
@@ -357,11 +328,6 @@ class OrderedPool:
     one item (a small input, one chunk of documents) never starts them at all (starting them
     was a third of ``dedupe clean``'s time on a handful of documents).
 
-    At the end of a stream this process takes back the items sent that no worker has started,
-    newest first, and does them itself (each item is done once: whoever claims its slot first,
-    see :class:`_Slots`); before, it waited for the workers' whole backlog while its own core
-    idled. On the 10k benchmark dump that took ``--workers 2`` from 2.60 s to 2.40 s.
-
     One pool can serve several streams, one after the other, with another function for each
     (:meth:`switch`): the processes stay, and each loads the new function once, on its first
     item after the switch. The cleaner's two passes share one pool so: forking again for the
@@ -379,7 +345,6 @@ class OrderedPool:
         self._version = 0
         self._function_at: Optional[tuple[int, int]] = None
         self._processes: list = []
-        self._taken_back: list = []  # (handle, slot) of items this process did instead of a worker
 
     def __enter__(self):
         return self
@@ -393,7 +358,7 @@ class OrderedPool:
         # shared memory and open files are inherited through fork only; elsewhere everything
         # goes by pipe, and a switch starts the processes afresh
         try:
-            self._slots = _Slots(self._sent_cap, self._SLOT_SIZE, context.Lock()) if forking else None
+            self._slots = _Slots(self._sent_cap, self._SLOT_SIZE) if forking else None
         except OSError as exc:
             raise ConfigError(f"cannot map {self._sent_cap * self._SLOT_SIZE >> 20:,} MB of shared address space "
                               f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
@@ -426,48 +391,18 @@ class OrderedPool:
         return 4 * (self.workers - 1)  # items the other processes hold: never short of work
 
     def _send(self, item) -> tuple:
-        """Hands ``item`` to the processes; returns what :meth:`_receive` and :meth:`_take_back`
-        need."""
+        """Hands ``item`` to the processes; returns what :meth:`_receive` needs."""
         slots = self._slots
-        if self._taken_back:
-            self._free_taken_back()
         slot = slots.free.pop() if slots is not None and slots.free else None
         packed = None if slot is None else _InSlot.put(slots, slot, item)
         task = _Task(slot, packed, item if packed is None else None, self._version, self._function_at)
-        if slot is not None:
-            slots.queued(slot)
-        return self._pool.apply_async(_call, (task,)), slot, item
+        return self._pool.apply_async(_call, (task,)), slot
 
-    def _take_back(self, sent: tuple) -> bool:
-        """Whether this process may do the item ``sent`` itself: no worker has started it. Its
-        slot stays taken until the worker that gets it has passed it by."""
-        handle, slot, _ = sent
-        if slot is None or not self._slots.claim(slot, _Slots.STOLEN):
-            return False
-        self._taken_back.append((handle, slot))
-        return True
-
-    def _free_taken_back(self, wait: bool = False) -> None:
-        """Free the slots of the items taken back that the workers have passed by (``wait``: all
-        of them, once they have)."""
-        waiting = []
-        for handle, slot in self._taken_back:
-            if wait:
-                self._wait(handle)
-            if handle.ready():
-                self._slots.free.append(slot)
-            else:
-                waiting.append((handle, slot))
-        self._taken_back = waiting
-
-    def _wait(self, handle) -> None:
+    def _receive(self, sent: tuple):
+        handle, slot = sent
         while not handle.ready():  # a process killed with an item (by the OOM killer, kill -9)
             handle.wait(self._CHECK_EVERY)  # takes it along: the pool starts another, and the
             self._check_processes()  # item's result would be waited on for ever
-
-    def _receive(self, sent: tuple):
-        handle, slot, _ = sent
-        self._wait(handle)
         result = handle.get()
         if isinstance(result, _InSlot):
             result = result.take(self._slots)
@@ -505,26 +440,15 @@ class OrderedPool:
                     queue.append((True, self._send(item)))
                     sent += 1
             if not queue:
-                self._free_taken_back(wait=True)  # (the workers pass them by at once)
                 return
             remote, head = queue[0]
-            if remote and not head[0].ready():
-                if more and len(queue) < cap:
-                    item = next(items, _NOTHING)  # rather than wait, do the next item here
-                    if item is _NOTHING:
-                        more = False
-                    else:
-                        queue.append((False, self.local(item)))
-                    continue
-                # at the stream's end, rather than wait for the workers' whole backlog, take back
-                # the newest item sent that no worker has started (not before: the workers would
-                # run dry while this process decides and reads)
-                at = None if more else next((k for k in range(len(queue) - 1, -1, -1)
-                                             if queue[k][0] and self._take_back(queue[k][1])), None)
-                if at is not None:
-                    queue[at] = (False, self.local(queue[at][1][2]))
-                    sent -= 1
-                    continue
+            if remote and not head[0].ready() and more and len(queue) < cap:
+                item = next(items, _NOTHING)  # rather than wait, do the next item here
+                if item is _NOTHING:
+                    more = False
+                else:
+                    queue.append((False, self.local(item)))
+                continue
             queue.popleft()
             if remote:
                 sent -= 1
@@ -562,7 +486,6 @@ class OrderedPool:
                 if resource is not None:
                     resource.close()
             self._slots = self._functions = None
-            self._taken_back = []
 
     def __exit__(self, exc_type, exc, tb):
         self._stop(failed=exc_type is not None)

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Callable, Iterable, Iterator, Optional
+from urllib.parse import urlsplit
 
 from .errors import InputError
 

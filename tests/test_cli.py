@@ -429,6 +429,23 @@ def test_a_killed_run_leaves_nothing_behind(tmp_path, corpus):
         assert list(spool_dir.iterdir()) == [] and list(out.iterdir()) == [], passes
 
 
+def test_a_run_killed_while_it_renders_the_page_leaves_no_hidden_report(tmp_path):
+    """With --html alone, the report is a hidden file beside the page (or in the temporary
+    folder, for a page on stdout), which a run killed outright while it rendered the page left
+    behind for good. It is unlinked before the rendering starts, and read by its descriptor."""
+    kill_in_render = ("import os, signal, sys, dedupe.html_report as h; "
+                      "h.render_report = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL); "
+                      "from dedupe.cli import app; sys.argv[0] = 'dedupe'; app()")
+    out, spool_dir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir(), spool_dir.mkdir()
+    for page in (out / "page.html", "-"):
+        done = subprocess.run([sys.executable, "-c", kill_in_render, "clean", str(SEEDS), "-o", str(out / "clean"),
+                               "--html", str(page), "-q", "--overwrite"], capture_output=True, cwd=ROOT, timeout=300,
+                              env={**os.environ, "TMPDIR": str(spool_dir)})
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["clean"] and list(spool_dir.iterdir()) == [], page
+
+
 def test_a_folder_output_left_by_a_killed_run_goes_with_the_next_run(tmp_path, corpus):
     """A folder output is built in a hidden folder beside it, which a run killed outright left
     for good; the next run of the same output now removes it."""

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import tempfile
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from enum import Enum
 from pathlib import Path
 from typing import Iterator, Optional
@@ -136,7 +136,8 @@ def clean(
 
                 # titled by the report, or by the input where the report is a hidden file
                 named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
-                render_report(report_path, html, title=named)
+                with nullcontext(report_path) if report else _nameless(report_path) as source:
+                    render_report(source, html, title=named)
         stdout_busy = "-" in (out, report, html, rejects)
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
@@ -274,6 +275,24 @@ def _report_for(html: Optional[str], report: Optional[str]) -> Iterator[Optional
     finally:
         with suppress(OSError):  # never made (an error before it), or made under a path that is not a folder
             path.unlink()
+
+
+@contextmanager
+def _nameless(path: str) -> Iterator[str]:
+    """A path that reads the file at ``path`` once it has no name: it is opened and unlinked,
+    and read through its open descriptor (``/proc/self/fd``), so that a run killed outright
+    while it reads (rendering a big report takes a while) leaves nothing behind. Where there is
+    no such path, ``path`` itself (which :func:`_report_for` removes at the end)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        by_descriptor = f"/proc/self/fd/{fd}"
+        if not os.path.exists(by_descriptor):
+            yield path
+            return
+        os.unlink(path)
+        yield by_descriptor
+    finally:
+        os.close(fd)
 
 
 def _usage(message: str) -> DedupeError:

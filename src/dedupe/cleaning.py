@@ -26,7 +26,7 @@ from .errors import InputError
 from .pipeline import Cleaner, CleanedDocument
 from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
                       standard_input)
-from .report import Summary
+from .report import Summary, report_lines
 from .writing import JsonlWriter, TextDirWriter, check_outputs, output_file
 
 
@@ -86,8 +86,7 @@ def clean_path(
             summary.add(cleaned)
             write(cleaned)
             if report is not None:
-                for decision in cleaned.decisions:
-                    report.write(decision.to_record())
+                report.write_lines(report_lines(cleaned))
     return summary.finish()
 
 

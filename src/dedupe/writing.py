@@ -429,6 +429,10 @@ class JsonlWriter:
     def write(self, record: dict) -> None:
         self._file.write(self.line(record))
 
+    def write_lines(self, lines: str) -> None:
+        """Lines already made, as :meth:`line` makes them (see :func:`dedupe.report.report_lines`)."""
+        self._file.write(lines.encode("utf-8", "backslashreplace"))
+
     def __exit__(self, exc_type, exc, tb):
         return self._output.__exit__(exc_type, exc, tb)
 

@@ -217,6 +217,42 @@ def test_large_report_selects_top_sample_and_linked_documents(tmp_path):
     assert other.read_text() != out.read_text()
 
 
+def test_the_second_pass_parses_only_the_documents_it_shows(tmp_path, monkeypatch):
+    """Lines as `dedupe clean` writes them are grouped by their leading id, and parsed only for
+    the documents on the page; the page is the one a full parse gives."""
+    from dedupe import html_report
+
+    report = write_jsonl(tmp_path / "r.jsonl", _many_docs(300))
+    lines = sum(1 for _ in open(report))
+    parsed = []
+    real_parse = html_report.parse_json
+    monkeypatch.setattr(html_report, "parse_json", lambda line: parsed.append(line) or real_parse(line))
+    info = render_report(report, tmp_path / "skimmed.html", max_documents=4)
+    assert lines < len(parsed) < lines + 0.1 * lines  # the first pass parses all, the second a few
+    assert info["documents_shown"] >= 4
+    monkeypatch.setattr(html_report, "_skimmed_documents", lambda path: html_report._documents(
+        html_report.read_blocks(path)))
+    render_report(report, tmp_path / "parsed.html", max_documents=4)
+    assert (tmp_path / "skimmed.html").read_text() == (tmp_path / "parsed.html").read_text()
+
+
+def test_a_line_naming_its_document_twice_is_grouped_by_the_last_name(tmp_path):
+    """JSON takes the last of a repeated key: the leading id would group such a line with the
+    wrong document, so the report is read in full, and the page is that of the same lines with
+    the key written once."""
+    rows = synthetic_rows()
+    twice = [json.dumps(r, ensure_ascii=False) for r in rows]
+    twice[3] = twice[3][:-1] + ', "doc_id": "a.txt"}'  # b.txt's first block, named a.txt at its end
+    (tmp_path / "twice").mkdir()
+    (tmp_path / "once").mkdir()
+    (tmp_path / "twice" / "r.jsonl").write_text("\n".join(twice) + "\n", encoding="utf-8")
+    write_jsonl(tmp_path / "once" / "r.jsonl", [json.loads(line) for line in twice])
+    for folder in ("twice", "once"):
+        render_report(tmp_path / folder / "r.jsonl", tmp_path / folder / "r.html")
+    assert (tmp_path / "twice" / "r.html").read_text() == (tmp_path / "once" / "r.html").read_text()
+    assert 'data-doc="a.txt"' in (tmp_path / "once" / "r.html").read_text()
+
+
 def test_user_errors_are_reported_without_traceback(tmp_path):
     good = write_jsonl(tmp_path / "r.jsonl", synthetic_rows())
     with pytest.raises(InputError, match="not found"):

@@ -22,7 +22,8 @@ largest "template" clusters - and picks the documents to show:
   so every "copy of" link lands on the page. Only candidates still in a heap keep their link
   targets, so memory is O(max_documents x blocks per document), never O(report).
 
-*Pass 2* (:class:`_PageWriter`) renders only those documents; links are resolved once all shown
+*Pass 2* (:class:`_PageWriter`) renders only those documents, and parses only their lines (the
+others are passed over by the id that begins each line); links are resolved once all shown
 blocks are known, so a link to a later document works as well as one to an earlier document.
 
 Everything from the report is escaped with :func:`html.escape`; the page carries its own CSS and
@@ -54,6 +55,8 @@ import math
 import os
 import random
 from collections import Counter
+from json.decoder import scanstring
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -159,6 +162,11 @@ def read_blocks(path: str | os.PathLike) -> Iterator[Block]:
     naming ``path:line``.
     """
     path = Path(path)
+    return (_parse_line(path, lineno, line) for lineno, line in _report_lines(path))
+
+
+def _report_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of the report's lines that are not blank."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         fh = opener(path, "rt", encoding="utf-8")
@@ -171,23 +179,53 @@ def read_blocks(path: str | os.PathLike) -> Iterator[Block]:
         lineno = 0
         try:
             for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = parse_json(line)
-                except UnreadableJSON as exc:
-                    raise InputError(f"{exc}; the report must be JSON Lines", f"{path}:{lineno}") from None
-                yield _parse_block(obj, f"{path}:{lineno}")
+                if not line.isspace():  # (no copy of the line, as strip() made)
+                    yield lineno, line
         except UnicodeDecodeError:
             raise InputError("the report is not UTF-8 text", f"{path}:{lineno + 1}") from None
         except (OSError, EOFError) as exc:  # e.g. a truncated .gz file
             raise InputError(f"cannot read the report: {exc}", f"{path}:{lineno + 1}") from None
 
 
+def _parse_line(path: Path, lineno: int, line: str) -> Block:
+    try:
+        obj = parse_json(line)
+    except UnreadableJSON as exc:
+        raise InputError(f"{exc}; the report must be JSON Lines", f"{path}:{lineno}") from None
+    return _parse_block(obj, f"{path}:{lineno}")
+
+
+_LEADING_ID = '{"doc_id": "'  # how the lines `dedupe clean` writes begin
+
+
+def _leading_id(line: str) -> str | None:
+    """The ``doc_id`` of a line that begins as `dedupe clean` writes them, read without parsing
+    the rest of the line; None for any other line."""
+    if not line.startswith(_LEADING_ID):
+        return None
+    try:
+        return scanstring(line, len(_LEADING_ID))[0]
+    except ValueError:  # not JSON: parsing the line says what is wrong
+        return None
+
+
 def _documents(blocks: Iterable[Block]) -> Iterator[tuple[int, str, Iterator[Block]]]:
     """Group the stream into ``(doc_index, doc_id, blocks)``; blocks are consumed lazily."""
     for idx, (doc_id, group) in enumerate(itertools.groupby(blocks, key=lambda b: b.doc_id)):
         yield idx, doc_id, group
+
+
+def _skimmed_documents(path: Path) -> Iterator[tuple[int, str, Iterator[Block]]]:
+    """:func:`_documents` of the report, each line parsed only when its block is taken: the
+    second pass shows a few hundred documents of a report that may hold millions, and parsing
+    every line was half of its time. Grouped by :func:`_leading_id`, so only for a report whose
+    every such id is the line's ``doc_id`` (which the first pass checks: a hand-made line may
+    name it twice, and JSON's value is the last)."""
+    lines = ((_leading_id(line), lineno, line) for lineno, line in _report_lines(path))
+    keyed = ((doc_id if doc_id is not None else _parse_line(path, lineno, line).doc_id, lineno, line)
+             for doc_id, lineno, line in lines)
+    for idx, (doc_id, group) in enumerate(itertools.groupby(keyed, key=itemgetter(0))):
+        yield idx, doc_id, (_parse_line(path, lineno, line) for _, lineno, line in group)
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,10 +404,23 @@ class Selection:
         self.targets = {t for s in chosen.values() for t in s.targets}
 
 
-def _pass1(report: Path, max_documents: int, sample_seed: int) -> tuple[SummaryBuilder, Selection]:
+def _pass1(report: Path, max_documents: int, sample_seed: int) -> tuple[SummaryBuilder, Selection, bool]:
+    """The summary, the documents to show, and whether the second pass may skim the report
+    (see :func:`_skimmed_documents`)."""
     summary = SummaryBuilder()
     picker = DocumentPicker(max_documents, sample_seed)
-    for idx, doc_id, blocks in _documents(read_blocks(report)):
+    skimmable = True
+
+    def blocks_checked() -> Iterator[Block]:
+        nonlocal skimmable
+        for lineno, line in _report_lines(report):
+            block = _parse_line(report, lineno, line)
+            if skimmable:
+                leading = _leading_id(line)
+                skimmable = leading is None or leading == block.doc_id
+            yield block
+
+    for idx, doc_id, blocks in _documents(blocks_checked()):
         stats = _DocStats(idx, doc_id)
         for b in blocks:
             summary.add(b)
@@ -383,7 +434,7 @@ def _pass1(report: Path, max_documents: int, sample_seed: int) -> tuple[SummaryB
                 stats.targets.append(b.dup)
         summary.documents += 1
         picker.offer(stats)
-    return summary.finish(), picker.finish()
+    return summary.finish(), picker.finish(), skimmable
 
 
 # --------------------------------------------------------------------------------------------
@@ -682,11 +733,11 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     "documents_linked", "blocks_total", "blocks_shown", "bytes_written", "path"}``.
     """
     report = _validate(report_path, out_path, max_documents, sample_seed, title)
-    summary, sel = _pass1(report, max_documents, sample_seed)
+    summary, sel, skimmable = _pass1(report, max_documents, sample_seed)
     pal = _Palette(summary.reasons())
 
     writer = _PageWriter(sel, pal)
-    for idx, doc_id, blocks in _documents(read_blocks(report)):
+    for idx, doc_id, blocks in _skimmed_documents(report) if skimmable else _documents(read_blocks(report)):
         why = writer.wanted(idx, doc_id)
         if why is not None:
             writer.document(idx, doc_id, why, blocks)

@@ -39,7 +39,7 @@ def test_report_lines_of_odd_values_are_the_records_json_writes():
         for k, (text, score, ref) in enumerate(zip(texts, scores, refs)):
             decisions.append(BlockDecision(doc_id, k, 10 * k, 10 * k + len(text), text,
                                            "strip" if ref else "keep", "duplicate" if ref else None,
-                                           score, ref, None if ref is None else 12, source))
+                                           score, ref, None if ref is None else ("c12" if k % 2 else 12), source))
     document = CleanedDocument(Document(id="x", text=""), "", decisions)
     written = _as_the_writer_writes(document)
     assert report_lines(document).encode("utf-8", "backslashreplace") == written

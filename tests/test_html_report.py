@@ -399,3 +399,63 @@ def test_link_to_a_later_document_and_a_missing_copy(tmp_path):
     page = parse(out)
     assert dict(page.hrefs) == {"b-0-0": "#b-1-0"}  # resolved although rendered before its target
     assert "(not shown)" in page.blocks["b-0-1"]["text"]
+
+
+def _as_read_back(block) -> tuple:
+    return tuple(getattr(block, name) for name in block.__slots__)
+
+
+def test_a_decision_gives_the_block_its_report_line_reads_as():
+    """What `dedupe clean --html` feeds the page's first pass instead of reading the report:
+    for each decision, the block that read_blocks makes of its report line."""
+    import numpy as np
+
+    from conftest import SEEDS
+    from dedupe.html_report import _block_of_decision, _parse_block
+    from dedupe.indexing import BlockRef
+    from dedupe.pipeline import BlockDecision, Cleaner
+    from dedupe.reading import read_documents
+    from dedupe.report import report_lines
+
+    decisions = [d for c in Cleaner().clean(read_documents(str(SEEDS))) for d in c.decisions]
+    assert {d.reason for d in decisions} >= {"duplicate", "near-duplicate", "boilerplate", "off-topic"}
+    odd = [("a", np.float64(0.123456789), BlockRef("b", 2), 3, "https://www.bbc.co.uk/news"),
+           ("a", float("inf"), None, None, "not a url"), ("a", 0.5, BlockRef(7, 1), "c9", ""),
+           ("b", 1, None, True, None)]
+    decisions += [BlockDecision(doc_id, k, 0, 4, "text", "strip", "duplicate", score, ref, cluster, source)
+                  for k, (doc_id, score, ref, cluster, source) in enumerate(odd)]
+    for d in decisions:
+        line = report_lines(CleanedDocumentOf(d))
+        assert _as_read_back(_block_of_decision(d)) == _as_read_back(_parse_block(json.loads(line), "x")), line
+    with pytest.raises(InputError, match="doc_id"):  # the reader refuses it, and so does the first pass
+        _block_of_decision(BlockDecision(5, 0, 0, 4, "text", "keep"))
+
+
+def CleanedDocumentOf(decision):
+    from dedupe.pipeline import CleanedDocument
+    from dedupe.reading import Document
+
+    return CleanedDocument(Document(id="x", text=""), "", [decision])
+
+
+def test_the_page_of_clean_html_is_the_page_view_renders_from_its_report(tmp_path):
+    """`dedupe clean --html` makes the page's first pass from the decisions, not from the report:
+    the same page, on documents from several sites, two documents in a row under one id (one
+    document to the page, as the report reads), and templates."""
+    from conftest import run_dedupe, seed_lines
+
+    texts = ["\n".join(seed_lines(name)) for name in sorted(os.listdir(ROOT / "seeds"))]
+    template = "Join our WhatsApp channel for the latest news."
+    rows = [{"id": f"d{k}", "url": f"https://site{k % 3}.example/{k}", "text": f"{template}\n{text}"}
+            for k, text in enumerate(texts * 3)]
+    rows[4]["id"] = rows[3]["id"]
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--report", tmp_path / "r.jsonl",
+                        "--html", tmp_path / "clean.html", "--template-min-docs", "3")
+    assert result.returncode == 0, result.stderr
+    reasons = {json.loads(line)["reason"] for line in open(tmp_path / "r.jsonl", encoding="utf-8")}
+    assert {"duplicate", "template", "off-topic"} <= reasons
+    result = run_dedupe("view", tmp_path / "r.jsonl", "-o", tmp_path / "view.html")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "clean.html").read_bytes() == (tmp_path / "view.html").read_bytes()

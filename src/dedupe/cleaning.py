@@ -47,10 +47,12 @@ def clean_path(
     overwrite: bool = False,
     progress: bool = False,
     other_outputs: Optional[dict[str, str]] = None,
+    on_cleaned: Optional[Callable[[CleanedDocument], None]] = None,
 ) -> Summary:
     """Clean ``input_path`` into ``output_path`` (``None``: write only the report).
     ``other_outputs``: what the caller writes from the results (the command line's HTML page),
-    by what it is: checked with the rest before any work (see :func:`~dedupe.writing.check_outputs`)."""
+    by what it is: checked with the rest before any work (see :func:`~dedupe.writing.check_outputs`).
+    ``on_cleaned`` is called with each cleaned document, in order, once it is written."""
     read_options = read_options or ReadOptions()
     kind = input_kind(input_path)
     if read_options.on_error == "skip" and rejects_path is None:
@@ -87,6 +89,8 @@ def clean_path(
             write(cleaned)
             if report is not None:
                 report.write_lines(report_lines(cleaned))
+            if on_cleaned is not None:
+                on_cleaned(cleaned)
     return summary.finish()
 
 

@@ -124,20 +124,24 @@ def clean(
             out = "-"
         if html is not None and report == "-":
             raise _usage("--html renders the report from a file: give --report a file path, or leave it out")
+        page = None
+        if html is not None:
+            from .html_report import FirstPass, render_report
+
+            page = FirstPass()  # the page's first pass, made from the decisions as they are written
         with _report_for(html, report) as report_path:
             summary = clean_path(
                 input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
                 rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
                 overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
                 other_outputs=None if html is None else {"the HTML page (--html)": html},
+                on_cleaned=None if page is None else lambda cleaned: page.add_decisions(cleaned.decisions),
             )
-            if html is not None:
-                from .html_report import render_report
-
+            if page is not None:
                 # titled by the report, or by the input where the report is a hidden file
                 named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
                 with nullcontext(report_path) if report else _nameless(report_path) as source:
-                    render_report(source, html, title=named)
+                    render_report(source, html, title=named, first_pass=page)
         stdout_busy = "-" in (out, report, html, rejects)
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)

@@ -22,6 +22,9 @@ largest "template" clusters - and picks the documents to show:
   so every "copy of" link lands on the page. Only candidates still in a heap keep their link
   targets, so memory is O(max_documents x blocks per document), never O(report).
 
+``dedupe clean --html`` makes pass 1 from its decisions as it writes the report
+(:class:`FirstPass`), so only pass 2 reads the report.
+
 *Pass 2* (:class:`_PageWriter`) renders only those documents, and parses only their lines (the
 others are passed over by the id that begins each line); links are resolved once all shown
 blocks are known, so a link to a later document works as well as one to an earlier document.
@@ -51,6 +54,7 @@ import gzip
 import heapq
 import html
 import itertools
+import json
 import math
 import os
 import random
@@ -66,7 +70,7 @@ from .errors import ConfigError, InputError
 from .reading import UnreadableJSON, parse_json, url_host
 from .writing import check_outputs, output_file
 
-__all__ = ["render_report", "Block", "read_blocks", "SummaryBuilder", "DocumentPicker"]
+__all__ = ["render_report", "Block", "read_blocks", "FirstPass", "SummaryBuilder", "DocumentPicker"]
 
 # Colours of the reasons the cleaner emits; any other reason takes one of FALLBACK_COLOURS.
 REASON_COLOURS = {
@@ -404,37 +408,87 @@ class Selection:
         self.targets = {t for s in chosen.values() for t in s.targets}
 
 
-def _pass1(report: Path, max_documents: int, sample_seed: int) -> tuple[SummaryBuilder, Selection, bool]:
-    """The summary, the documents to show, and whether the second pass may skim the report
-    (see :func:`_skimmed_documents`)."""
-    summary = SummaryBuilder()
-    picker = DocumentPicker(max_documents, sample_seed)
-    skimmable = True
+class FirstPass:
+    """The first pass's findings, gathered block by block in the report's order: the summary,
+    the documents to show, and whether the second pass may skim the report (see
+    :func:`_skimmed_documents`). A document is a run of blocks with one ``doc_id``, as
+    :func:`_documents` groups them.
 
-    def blocks_checked() -> Iterator[Block]:
-        nonlocal skimmable
-        for lineno, line in _report_lines(report):
-            block = _parse_line(report, lineno, line)
-            if skimmable:
-                leading = _leading_id(line)
-                skimmable = leading is None or leading == block.doc_id
-            yield block
+    ``dedupe clean --html`` feeds it the decisions as it writes them (:meth:`add_decisions`),
+    and the page is rendered without reading the report a first time (which took longer than
+    writing it). Without it, :func:`render_report` reads the report to feed it.
+    """
 
-    for idx, doc_id, blocks in _documents(blocks_checked()):
-        stats = _DocStats(idx, doc_id)
-        for b in blocks:
-            summary.add(b)
-            stats.blocks += 1
-            if stats.source is None:
-                stats.source = b.source
-            if b.stripped:
-                stats.stripped_blocks += 1
-                stats.stripped_chars += len(b.text)
-            if b.dup is not None:
-                stats.targets.append(b.dup)
-        summary.documents += 1
-        picker.offer(stats)
-    return summary.finish(), picker.finish(), skimmable
+    def __init__(self, max_documents: int = 200, sample_seed: int = 0):
+        self.max_documents, self.sample_seed = max_documents, sample_seed
+        self.summary = SummaryBuilder()
+        self.picker = DocumentPicker(max_documents, sample_seed)
+        self.skimmable = True
+        self._stats: _DocStats | None = None
+        self._documents = 0
+
+    def add(self, b: Block) -> None:
+        stats = self._stats
+        if stats is None or b.doc_id != stats.doc_id:
+            self._close()
+            stats = self._stats = _DocStats(self._documents, b.doc_id)
+            self._documents += 1
+        self.summary.add(b)
+        stats.blocks += 1
+        if stats.source is None:
+            stats.source = b.source
+        if b.stripped:
+            stats.stripped_blocks += 1
+            stats.stripped_chars += len(b.text)
+        if b.dup is not None:
+            stats.targets.append(b.dup)
+
+    def add_decisions(self, decisions) -> None:
+        """Adds the blocks of the report lines that :func:`dedupe.report.report_lines` writes for
+        ``decisions`` (:class:`~dedupe.pipeline.BlockDecision`), read as :func:`read_blocks`
+        would read them."""
+        for d in decisions:
+            self.add(_block_of_decision(d))
+
+    def _close(self) -> None:
+        if self._stats is not None:
+            self.summary.documents += 1
+            self.picker.offer(self._stats)
+            self._stats = None
+
+    def finish(self) -> tuple[SummaryBuilder, Selection]:
+        self._close()
+        return self.summary.finish(), self.picker.finish()
+
+
+def _block_of_decision(d) -> Block:
+    """:func:`_parse_block` of ``d.to_record()`` read back from its report line."""
+    doc_id = d.doc_id
+    if not (type(doc_id) is str and type(d.block) is int and type(d.text) is str and d.action in ("keep", "strip")):
+        # not as the cleaner makes them: read back as the reader reads them (or refuses them)
+        return _parse_block(json.loads(json.dumps(d.to_record())), f"block {d.block!r} of document {doc_id!r}")
+    score = d.score
+    if score is not None:
+        score = round(float(score), 4)
+        if not _finite(score):
+            score = None
+    of = d.duplicate_of
+    dup = (of.doc_id, of.block) if of is not None and isinstance(of.doc_id, str) and isinstance(of.block, int) else None
+    cluster = None if isinstance(d.cluster, bool) or not isinstance(d.cluster, (int, str)) else d.cluster
+    reason = d.reason if d.reason is None or isinstance(d.reason, str) else str(d.reason)
+    source = _host(d.source) if isinstance(d.source, str) and d.source else None
+    return Block(doc_id, d.block, d.text, d.action, reason, score, dup, cluster, source)
+
+
+def _pass1(report: Path, max_documents: int, sample_seed: int) -> FirstPass:
+    first = FirstPass(max_documents, sample_seed)
+    for lineno, line in _report_lines(report):
+        block = _parse_line(report, lineno, line)
+        if first.skimmable:
+            leading = _leading_id(line)
+            first.skimmable = leading is None or leading == block.doc_id
+        first.add(block)
+    return first
 
 
 # --------------------------------------------------------------------------------------------
@@ -724,7 +778,7 @@ def _validate(report_path, out_path, max_documents, sample_seed, title) -> Path:
 
 
 def render_report(report_path, out_path, *, max_documents: int = 200, sample_seed: int = 0,
-                  title: str | None = None) -> dict:
+                  title: str | None = None, first_pass: FirstPass | None = None) -> dict:
     """Render the JSONL report at ``report_path`` to one self-contained HTML file at ``out_path``
     (``-``: standard output).
 
@@ -733,7 +787,12 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     "documents_linked", "blocks_total", "blocks_shown", "bytes_written", "path"}``.
     """
     report = _validate(report_path, out_path, max_documents, sample_seed, title)
-    summary, sel, skimmable = _pass1(report, max_documents, sample_seed)
+    if first_pass is None:
+        first_pass = _pass1(report, max_documents, sample_seed)
+    elif (first_pass.max_documents, first_pass.sample_seed) != (max_documents, sample_seed):
+        raise ConfigError("the first pass was made for another max_documents or sample_seed")
+    summary, sel = first_pass.finish()
+    skimmable = first_pass.skimmable
     pal = _Palette(summary.reasons())
 
     writer = _PageWriter(sel, pal)

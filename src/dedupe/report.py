@@ -114,9 +114,9 @@ _WORDS = {word: _json(word) for word in (None, "keep", "strip", *REASONS)}  # ac
 def report_lines(cleaned: CleanedDocument) -> str:
     """The report's lines for a document's blocks, newlines included: for each decision, what
     ``json.dumps(decision.to_record(), ensure_ascii=False)`` gives, written out field by field.
-    The report has a line per paragraph
-    of the dump: encoding each record as a dict cost some 16 microseconds a block, more than
-    cleaning it; this, about 3 (half of it the escaping of the text).
+    The report has a line per paragraph of the dump: encoding each record as a dict cost some
+    16 microseconds a block, more than cleaning it; this, about 3 (half of it the escaping of
+    the text).
 
     >>> from dedupe.pipeline import Cleaner
     >>> print(report_lines(Cleaner().clean_document("A story about the storm in the north.")), end="")

@@ -649,3 +649,24 @@ def test_cleaning_starts_without_the_training_and_reference_libraries(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(SEEDS), str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "out").iterdir())) == 5
+
+
+def test_jsonl_lines_come_back_as_they_came_but_for_the_text(tmp_path):
+    """Every other field of a cleaned line is written back byte for byte (compact separators,
+    1E2, a float of more digits than a double holds, escapes, a big integer, a member of the
+    same name inside another field), and a line with nothing stripped comes back whole."""
+    story = ("The storm in the north of the country closed roads for three days while crews worked to "
+             "restore power to thousands of homes across the region.")
+    cleaned_line = ('{"id":1,"n":1E2,"f":1.00000000000000001,"t":"caf\\u00e9","meta":{"text":"inner"},'
+                    '"text":"%s\\n%s","big":123456789012345678901234567890}' % (story, story))
+    untouched = '{"id": 2,  "text": "A story of its own, about the harvest in the south: \\u00e9t\\u00e9.", "n": 1E2}'
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes((cleaned_line + "\r\n" + untouched + "\n").encode("utf-8"))
+    result = run_dedupe("clean", dump, "-o", tmp_path / "out.jsonl", "--report", tmp_path / "r.jsonl")
+    assert result.returncode == 0, result.stderr
+    first, second = (tmp_path / "out.jsonl").read_text(encoding="utf-8").split("\n")[:2]
+    head, tail = cleaned_line.split('"text":"%s' % story)
+    assert first == head + '"text":' + json.dumps(story + "\n") + tail.split('"', 1)[1]
+    assert second == untouched
+    stripped = [r for r in read_report(tmp_path / "r.jsonl") if r["action"] == "strip"]
+    assert [(r["doc_id"], r["block"], r["reason"]) for r in stripped] == [("1", 1, "duplicate")]

@@ -20,3 +20,36 @@ def test_lines_longer_or_shorter_than_the_read_buffer_give_the_same_documents(tm
     docs = list(reading.read_documents(str(path)))
     assert [(d.id, d.text, d.record) for d in docs] == [(r["id"], r["text"], r) for r in records]
     assert [d.location.rsplit(":", 1)[1] for d in docs] == ["1", "2", "4", "5", "6"]
+
+
+@pytest.mark.parametrize("line, span", [
+    ('{"text": "a"}', (9, 12)),
+    (' {"id":1,"text" :\t"a" } ', (18, 21)),  # any white space and separators
+    ('{"meta": {"text": "b"}, "text": "a"}', (32, 35)),  # not a nested member of that name
+    ('{"text": "b", "id": 1, "text": "a"}', (31, 34)),  # repeated: the last, which JSON reads
+    ('{"text": "a\\\\", "id": "\\""}', (9, 14)), ('{"text": "a\\"\\\\\\""}', (9, 18)),  # escaped or not
+    ('{"text": ["a"]}', None), ('{"id": "a"}', None), ('["a"]', None), ('{}', None),
+    ('{"text": "a"} {}', None), ('{"text": "a",}', None), ('{"text": "a" "id": 1}', None),
+])
+def test_value_span_is_where_the_member_json_reads_lies(line, span):
+    assert reading.value_span(line, "text") == span
+    if span is not None:
+        assert json.loads(line[span[0]:span[1]]) == json.loads(line)["text"]
+
+
+def test_splicing_at_the_value_span_changes_that_value_alone():
+    """For records written every which way, the line with another string at the span reads
+    back as the record with that value."""
+    import random
+
+    rng = random.Random(5)
+    for k in range(300):
+        record = {f"k{j}": rng.choice([1.5, 10**30, None, "x\"\\", {"text": "inner"}, [1, "text"], "é🙂"])
+                  for j in range(rng.randrange(4))}
+        record["text"] = rng.choice(["plain", "quo\"te\nnew line\\", "\\\"", "\u2028 é 🙂", ""])
+        for j in range(rng.randrange(3)):
+            record[f"after{j}"] = rng.choice([True, "text", 2e-7, "\\"])
+        line = json.dumps(record, ensure_ascii=rng.random() < 0.5,
+                          separators=rng.choice([(",", ":"), (", ", ": "), (" ,", " :  ")]), indent=None)
+        a, b = reading.value_span(line, "text")
+        assert json.loads(line[:a] + json.dumps("new") + line[b:]) == {**record, "text": "new"}, line

@@ -4,7 +4,8 @@
 :class:`~dedupe.pipeline.Cleaner` over it and writes, each atomically:
 
 - the cleaned documents, mirroring the input (a folder of ``.txt`` files with the same relative
-  names, or JSONL with the text field replaced and every other field kept; ``-`` is stdout);
+  names, or JSONL with the text field's value replaced and the rest of each line as it came,
+  byte for byte; ``-`` is stdout);
 - the per-block report (``report_path``);
 - the rejected input lines, untouched (``rejects_path``, only with ``on_error="skip"``).
 """
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from .errors import InputError
 from .pipeline import Cleaner, CleanedDocument
 from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
-                      standard_input)
+                      standard_input, value_span)
 from .report import Summary, report_lines
 from .writing import JsonlWriter, TextDirWriter, check_outputs, output_file
 
@@ -140,13 +141,22 @@ def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], opti
         writer = stack.enter_context(TextDirWriter(output_path))
         return lambda cleaned: writer.write(cleaned.document.id, cleaned.text)
     jsonl = stack.enter_context(JsonlWriter(output_path, files))
+    field = options.text_field
 
     def write(cleaned: CleanedDocument) -> None:
         doc = cleaned.document
         if doc.record is None:
-            jsonl.write({"id": doc.id, options.text_field: cleaned.text})
-        else:
-            jsonl.write({**doc.record, options.text_field: cleaned.text})
+            jsonl.write({"id": doc.id, field: cleaned.text})
+            return
+        if doc.line is not None:  # the line as it came, the cleaned text in place of the text
+            if cleaned.text is doc.text:  # nothing stripped
+                jsonl.write_spliced(doc.line)
+                return
+            span = value_span(doc.line, field)  # (the line the text was read from)
+            if span is not None:
+                jsonl.write_spliced(doc.line, span, cleaned.text)
+                return
+        jsonl.write({**doc.record, field: cleaned.text})
 
     return write
 

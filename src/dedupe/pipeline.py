@@ -584,7 +584,9 @@ class _Replay:
         return False
 
 
-_document_fields = attrgetter(*(f.name for f in dataclasses.fields(Document)))  # in Document()'s order
+# in Document()'s order; not the line as read, which would double the spool (it comes last, and
+# replayed documents are written back from their records)
+_document_fields = attrgetter(*(f.name for f in dataclasses.fields(Document) if f.name != "line"))
 
 
 def _check_stream(documents, method: str) -> None:

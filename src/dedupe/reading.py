@@ -23,12 +23,14 @@ import gzip
 import json
 import math
 import os
+import re
 import stat
 import sys
 import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
+from json.decoder import scanstring
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
@@ -38,14 +40,16 @@ from .errors import InputError
 
 @dataclass
 class Document:
-    """One input document. ``record`` is the parsed JSON object for JSONL input (every other
-    field is written back unchanged), ``None`` for text files."""
+    """One input document. ``record`` is the parsed JSON object for JSONL input, ``None`` for
+    text files; ``line`` is that object's line as it was read, so that the cleaned document is
+    written back with every other field exactly as it came (see :func:`value_span`)."""
 
     id: str
     text: str
     record: Optional[dict] = None
     location: str = ""
     source: Optional[str] = None  # the site it came from, when known: templates are counted per source
+    line: Optional[str] = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -236,7 +240,8 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         return None
     doc_id = record.get(options.id_field)
     doc_id = str(line_no) if doc_id is None else str(doc_id)
-    return Document(id=doc_id, text=text, record=record, location=location, source=_source(record, options))
+    return Document(id=doc_id, text=text, record=record, location=location, source=_source(record, options),
+                    line=line)
 
 
 def _source(record: dict, options: ReadOptions) -> Optional[str]:
@@ -296,6 +301,76 @@ def parse_json(text: str):
     except ValueError:  # the only other one: an integer past sys.get_int_max_str_digits()
         raise UnreadableJSON(f"JSON holding an integer of more than {sys.get_int_max_str_digits()} "
                              "digits, more than Python converts") from None
+
+
+def value_span(line: str, name: str) -> Optional[tuple[int, int]]:
+    """Where the string value of member ``name`` of the JSON object ``line`` lies, as ``(start,
+    end)`` offsets in ``line``, quotes included: the last such member where there are several,
+    the one JSON reads. None where there is none, or it is not a string, or ``line`` is not one
+    JSON object. The other members are read by the json module's scanner; that string is only
+    measured (reading a news article's text again cost twice the writing of its line), so
+    ``line`` must be JSON that parses, as :attr:`Document.line` is.
+
+    >>> line = '{"id":7, "text" : "old \\\\"one\\\\"", "n":1E2}'
+    >>> a, b = value_span(line, "text")
+    >>> line[:a] + '"new"' + line[b:]
+    '{"id":7, "text" : "new", "n":1E2}'
+    """
+    scan = _DECODER.scan_once
+    try:
+        at = _skip_space(line, 0)
+        if not line.startswith("{", at):
+            return None
+        at = _skip_space(line, at + 1)
+        found = None
+        more = not line.startswith("}", at)
+        while more:
+            if not line.startswith('"', at):
+                return None
+            key, at = scanstring(line, at + 1)
+            at = _skip_space(line, at)
+            if not line.startswith(":", at):
+                return None
+            at = _skip_space(line, at + 1)
+            if key == name:
+                end = _string_end(line, at) if line.startswith('"', at) else scan(line, at)[1]
+                found = (at, end) if line.startswith('"', at) else None
+            else:
+                end = scan(line, at)[1]
+            at = _skip_space(line, end)
+            more = line.startswith(",", at)
+            if more:
+                at = _skip_space(line, at + 1)
+            elif not line.startswith("}", at):
+                return None
+        return found if _skip_space(line, at + 1) == len(line) else None
+    except (ValueError, StopIteration, RecursionError):  # (UnreadableJSON is a ValueError)
+        return None
+
+
+def _skip_space(line: str, at: int) -> int:
+    """Past JSON's white space from ``at`` (most often none, or one space: no regex for them)."""
+    if line.startswith(" ", at):
+        at += 1
+    return at if line[at:at + 1] not in _SPACES else _SPACE.match(line, at).end()
+
+
+def _string_end(line: str, start: int) -> int:
+    """Where the JSON string that opens at ``start`` ends: past the first quote after it that no
+    backslash escapes (an odd number of backslashes before it)."""
+    at = start + 1
+    while True:
+        at = line.index('"', at)  # (ValueError: never closed)
+        escapes = at
+        while line[escapes - 1] == "\\":
+            escapes -= 1
+        at += 1
+        if (at - 1 - escapes) % 2 == 0:
+            return at
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's white space
+_SPACES = frozenset(" \t\n\r")
 
 
 def _finite_float(text: str) -> float:

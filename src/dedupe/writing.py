@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
+from json.encoder import encode_basestring  # the escaper json.dumps(..., ensure_ascii=False) uses
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
@@ -426,8 +427,27 @@ class JsonlWriter:
             return f"{self._encode(key)}: ".encode("utf-8") + self._escape(value.encode("utf-8"))
         return f"{self._encode(key)}: {self._encode(value)}".encode("utf-8")
 
+    def string(self, value: str) -> bytes:
+        """The JSON string of ``value``, as :meth:`line` writes it."""
+        if self._escape is not None and len(value) >= self.LONG:
+            try:
+                return self._escape(value.encode("utf-8"))
+            except UnicodeEncodeError:  # a lone surrogate: written as its escape, below
+                pass
+        return encode_basestring(value).encode("utf-8", "backslashreplace")
+
     def write(self, record: dict) -> None:
         self._file.write(self.line(record))
+
+    def write_spliced(self, line: str, span: Optional[tuple[int, int]] = None, value: Optional[str] = None) -> None:
+        """A JSON line as it was read (:attr:`dedupe.reading.Document.line`), and with the JSON
+        string of ``value`` in place of what lies at ``span`` (see
+        :func:`dedupe.reading.value_span`): the rest of the line as it came, byte for byte."""
+        if span is None:
+            self._file.write(line.encode("utf-8") + b"\n")
+            return
+        a, b = span
+        self._file.write(line[:a].encode("utf-8") + self.string(value) + line[b:].encode("utf-8") + b"\n")
 
     def write_lines(self, lines: str) -> None:
         """Lines already made, as :meth:`line` makes them (see :func:`dedupe.report.report_lines`)."""

@@ -127,6 +127,26 @@ def test_partial_fit_streams_to_the_same_idf_as_fit():
     np.testing.assert_array_equal(whole.fit(documents).idf, streamed.idf)
 
 
+def test_the_features_of_a_small_batch_alone_give_the_numbers_of_all_of_them(monkeypatch):
+    """A small batch's frequencies are added and its IDF worked out feature by feature (not
+    over all 2^18): the same counts, IDF and scores, bit for bit, as over every feature."""
+    from dedupe import offtopic
+
+    documents = [_seed(p)[1] for p in ("000", "001", "002", "003", "004")]
+    results = []
+    for sparse in (0, 10**9):  # every batch touched feature by feature; none
+        monkeypatch.setattr(offtopic, "_SPARSE", sparse)
+        detector = OffTopicDetector()
+        for document in documents:
+            detector.partial_fit([document])
+        scores = [detector.analyse(document)[0] for document in documents + [ARTICLE + PASTED]]
+        results.append((detector._df.copy(), scores, detector.idf.copy()))
+    (df_a, scores_a, idf_a), (df_b, scores_b, idf_b) = results
+    np.testing.assert_array_equal(df_a, df_b)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(scores_a, scores_b))
+    assert idf_a.tobytes() == idf_b.tobytes() and scores_a[-1].max() > 0.5  # (the pasted run scored)
+
+
 def test_refitting_forgets_every_earlier_fit_even_on_no_documents():
     """fit() starts over: on no documents the detector is a new one's, the IDF too (a cached
     IDF of the earlier fit used to stay); and flags follow the new fit alone."""

@@ -332,11 +332,13 @@ def value_span(line: str, name: str) -> Optional[tuple[int, int]]:
             if not line.startswith(":", at):
                 return None
             at = _skip_space(line, at + 1)
-            if key == name:
-                end = _string_end(line, at) if line.startswith('"', at) else scan(line, at)[1]
-                found = (at, end) if line.startswith('"', at) else None
+            if key == name and line.startswith('"', at):
+                end = _string_end(line, at)
+                found = (at, end)
             else:
                 end = scan(line, at)[1]
+                if key == name:  # not a string
+                    found = None
             at = _skip_space(line, end)
             more = line.startswith(",", at)
             if more:

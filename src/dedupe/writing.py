@@ -429,7 +429,7 @@ class JsonlWriter:
         if type(key) is not str:
             raise TypeError("json writes the key as text")
         if type(value) is str and len(value) >= self.LONG:
-            return f"{self._encode(key)}: ".encode("utf-8") + self._escape(value.encode("utf-8"))
+            return f"{self._encode(key)}: ".encode("utf-8") + self.string(value)
         return f"{self._encode(key)}: {self._encode(value)}".encode("utf-8")
 
     def string(self, value: str) -> bytes:

@@ -446,7 +446,9 @@ class FirstPass:
     def add_decisions(self, decisions) -> None:
         """Adds the blocks of the report lines that :func:`dedupe.report.report_lines` writes for
         ``decisions`` (:class:`~dedupe.pipeline.BlockDecision`), read as :func:`read_blocks`
-        would read them."""
+        would read them. Save for one case the readers never make: a string holding two
+        surrogates in a row, which its line reads back as the one character they encode (the
+        readers join such escapes on reading); its block keeps the two."""
         for d in decisions:
             self.add(_block_of_decision(d))
 

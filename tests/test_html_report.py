@@ -425,13 +425,13 @@ def test_a_decision_gives_the_block_its_report_line_reads_as():
     decisions += [BlockDecision(doc_id, k, 0, 4, "text", "strip", "duplicate", score, ref, cluster, source)
                   for k, (doc_id, score, ref, cluster, source) in enumerate(odd)]
     for d in decisions:
-        line = report_lines(CleanedDocumentOf(d))
+        line = report_lines(_cleaned_document_of(d))
         assert _as_read_back(_block_of_decision(d)) == _as_read_back(_parse_block(json.loads(line), "x")), line
     with pytest.raises(InputError, match="doc_id"):  # the reader refuses it, and so does the first pass
         _block_of_decision(BlockDecision(5, 0, 0, 4, "text", "keep"))
 
 
-def CleanedDocumentOf(decision):
+def _cleaned_document_of(decision):
     from dedupe.pipeline import CleanedDocument
     from dedupe.reading import Document
 

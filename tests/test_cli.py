@@ -186,6 +186,26 @@ def test_missing_text_field_and_bad_encoding_fail_clearly(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_folder_without_text_files_but_with_others_is_an_error_not_an_empty_run(tmp_path):
+    """A folder holding the dump as JSONL (what `make_dump.py` writes) was read for .txt files,
+    found none, and cleaned to an empty folder with exit 0; an empty folder is an empty dump."""
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    (folder / "dump.jsonl").write_text('{"id": 1, "text": "A story."}\n', encoding="utf-8")
+    (folder / ".DS_Store").write_bytes(b"")
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out.jsonl")
+    error = result.stderr.decode()
+    assert result.returncode == 2 and "no .txt files" in error and "dump.jsonl" in error, error
+    assert "give a JSON lines file itself" in error and ".DS_Store" not in error
+    assert not (tmp_path / "out.jsonl").exists()
+    (folder / "dump.jsonl").rename(folder / "page.html")
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out")
+    assert result.returncode == 2 and "page.html" in result.stderr.decode()
+    (folder / "page.html").unlink()
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out")
+    assert result.returncode == 0 and "0 documents" in result.stderr.decode()
+
+
 def test_a_folder_input_sets_aside_what_is_not_a_readable_file(tmp_path):
     """A pipe named x.txt in an input folder made the run wait on it forever, and a sub-folder
     that cannot be listed was passed over without a word: both are now rejects, named."""

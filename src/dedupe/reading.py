@@ -165,6 +165,8 @@ def text_files(root: Path, unreadable: Optional[list[OSError]] = None) -> list[P
 def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
     unreadable: list[OSError] = []
     paths = text_files(root, unreadable)
+    if not paths and not unreadable:
+        _check_no_other_files(root)
     for exc in unreadable:
         handle(Rejected(str(exc.filename), f"cannot read folder: {exc.strerror or exc}"))
     for path in paths:
@@ -183,6 +185,22 @@ def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
             handle(Rejected(str(path), f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})"))
             continue
         yield Document(id=doc_id, text=text, location=str(path))
+
+
+def _check_no_other_files(root: Path) -> None:
+    """An InputError where a folder without one ``.txt`` file holds other files: most likely a
+    folder of JSONL files, which would otherwise clean to nothing without a word. A folder
+    with no file at all is an empty dump, cleaned to an empty one."""
+    others = sorted(Path(dirpath, name).relative_to(root).as_posix()
+                    for dirpath, _, filenames in os.walk(root) for name in filenames
+                    if not name.startswith("."))  # .DS_Store and the like
+    if not others:
+        return
+    jsonl = [name for name in others if name.endswith((".jsonl", ".jsonl.gz", ".json", ".ndjson"))]
+    shown = ", ".join((jsonl or others)[:3]) + (", ..." if len(jsonl or others) > 3 else "")
+    hint = ("give a JSON lines file itself as the input (one file a run)" if jsonl
+            else "a folder is read for its .txt files, one document each")
+    raise InputError(f"no .txt files in this folder, but {len(others)} other file(s) ({shown}): {hint}", str(root))
 
 
 # Bytes a JSON lines file is read by. Iterating a file's lines refills its buffer, 8 KB by

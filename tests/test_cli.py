@@ -87,6 +87,33 @@ def test_gzip_input_and_stdin_to_stdout(tmp_path):
     assert len(piped.stdout.decode().splitlines()) == 5
 
 
+def _damaged(data: bytes) -> bytes:
+    """``data`` gzipped, with bytes flipped early in its deflate stream (an invalid block, not
+    only a CRC that fails)."""
+    packed = bytearray(gzip.compress(data))
+    for k in range(100, 300):
+        packed[k] ^= 0x55
+    return bytes(packed)
+
+
+def test_damaged_or_truncated_gzip_input_and_report_fail_clearly(tmp_path):
+    """A corrupt deflate block in a .gz report made `dedupe view` end in a zlib.error traceback."""
+    dump = "".join(json.dumps({"id": k, "text": f"Story {k} about the harbour and the storm that closed it."}) + "\n"
+                   for k in range(3000)).encode()
+    report = tmp_path / "report.jsonl"
+    assert run_dedupe("clean", "-", "--report", report, "-q", input=dump).returncode == 0
+    for name, data in (("input", dump), ("report", report.read_bytes())):
+        packed = gzip.compress(data)
+        for kind, broken in (("damaged", _damaged(data)), ("truncated", packed[: len(packed) // 2])):
+            path = tmp_path / f"{kind}-{name}.jsonl.gz"
+            path.write_bytes(broken)
+            args = ("clean", path, "-o", tmp_path / "out.jsonl") if name == "input" else ("view", path, "-o", tmp_path / "page.html")
+            result = run_dedupe(*args)
+            error = result.stderr.decode()
+            assert result.returncode == 2 and "Traceback" not in error and str(path) in error, error
+            assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "page.html").exists()
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

@@ -97,3 +97,14 @@ def test_a_folder_output_removes_only_what_killed_runs_left(tmp_path):
         holder.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (out, busy, set_aside, other))
     assert (out / "a.txt").read_text() == "new"
+
+
+def test_a_gz_output_is_plain_gzip_and_the_same_bytes_each_run(tmp_path):
+    text = "".join(f'{{"id": {k}, "text": "Paragraph {k} of the council\'s report."}}\n' for k in range(20000))
+    written = []
+    for name in ("a.jsonl.gz", "b.jsonl.gz"):
+        with AtomicFile(tmp_path / name) as f:
+            f.write(text)
+        written.append((tmp_path / name).read_bytes())
+    assert written[0] == written[1] and gzip.decompress(written[0]).decode() == text
+    assert len(written[0]) < len(text) / 4

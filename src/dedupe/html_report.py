@@ -50,7 +50,6 @@ Example::
 
 from __future__ import annotations
 
-import gzip
 import heapq
 import html
 import itertools
@@ -66,6 +65,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .compression import DAMAGED, open_gzip
 from .errors import ConfigError, InputError
 from .reading import UnreadableJSON, parse_json, url_host
 from .writing import check_outputs, output_file
@@ -171,7 +171,7 @@ def read_blocks(path: str | os.PathLike) -> Iterator[Block]:
 
 def _report_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of the report's lines that are not blank."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = open_gzip if path.suffix == ".gz" else open
     try:
         fh = opener(path, "rt", encoding="utf-8")
     except FileNotFoundError:
@@ -187,7 +187,7 @@ def _report_lines(path: Path) -> Iterator[tuple[int, str]]:
                     yield lineno, line
         except UnicodeDecodeError:
             raise InputError("the report is not UTF-8 text", f"{path}:{lineno + 1}") from None
-        except (OSError, EOFError) as exc:  # e.g. a truncated .gz file
+        except (OSError, *DAMAGED) as exc:  # a truncated or damaged .gz file
             raise InputError(f"cannot read the report: {exc}", f"{path}:{lineno + 1}") from None
 
 

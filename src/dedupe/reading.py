@@ -19,14 +19,12 @@ Example
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import os
 import re
 import stat
 import sys
-import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
 
+from .compression import DAMAGED, open_gzip
 from .errors import InputError
 
 
@@ -210,11 +209,11 @@ READ_BUFFER = 1 << 20
 
 
 def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
-    opener = gzip.open if path.name.endswith(".gz") else partial(open, buffering=READ_BUFFER)
+    opener = open_gzip if path.name.endswith(".gz") else partial(open, buffering=READ_BUFFER)
     try:
         with opener(path, "rb") as stream:
             yield from _read_jsonl_lines(stream, str(path), options, handle)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except DAMAGED as exc:
         raise InputError(f"compressed file is damaged or truncated ({exc})", str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", str(path)) from None

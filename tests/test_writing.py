@@ -3,6 +3,8 @@
 import errno
 import gzip
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -108,3 +110,18 @@ def test_a_gz_output_is_plain_gzip_and_the_same_bytes_each_run(tmp_path):
         written.append((tmp_path / name).read_bytes())
     assert written[0] == written[1] and gzip.decompress(written[0]).decode() == text
     assert len(written[0]) < len(text) / 4
+
+
+def test_without_isal_gzip_goes_through_the_zlib_module(tmp_path):
+    """Where python-isal has no wheel it is not installed: the standard library serves instead."""
+    code = (
+        "import sys; sys.modules['isal'] = None\n"  # import isal -> ImportError
+        "from dedupe import compression\n"
+        "from dedupe.writing import AtomicFile\n"
+        "import gzip, sys\n"
+        "with AtomicFile(sys.argv[1]) as f: f.write('a line\\n' * 1000)\n"
+        "print(compression.ENGINE, compression.LEVEL, compression.open_gzip(sys.argv[1]).read() == b'a line\\n' * 1000)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.gz")], capture_output=True, text=True)
+    assert result.stdout.split() == ["zlib", "6", "True"], result.stderr
+    assert gzip.decompress((tmp_path / "x.gz").read_bytes()) == b"a line\n" * 1000

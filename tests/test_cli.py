@@ -114,6 +114,35 @@ def test_damaged_or_truncated_gzip_input_and_report_fail_clearly(tmp_path):
             assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "page.html").exists()
 
 
+def test_an_output_through_a_link_writes_where_the_link_points_and_keeps_the_link(tmp_path):
+    """A link to stdout (/dev/stdout, /proc/self/fd/1) with stdout redirected to a file had the
+    output renamed over the link: the link gone, nothing in the file, exit 0."""
+    lines = [json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) for p in sorted(SEEDS.iterdir())]
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = run_dedupe("clean", dump, "-o", "-", "-q").stdout
+    link = tmp_path / "to-stdout"
+    link.symlink_to("/proc/self/fd/1")
+    for path in (link, "/proc/self/fd/1"):
+        for mode, before in (("wb", b""), ("ab", b"an earlier line\n")):
+            caught = tmp_path / "stdout.txt"
+            caught.write_bytes(before)
+            with open(caught, mode) as stdout:
+                result = subprocess.run([console_script(), "clean", str(dump), "-o", str(path), "--json"],
+                                        stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+            assert result.returncode == 0, result.stderr
+            assert caught.read_bytes() == before + expected  # the summary went to stderr: stdout is taken
+            assert json.loads(result.stderr)["documents"] == 5
+            assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    result = run_dedupe("clean", dump, "-o", link, "--report", "-")
+    assert result.returncode == 3 and "both go to standard output" in result.stderr.decode()
+    target, other = tmp_path / "target.jsonl", tmp_path / "other.jsonl"
+    target.write_text("the previous output\n")
+    other.symlink_to(target.name)
+    assert run_dedupe("clean", dump, "-o", other, "-q").returncode == 0
+    assert other.is_symlink() and target.read_bytes() == expected
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

@@ -28,11 +28,11 @@ from .pipeline import Cleaner, CleanedDocument
 from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
                       standard_input, value_span)
 from .report import Summary, report_lines
-from .writing import JsonlWriter, TextDirWriter, check_outputs, output_file
+from .writing import JsonlWriter, TextDirWriter, check_outputs, is_stdout, output_file
 
 
 def default_rejects_path(input_path: str, output_path: Optional[str]) -> str:
-    base = output_path if output_path not in (None, "-") else (
+    base = output_path if not (output_path is None or is_stdout(output_path)) else (
         "stdin" if input_path == "-" else Path(input_path).name.split(".")[0])
     return f"{base.rstrip('/')}.rejects"
 
@@ -64,7 +64,7 @@ def clean_path(
                "the rejects file (--rejects)": rejects_path}
     check_outputs(input_path, outputs, folder="the cleaned output (-o)" if kind == "dir" else None, overwrite=overwrite)
     # stdout's reader may stop early (| head); the files are written all the same
-    files = any(path not in (None, "-") for path in outputs.values())
+    files = any(path is not None and not is_stdout(path) for path in outputs.values())
 
     summary = Summary()
     with ExitStack() as stack:
@@ -137,7 +137,7 @@ class _Unchanged:
 def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions, files: bool):
     if output_path is None:
         return lambda cleaned: None
-    if kind == "dir" and output_path != "-":
+    if kind == "dir" and not is_stdout(output_path):
         writer = stack.enter_context(TextDirWriter(output_path))
         return lambda cleaned: writer.write(cleaned.document.id, cleaned.text)
     jsonl = stack.enter_context(JsonlWriter(output_path, files))

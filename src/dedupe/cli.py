@@ -20,6 +20,7 @@ from .config import CleanerConfig, parse_reasons
 from .errors import DedupeError
 from .pipeline import Cleaner
 from .reading import ReadOptions
+from .writing import is_stdout
 
 app = typer.Typer(
     add_completion=False,
@@ -122,7 +123,7 @@ def clean(
             if input != "-":
                 raise _usage("give -o/--output for the cleaned documents, or --dry-run to write only the report")
             out = "-"
-        if html is not None and report == "-":
+        if html is not None and is_stdout(report):
             raise _usage("--html renders the report from a file: give --report a file path, or leave it out")
         page = None
         if html is not None:
@@ -142,7 +143,7 @@ def clean(
                 named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
                 with nullcontext(report_path) if report else _nameless(report_path) as source:
                     render_report(source, html, title=named, first_pass=page)
-        stdout_busy = "-" in (out, report, html, rejects)
+        stdout_busy = any(map(is_stdout, (out, report, html, rejects)))
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
         elif not quiet:
@@ -243,7 +244,7 @@ def train(
         cv = train_model(labelled, output, cv_folds=folds)
         typer.echo(f"wrote {'the model' if output == '-' else output}", err=True)
         if cv:  # the figures leave stdout to a model written there
-            typer.echo(json.dumps(cv, indent=2), err=output == "-")
+            typer.echo(json.dumps(cv, indent=2), err=is_stdout(output))
 
     _guarded(run)
 
@@ -270,7 +271,7 @@ def _report_for(html: Optional[str], report: Optional[str]) -> Iterator[Optional
         yield report
         return
     page = Path(html)
-    if html == "-":  # the page goes to stdout: the report waits in the temporary folder
+    if is_stdout(html):  # the page goes to stdout: the report waits in the temporary folder
         path = Path(tempfile.gettempdir()) / f"dedupe-{os.urandom(6).hex()}.report.jsonl"
     else:
         path = page.parent / f".{page.name}.{os.urandom(6).hex()}.report.jsonl"

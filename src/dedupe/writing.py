@@ -66,7 +66,9 @@ class AtomicFile:
     received cannot be taken back anyway."""
 
     def __init__(self, path: str | os.PathLike, binary: bool = False):
-        self.path = Path(path)
+        # through a symbolic link: the file it names is replaced and the link stays (a file
+        # renamed over the link's own path would replace the link, as with /dev/stdout)
+        self.path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
         self.binary = binary
         self._fd: int | None = None
         self._unnamed = False  # _fd is a file without a name, linked at the end
@@ -183,11 +185,11 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
     ...
     dedupe.errors.OutputError: the cleaned output and the report are one file (out.jsonl): give each its own path
     """
-    on_stdout = [what for what, path in outputs.items() if path == "-"]
+    on_stdout = [what for what, path in outputs.items() if is_stdout(path)]
     if len(on_stdout) > 1:
         raise OutputError(f"{' and '.join(on_stdout)} would both go to standard output (-), one into the other: "
                           "give all but one a file path")
-    written = {what: path for what, path in outputs.items() if path is not None and path != "-"}
+    written = {what: path for what, path in outputs.items() if path is not None and not is_stdout(path)}
     src = None if input_path == "-" else Path(input_path).resolve()
     try:
         _check_each(src, input_path, written, folder, overwrite)
@@ -359,6 +361,20 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=writable_then_again)
 
 
+def is_stdout(path: Optional[str]) -> bool:
+    """``path`` is ``-``, or another name of this process's standard output: a link to it such
+    as ``/dev/stdout`` or ``/proc/self/fd/1`` (written as ``-`` is, whatever stdout is: a
+    file opened for appending, a pipe, a terminal)."""
+    if path == "-":
+        return True
+    if not path or sys.stdout is None or not os.path.islink(path):
+        return False
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(1))
+    except (OSError, ValueError):
+        return False
+
+
 @contextmanager
 def output_file(path: str, others_written: bool = False) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: an :class:`AtomicFile`, or standard output for
@@ -367,7 +383,7 @@ def output_file(path: str, others_written: bool = False) -> Iterator[BinaryIO]:
     ``others_written``: the run also writes files, which must not be lost because the reader of
     stdout stopped early (``--report - | head``): the rest of stdout is then dropped, with a
     note on stderr, and the run goes on. Otherwise a broken pipe ends the run."""
-    if path != "-":
+    if not is_stdout(path):
         with AtomicFile(path, binary=True) as file:
             yield file
         return

@@ -143,6 +143,45 @@ def test_an_output_through_a_link_writes_where_the_link_points_and_keeps_the_lin
     assert other.is_symlink() and target.read_bytes() == expected
 
 
+def test_messages_that_say_what_to_change(tmp_path):
+    """What an exploring run of the command line found said wrongly or not at all."""
+    lines = "".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n" for p in sorted(SEEDS.iterdir()))
+    for skip in ((), ("--on-error", "skip")):  # gzip on stdin: one hint, not a reject per line
+        result = run_dedupe("clean", "-", *skip, input=gzip.compress(lines.encode()), cwd=tmp_path)
+        error = result.stderr.decode()
+        assert result.returncode == 2 and "gzip-compressed" in error and "zcat" in error, error
+        assert not list(tmp_path.iterdir())  # no rejects file
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text('{"id": 1, "text": "unterminated\n', encoding="utf-8")
+    error = run_dedupe("clean", dump, "--dry-run").stderr.decode()
+    assert "Unterminated string starting at column" in error and "at at" not in error, error
+    result = run_dedupe("clean", "seeds", "--dry-run", "--workers", "-1")
+    assert result.returncode == 2 and "--workers must be 0 (one per available core)" in result.stderr.decode()
+    result = run_dedupe("clean", "seeds", "--dry-run", "--threshold", "1")
+    assert result.returncode == 2 and "0.99" in result.stderr.decode()
+    for report, said in ((tmp_path, "is a folder"), ("-", "not from standard input")):
+        result = run_dedupe("view", report, "-o", tmp_path / "page.html")
+        assert result.returncode == 2 and said in result.stderr.decode(), result.stderr
+    if Path("/dev/full").exists():  # a full disk: which output could not be written
+        dump.write_text(lines, encoding="utf-8")
+        for args in (("-o", "/dev/full"), ("--dry-run", "--report", "/dev/full")):
+            result = run_dedupe("clean", dump, *args)
+            error = result.stderr.decode()
+            assert result.returncode == 3 and "/dev/full" in error and "No space left" in error, error
+    figures = json.loads(run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--held-out", "50", "--json").stdout)
+    assert figures["held_out_folds"] == 5  # one per site, not the 50 asked for
+
+
+def test_a_folder_input_reads_txt_files_whatever_the_case_of_their_extension(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "LOUD.TXT").write_text("A paragraph about the storm that closed the northern road.\n")
+    (folder / "quiet.txt").write_text("A paragraph about the council's budget for the coming year.\n")
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["documents"] == 2, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["LOUD.TXT", "quiet.txt"]
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

@@ -156,8 +156,10 @@ def clean(
 def view(
     report: str = typer.Argument(..., metavar="REPORT", help="A report written by `dedupe clean --report` (.jsonl or .jsonl.gz)."),
     output: str = typer.Option(..., "-o", "--output", help="The HTML page to write (- for stdout)."),
-    max_documents: int = typer.Option(200, help="Documents shown in full: those with the most stripped text, "
-                                                "then a reproducible random sample."),
+    max_documents: int = typer.Option(200, help="Documents shown in full: half of them those with the most "
+                                                "stripped text, the rest a reproducible random sample; the "
+                                                "documents holding the kept copies they point to come on top "
+                                                "(as many again at most)."),
     sample_seed: int = typer.Option(0, help="Seed of the random sample."),
     title: Optional[str] = typer.Option(None, help="Page title."),
 ) -> None:
@@ -255,6 +257,8 @@ def _cleaner(config: CleanerConfig, model: Optional[str], workers: int = 1) -> C
         from .boilerplate import BoilerplateClassifier
 
         boilerplate = BoilerplateClassifier.load(model)
+    if workers < 0:
+        raise _usage(f"--workers must be 0 (one per available core) or a number of processes, got {workers}")
     if workers == 0:
         from .parallel import available_cores
 

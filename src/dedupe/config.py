@@ -92,7 +92,8 @@ class CleanerConfig:
         _check(8 <= self.num_perm <= 1024, "num_perm must be between 8 and 1024")
         _check(0 <= self.seed < 2**32, "seed must be a non-negative 32-bit integer")
         # threshold is also the LSH design threshold, whose banding needs it below 1
-        _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold}")
+        _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold}: it also sets the "
+                                           "index's banding, which needs it below 1 (0.99 finds near-identical copies)")
         for name in ("doc_threshold", "containment", "run_threshold"):
             value = getattr(self, name)
             _check(0.0 < value <= 1.0, f"{name} must be in (0, 1], got {value}")

@@ -302,7 +302,7 @@ def evaluate(path, make_cleaner=None, folds: int = 0) -> dict:
         r["precision"] = r["non_content_words"] / r["words"] if r["words"] else 1.0
     return {
         "pages": len(pages),
-        "held_out_folds": folds if folds >= 2 else 0,
+        "held_out_folds": len(splits) if folds >= 2 else 0,  # no more folds than sites
         "all": content_scores(pages, keeps),
         "without_caveat": content_scores(pages, keeps, [caveat_mask(p) for p in pages]),
         "by_reason": dict(sorted(per_reason.items())),

@@ -772,8 +772,11 @@ def _validate(report_path, out_path, max_documents, sample_seed, title) -> Path:
         raise ConfigError("title must be a string")
     report = Path(report_path)
     if not report.is_file():
-        raise InputError("report file not found; pass the file written by `dedupe clean --report`",
-                         str(report))
+        if str(report_path) == "-":
+            raise InputError("a report is read from a file, not from standard input: give the file written by "
+                             "`dedupe clean --report`", "-")
+        what = "is a folder" if report.is_dir() else "not found"
+        raise InputError(f"report file {what}; pass the file written by `dedupe clean --report`", str(report))
     # not the report, a folder, unwritable...; missing folders are made, as for every output
     check_outputs(str(report), {"the HTML page": str(out_path)})
     return report

@@ -157,7 +157,7 @@ def text_files(root: Path, unreadable: Optional[list[OSError]] = None) -> list[P
     found = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=None if unreadable is None else unreadable.append):
         dirnames.sort()
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".txt"))
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if f.lower().endswith(".txt"))  # X.TXT too
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
@@ -237,6 +237,10 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
     try:
         line = body.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if line_no == 1 and body.startswith(b"\x1f\x8b"):
+            hint = ("gzip-compressed data, not JSON lines: give the file itself as the input (a name ending in "
+                    ".jsonl.gz), or decompress it on the way (zcat dump.jsonl.gz | dedupe clean -)")
+            raise InputError(hint, location)  # not one bad line to skip: the whole input is unread
         handle(Rejected(location, f"not valid UTF-8 (byte {exc.start} of the line)", raw))
         return None
     try:
@@ -310,7 +314,8 @@ def parse_json(text: str):
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise UnreadableJSON(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        # ("Unterminated string starting at" ends in its own "at")
+        raise UnreadableJSON(f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})") from None
     except RecursionError:
         raise UnreadableJSON("JSON nested deeper than Python's parser can follow") from None
     except UnreadableJSON:

@@ -88,7 +88,8 @@ class AtomicFile:
                     self._fd, self._tmp = self._hidden_sibling()
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        raw = self._raw = open(self._fd, "wb", closefd=False)  # the name is given through the descriptor
+        # the name is given through the descriptor
+        raw = self._raw = io.BufferedWriter(_NamedInErrors(self._fd, str(self.path)))
         if self.path.name.endswith(".gz"):
             raw = gzip_writer(raw)  # (an output or report of a dump is gigabytes: see compression.py)
         self._file = raw if self.binary else io.TextIOWrapper(raw, encoding="utf-8", newline="")
@@ -143,6 +144,23 @@ class AtomicFile:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         _usual_mode(Path(tmp))
         return fd, Path(tmp)
+
+
+class _NamedInErrors(io.FileIO):
+    """A descriptor's file whose write errors name ``name`` (a full disk said only "No space
+    left on device", not which output)."""
+
+    def __init__(self, fd: int, name: str):
+        super().__init__(fd, "wb", closefd=False)
+        self._target = name
+
+    def write(self, data):
+        try:
+            return super().write(data)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = self._target
+            raise
 
 
 def _unnamed_file(folder: Path) -> Optional[int]:

@@ -200,6 +200,7 @@ def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["rejected"] == 5 and summary["documents"] == 2
+    assert summary["rejects_file"] == str(tmp_path / "out.jsonl.rejects")  # where they went, said
     assert (tmp_path / "out.jsonl.rejects").read_bytes().splitlines() == bad
     for n in range(2, 7):
         if n != 6:
@@ -211,6 +212,27 @@ def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
                         cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.splitlines() == bad, result.stderr
     assert json.loads(result.stderr.splitlines()[-1])["rejected"] == 5 and not (tmp_path / "-").exists()
+
+
+def test_ids_are_written_as_json_and_repeated_ids_are_counted(tmp_path):
+    """Ids that were not strings came out as Python prints them ('True', "{'x': 1}"), and a
+    dump whose documents share ids gave a report that mixes them up without a word."""
+    dump = tmp_path / "dump.jsonl"
+    records = [{"id": "a", "text": "One story about the harbour and its boats."},
+               {"id": "a", "text": "Another story about the storm in the north."},
+               {"text": "A third story, without an id: its line number stands in."},
+               {"id": 2, "text": "A fourth, whose id is the number 2."},
+               {"id": True, "text": "A fifth story about the council."},
+               {"id": {"site": "x", "n": 1}, "text": "A sixth story about the school."}]
+    dump.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    report = tmp_path / "r.jsonl"
+    result = run_dedupe("clean", dump, "--dry-run", "--report", report, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [r["doc_id"] for r in read_report(report)] == ["a", "a", "3", "2", "true", '{"site": "x", "n": 1}']
+    assert json.loads(result.stdout)["repeated_ids"] == 1
+    line = run_dedupe("clean", dump, "--dry-run").stderr.decode()
+    assert "1 document repeats an earlier one's id" in line, line
+    assert "repeats" not in run_dedupe("clean", "seeds", "--dry-run").stderr.decode()
 
 
 def test_json_that_python_cannot_hold_is_a_clear_error_or_a_recorded_skip(tmp_path):

@@ -176,5 +176,6 @@ class _RejectsSink:
             return
         if self.file is None:
             self.file = self.stack.enter_context(output_file(self.path, self.files))
+            self.summary.rejects_file = "stdout" if is_stdout(self.path) else self.path
         raw = rejected.raw or (rejected.location + "\n").encode()
         self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")

@@ -43,7 +43,7 @@ from .errors import ConfigError, InputError
 from . import native
 from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
 from .parallel import MAX_WORKERS, ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
-from .reading import Document, chunked
+from .reading import Document, chunked, id_text
 from .segmenting import Segments, strip_lines
 
 
@@ -607,7 +607,7 @@ def _as_document(item: DocumentLike, number: int) -> Document:
         return Document(id=str(number - 1), text=item)
     elif isinstance(item, dict) and isinstance(item.get("text"), str):
         doc_id = item.get("id")
-        return Document(id=str(number - 1 if doc_id is None else doc_id), text=item["text"], record=item)
+        return Document(id=str(number - 1) if doc_id is None else id_text(doc_id), text=item["text"], record=item)
     else:
         got = type(item).__name__
     raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string, got {got}")

@@ -260,9 +260,23 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         handle(Rejected(location, f"field {options.text_field!r} is {kind}, not a string", raw))
         return None
     doc_id = record.get(options.id_field)
-    doc_id = str(line_no) if doc_id is None else str(doc_id)
-    return Document(id=doc_id, text=text, record=record, location=location, source=_source(record, options),
+    return Document(id=str(line_no) if doc_id is None else id_text(doc_id), text=text, record=record, location=location, source=_source(record, options),
                     line=line)
+
+
+def id_text(value) -> str:
+    """A document id as text: a string as it is, any other JSON value as JSON writes it (not as
+    Python prints it: ``True``, ``{'x': 1}``).
+
+    >>> id_text("a-1"), id_text(7), id_text(True), id_text({"site": "x", "n": 1})
+    ('a-1', '7', 'true', '{"site": "x", "n": 1}')
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not a JSON value (from the Python API)
+        return str(value)
 
 
 def _source(record: dict, options: ReadOptions) -> Optional[str]:

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import time
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # the escaper json.dumps(..., ensure_ascii=False) uses
+
+import numpy as np
 
 from .config import REASONS
 from .pipeline import CleanedDocument
@@ -36,11 +39,17 @@ class Summary:
     chars_in: int = 0
     chars_removed: int = 0
     rejected: int = 0
+    rejects_file: str | None = None  # where the rejected input was set aside
+    # documents whose id an earlier document has: the report's doc_id and duplicate_of, and the
+    # page, cannot tell them apart (counted from 8-byte hashes of the ids, not the ids)
+    repeated_ids: int = 0
     started: float = field(default_factory=time.perf_counter)
     elapsed: float = 0.0
+    _id_hashes: array = field(default_factory=lambda: array("q"), repr=False)
 
     def add(self, cleaned: CleanedDocument) -> None:
         self.documents += 1
+        self._id_hashes.append(hash(cleaned.document.id))
         self.blocks += len(cleaned.decisions)
         self.chars_in += len(cleaned.document.text)
         self.chars_removed += len(cleaned.document.text) - len(cleaned.text)
@@ -52,6 +61,9 @@ class Summary:
 
     def finish(self) -> "Summary":
         self.elapsed = time.perf_counter() - self.started
+        hashes = np.frombuffer(self._id_hashes, np.int64)
+        self.repeated_ids = len(hashes) - len(np.unique(hashes))
+        self._id_hashes = array("q")
         return self
 
     @property
@@ -69,6 +81,8 @@ class Summary:
             "characters": self.chars_in,
             "characters_removed": self.chars_removed,
             "rejected": self.rejected,
+            "rejects_file": self.rejects_file,
+            "repeated_ids": self.repeated_ids,
             "seconds": round(self.elapsed, 3),
             "paragraphs_per_second": round(self.blocks_per_second, 1),
         }
@@ -85,7 +99,10 @@ class Summary:
             parts.append(f"flagged {flagged}")
         parts.append(f"{d['characters_removed']:,} of {d['characters']:,} characters removed")
         if self.rejected:
-            parts.append(f"{self.rejected:,} rejected")
+            parts.append(f"{self.rejected:,} rejected" + (f" (set aside in {self.rejects_file})" if self.rejects_file else ""))
+        if self.repeated_ids:
+            some = "1 document repeats" if self.repeated_ids == 1 else f"{self.repeated_ids:,} documents repeat"
+            parts.append(f"{some} an earlier one's id, which the report cannot tell apart (--id-field)")
         parts.append(f"{d['seconds']:.2f} s, {d['paragraphs_per_second']:,.0f} paragraphs/s")
         return "; ".join(parts)
 

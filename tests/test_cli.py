@@ -212,6 +212,8 @@ def test_skip_sets_bad_lines_aside_untouched_and_counts_them(tmp_path):
                         cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.splitlines() == bad, result.stderr
     assert json.loads(result.stderr.splitlines()[-1])["rejected"] == 5 and not (tmp_path / "-").exists()
+    result = run_dedupe("clean", dump, "-o", tmp_path / "third.jsonl", "--rejects", tmp_path / "r")  # ignored before
+    assert result.returncode == 2 and "add --on-error skip" in result.stderr.decode()
 
 
 def test_ids_are_written_as_json_and_repeated_ids_are_counted(tmp_path):

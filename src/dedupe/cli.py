@@ -123,6 +123,9 @@ def clean(
             if input != "-":
                 raise _usage("give -o/--output for the cleaned documents, or --dry-run to write only the report")
             out = "-"
+        if rejects is not None and on_error.value != "skip":
+            raise _usage("--rejects is where --on-error skip sets bad input aside: add --on-error skip, or leave "
+                         "--rejects out to stop at the first bad line")
         if html is not None and is_stdout(report):
             raise _usage("--html renders the report from a file: give --report a file path, or leave it out")
         page = None

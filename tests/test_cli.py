@@ -261,6 +261,15 @@ def test_json_that_python_cannot_hold_is_a_clear_error_or_a_recorded_skip(tmp_pa
     assert [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()] == [json.loads(good)]
 
 
+def test_a_source_field_no_document_has_is_said(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(json.dumps({"id": 1, "site": "a.example", "text": "A story about the harbour."}) + "\n")
+    warned = "no document has a 'nothere' field (--source-field)"
+    assert warned in run_dedupe("clean", dump, "--dry-run", "--source-field", "nothere").stderr.decode()
+    assert "warning" not in run_dedupe("clean", dump, "--dry-run", "--source-field", "site").stderr.decode()
+    assert run_dedupe("clean", dump, "--dry-run", "--source-field", "nothere", "-q").stderr == b""
+
+
 def test_a_url_that_does_not_parse_leaves_the_site_unknown(tmp_path):
     """The site (for template counts and the report) comes from the url field; "http://[::1",
     an IPv6 address left open, made urlsplit raise and the run end in a traceback."""

@@ -146,6 +146,9 @@ def clean(
                 named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
                 with nullcontext(report_path) if report else _nameless(report_path) as source:
                     render_report(source, html, title=named, first_pass=page)
+        if source_field is not None and summary.documents and not summary.sourced and not quiet:
+            print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates were "
+                  "counted as if every document came from one site", file=sys.stderr)
         stdout_busy = any(map(is_stdout, (out, report, html, rejects)))
         if as_json:
             print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)

@@ -43,6 +43,7 @@ class Summary:
     # documents whose id an earlier document has: the report's doc_id and duplicate_of, and the
     # page, cannot tell them apart (counted from 8-byte hashes of the ids, not the ids)
     repeated_ids: int = 0
+    sourced: int = 0  # documents whose site is known (templates are counted per site)
     started: float = field(default_factory=time.perf_counter)
     elapsed: float = 0.0
     _id_hashes: array = field(default_factory=lambda: array("q"), repr=False)
@@ -50,6 +51,7 @@ class Summary:
     def add(self, cleaned: CleanedDocument) -> None:
         self.documents += 1
         self._id_hashes.append(hash(cleaned.document.id))
+        self.sourced += cleaned.document.source is not None
         self.blocks += len(cleaned.decisions)
         self.chars_in += len(cleaned.document.text)
         self.chars_removed += len(cleaned.document.text) - len(cleaned.text)

@@ -182,6 +182,37 @@ def test_a_folder_input_reads_txt_files_whatever_the_case_of_their_extension(tmp
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["LOUD.TXT", "quiet.txt"]
 
 
+def test_a_pipe_given_as_the_input_path_is_read_once_and_cleaned_like_a_file(tmp_path):
+    """<(zcat dump.jsonl.gz) and /dev/stdin were refused ("cannot read /dev/fd/63: give a
+    directory of .txt files, a .jsonl ...")."""
+    lines = "".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n" for p in sorted(SEEDS.iterdir()))
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(lines, encoding="utf-8")
+    assert run_dedupe("clean", dump, "-o", tmp_path / "file.jsonl", "--report", tmp_path / "file.r").returncode == 0
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    process = subprocess.Popen([console_script(), "clean", str(fifo), "-o", str(tmp_path / "fifo.jsonl"),
+                                "--report", str(tmp_path / "fifo.r")], stderr=subprocess.PIPE)
+    while True:  # open it once the reader has (a run that refused the path would leave none)
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert process.poll() is None, process.stderr.read()
+            subprocess.run(["sleep", "0.01"])
+    os.set_blocking(writer, True)
+    with open(writer, "wb") as stream:
+        stream.write(lines.encode())
+    assert process.wait(timeout=120) == 0, process.stderr.read()
+    with open(dump, "rb") as stdin:
+        result = subprocess.run([console_script(), "clean", "/dev/stdin", "-o", str(tmp_path / "stdin.jsonl"),
+                                 "--report", str(tmp_path / "stdin.r")], stdin=stdin, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for way in ("fifo", "stdin"):
+        for suffix in (".jsonl", ".r"):
+            assert (tmp_path / f"{way}{suffix}").read_bytes() == (tmp_path / f"file{suffix}").read_bytes()
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

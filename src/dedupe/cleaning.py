@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
@@ -69,15 +69,15 @@ def clean_path(
     summary = Summary()
     with ExitStack() as stack:
         read = partial(read_documents, input_path, read_options)
-        if kind == "stdin" and cleaner.two_pass:
-            read = _spool_stdin(stack, read_options)  # the second pass reads it again
+        if kind in ("stdin", "stream") and cleaner.two_pass:
+            read = _spool_stream(stack, input_path, read_options)  # the second pass reads it again
         rejects = _RejectsSink(stack, rejects_path, summary, files)
         if cleaner.two_pass:
             stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
             # read twice, the spool of stdin (ours alone) or a file that stays as it was gives the
             # second pass the first's very documents; a folder of files is checked text by text
             stays = _Unchanged(input_path) if kind == "jsonl" else None
-            same = kind == "stdin" or stays is not None
+            same = kind in ("stdin", "stream") or stays is not None
             cleaner.fit(_progress(stack, read(rejects), progress, "indexing"), same_documents=same)
             second = read(None)  # rejects counted once
             cleaned_docs = cleaner.transform(second if stays is None else stays.checked(second), same_documents=same)
@@ -101,15 +101,23 @@ def _progress(stack: ExitStack, items, enabled: bool, what: str):
                                     dynamic_ncols=True, mininterval=0.5))
 
 
-def _spool_stdin(stack: ExitStack, options: ReadOptions) -> Callable[..., Iterator[Document]]:
-    """Standard input copied to a temporary file without a name (none is left behind, even by a
-    killed run); returns what reads its documents, from the start, each time it is called."""
+def _spool_stream(stack: ExitStack, input_path: str, options: ReadOptions) -> Callable[..., Iterator[Document]]:
+    """Standard input (``-``) or a stream that can be read once (a pipe), copied to a temporary
+    file without a name (none is left behind, even by a killed run); returns what reads its
+    documents, from the start, each time it is called."""
     spool = stack.enter_context(tempfile.TemporaryFile(prefix="dedupe-stdin-", buffering=READ_BUFFER))
-    shutil.copyfileobj(standard_input(), spool, READ_BUFFER)
+    name = "<stdin>" if input_path == "-" else input_path
+    try:
+        with nullcontext(standard_input()) if input_path == "-" else open(input_path, "rb") as source:
+            shutil.copyfileobj(source, spool, READ_BUFFER)
+    except OSError as exc:
+        if input_path == "-":
+            raise
+        raise InputError(f"cannot read: {exc.strerror or exc}", input_path) from None
 
     def read(rejects: Optional[_RejectsSink]) -> Iterator[Document]:
         spool.seek(0)  # when the pass starts reading: the passes read one after the other
-        yield from read_jsonl_stream(spool, "<stdin>", options, rejects)
+        yield from read_jsonl_stream(spool, name, options, rejects)
 
     return read
 

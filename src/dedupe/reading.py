@@ -89,7 +89,9 @@ def chunked(items: Iterable, size: int, first: Optional[int] = None) -> Iterator
 
 
 def input_kind(path: str) -> str:
-    """``"stdin"``, ``"dir"`` or ``"jsonl"``; raises InputError for anything else."""
+    """``"stdin"``, ``"dir"``, ``"jsonl"`` or ``"stream"``: JSON lines from a path that can be
+    read only once, a pipe (``<(zcat dump.jsonl.gz)``) or ``/dev/stdin``; raises InputError
+    for anything else."""
     if path == "-":
         return "stdin"
     if not path:  # Path("") is the current folder
@@ -102,9 +104,21 @@ def input_kind(path: str) -> str:
         return "jsonl"
     if not p.exists():
         raise InputError(f"no such file or directory: {path}")
+    if _is_stream(path):
+        return "stream"
     raise InputError(
         f"cannot read {path}: give a directory of .txt files, a .jsonl or .jsonl.gz file, or - for JSONL on stdin"
     )
+
+
+def _is_stream(path: str) -> bool:
+    """A pipe, socket or terminal, or a link to this process's standard input."""
+    try:
+        mode = os.stat(path).st_mode
+        return (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+                or os.path.islink(path) and os.path.samestat(os.stat(path), os.fstat(0)))
+    except (OSError, ValueError):
+        return False
 
 
 def read_documents(path: str, options: ReadOptions | None = None,
@@ -117,7 +131,7 @@ def read_documents(path: str, options: ReadOptions | None = None,
         yield from _read_text_dir(Path(path), handle)
     elif kind == "stdin":
         yield from _read_jsonl_lines(standard_input(), "<stdin>", options, handle)
-    else:
+    else:  # a file, or a stream read once
         yield from _read_jsonl_file(Path(path), options, handle)
 
 

@@ -516,7 +516,11 @@ class _Spread:
         order, with ``n_blocks`` blocks each), which must be the documents it saw."""
         seen = self.blocks_per_doc.view()[doc_number:doc_number + len(docs)]
         if len(seen) < len(docs) or not np.array_equal(seen, n_blocks):
-            changed = docs[int(np.argmax(np.r_[seen != n_blocks[:len(seen)], True]))]
+            first = int(np.argmax(np.r_[seen != n_blocks[:len(seen)], True]))
+            changed = docs[first]
+            if first == len(seen):  # those fit() saw match: there are more
+                raise InputError(f"transform() got more documents than the {self.documents} fit() saw",
+                                 changed.location or changed.id)
             raise InputError("the documents changed between the two passes", changed.location or changed.id)
         self.replayed += len(docs)
         lo, hi = self._cursor, self._cursor + int(seen.sum())

@@ -172,6 +172,21 @@ def test_messages_that_say_what_to_change(tmp_path):
     assert figures["held_out_folds"] == 5  # one per site, not the 50 asked for
 
 
+def test_a_byte_order_mark_does_not_hide_an_exact_copy(tmp_path):
+    """A .txt saved with a byte-order mark (Notepad) began with U+FEFF, and its first paragraph
+    was only a near-duplicate (0.967) of the same paragraph elsewhere."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paragraph = "The council met on Monday to agree the budget for the coming year, and voted it through."
+    (folder / "a.txt").write_bytes(b"\xef\xbb\xbf" + paragraph.encode() + b"\nA second paragraph about boats.\n")
+    (folder / "b.txt").write_text("A story about the harbour.\n" + paragraph + "\n")
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out", "--report", tmp_path / "r.jsonl")
+    assert result.returncode == 0, result.stderr
+    copy = [r for r in read_report(tmp_path / "r.jsonl") if r["doc_id"] == "b.txt"][1]
+    assert (copy["reason"], copy["score"], copy["duplicate_of"]) == ("duplicate", 1.0, {"doc_id": "a.txt", "block": 0})
+    assert (tmp_path / "out" / "a.txt").read_bytes() == (folder / "a.txt").read_bytes()  # the mark stays
+
+
 def test_a_folder_input_reads_txt_files_whatever_the_case_of_their_extension(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

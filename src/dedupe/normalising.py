@@ -10,8 +10,8 @@ Steps, in order:
 1. Unicode NFKC (full-width letters, ligatures and non-breaking spaces become plain ones);
 2. case folding (``str.casefold``, stronger than ``lower`` for e.g. German "ß");
 3. curly quotes, primes and guillemets, dashes, ellipses and the common typographic symbols are
-   folded to ASCII, apostrophes are dropped ("don't" = "dont") and every other ASCII punctuation
-   mark separates words;
+   folded to ASCII, apostrophes and byte-order marks are dropped ("don't" = "dont") and every
+   other ASCII punctuation mark separates words;
 4. British spellings are folded onto American ones (``-ise``/``-isation``/``-our`` endings of
    longer words), so one regional edit does not break a word n-gram.
 
@@ -46,7 +46,10 @@ _SEPARATORS = (
     "\u3001\u3002\uff0c\uff01\uff1f\u060c\u061f\u00a6"
 )
 # Typographic characters, folded in one regex pass before the byte-wise table applies.
-_FOLDS = {**{c: "" for c in _APOSTROPHES if ord(c) > 127}, **{c: " " for c in _SEPARATORS}}
+# U+FEFF, a byte-order mark (the start of a .txt saved by Notepad) or a zero-width no-break
+# space: no text, so the first paragraph of such a file is an exact copy of itself elsewhere
+_INVISIBLE = "\ufeff"
+_FOLDS = {**{c: "" for c in _APOSTROPHES + _INVISIBLE if ord(c) > 127}, **{c: " " for c in _SEPARATORS}}
 _TYPOGRAPHIC = re.compile("[" + re.escape("".join(_FOLDS)) + "]")
 _ASCII_PUNCT = (string.punctuation.replace("'", "")).encode("ascii")
 _TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))

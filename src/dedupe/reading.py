@@ -1,4 +1,5 @@
-"""Reading documents: a directory of ``.txt`` files, a ``.jsonl``/``.jsonl.gz`` file, or stdin.
+"""Reading documents: a directory of ``.txt`` files, a ``.jsonl``/``.jsonl.gz`` file, stdin, or
+JSON lines from a pipe given by its path.
 
 Every reader yields :class:`Document` objects in a deterministic order and never guesses: bytes
 that are not UTF-8, a line that is not a JSON object, or an object without a string text field is
@@ -274,8 +275,8 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         handle(Rejected(location, f"field {options.text_field!r} is {kind}, not a string", raw))
         return None
     doc_id = record.get(options.id_field)
-    return Document(id=str(line_no) if doc_id is None else id_text(doc_id), text=text, record=record, location=location, source=_source(record, options),
-                    line=line)
+    return Document(id=str(line_no) if doc_id is None else id_text(doc_id), text=text, record=record,
+                    location=location, source=_source(record, options), line=line)
 
 
 def id_text(value) -> str:

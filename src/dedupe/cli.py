@@ -73,7 +73,9 @@ def clean(
     dry_run: bool = typer.Option(False, "--dry-run", help="Write only the report (and summary), no cleaned output."),
     cross_doc: CrossDoc = typer.Option(CrossDoc.strip, "--cross-doc",
                                        help="Copies of blocks from earlier documents: strip them, flag them in "
-                                            "the report only, or keep them (ignore)."),
+                                            "the report only, or keep them (ignore). Site templates are "
+                                            "counted from these copies and follow --strip, not this "
+                                            "option; keep leaves none to count."),
     strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated); other "
                                                      "findings are only flagged in the report. E.g. "
                                                      "duplicate,near-duplicate."),

@@ -34,7 +34,8 @@ class CleanerConfig:
         earlier block's neighbours at this lower similarity, so a repeated passage goes whole
         even where it was re-worded (0.15).
     cross_doc : what to do with copies of blocks from earlier documents: "strip", "flag"
-        (report only) or "keep" (ignore).
+        (report only) or "keep" (ignore). Templates are found from these copies and follow
+        ``strip``, not this option; "keep" leaves no copies to count them from.
     lsh_bands, lsh_rows : LSH banding; ``None`` picks the optimum for ``threshold``.
     detect : which detectors run at all (every reason by default).
     strip : which detected reasons remove a block; the others are only flagged in the report.

@@ -372,28 +372,29 @@ def test_templates_are_counted_per_site_and_once_per_document():
         assert all(d.score == 1.0 for d in promos)  # all six documents of site a hold it
 
 
-def test_a_document_that_is_wholly_an_earlier_copy_is_not_scored_again():
-    """Syndicated copy: every block goes as a duplicate whatever the detectors say, so the
-    second pass does not score it; a copy with one new line is scored as usual."""
-    from dedupe.boilerplate import BoilerplateClassifier
+def test_a_copy_of_a_block_that_went_for_another_reason_is_decided_on_its_own_findings():
+    """The Turkey/Syria story pasted off-topic into the Russia/Iran article (seed 004, blocks
+    15-26) later comes as an article of its own. It was stripped whole as 'duplicate' of the
+    stripped paste, so the story was nowhere in the output, and its report lines named a
+    'kept copy' that had gone. Now the first copy that its own findings keep stays, flagged as
+    the copy it is, and stands for the group: a third copy goes, naming it."""
+    from conftest import SEEDS
+    from dedupe.reading import read_documents
+    from dedupe.segmenting import segment
 
-    class Spy:
-        def __init__(self):
-            self.inner, self.seen = BoilerplateClassifier.load(), []
-            self.threshold = self.inner.threshold
-
-        def predict_proba_many(self, documents):
-            self.seen.extend(len(d) for d in documents)
-            return self.inner.predict_proba_many(documents)
-
-    wire = A.text
-    docs = [A, B, Document("wire-copy", wire), Document("wire-plus", wire + "Reporting by a local desk today.\n")]
-    spy = Spy()
-    cleaned = list(_Cleaner(boilerplate=spy).clean(docs))
-    assert spy.seen == [len(c.decisions) for c in cleaned if c.document.id != "wire-copy"]
-    copy = next(c for c in cleaned if c.document.id == "wire-copy")
-    assert all(d.action == "strip" and d.reason in ("duplicate", "template") for d in copy.decisions)
-    assert all(d.duplicate_of.doc_id == "a" for d in copy.decisions if d.reason == "duplicate")
+    seeds = list(read_documents(str(SEEDS)))
+    pasted = next(d for d in seeds if d.id.startswith("004_"))
+    story_blocks = segment(pasted.text)[15:27]
+    story = "Turkey and Russia to meet over Syria\n" + "\n".join(b.text for b in story_blocks) + "\n"
+    docs = seeds + [Document("story", story), Document("story-again", story)]
+    cleaned = {c.document.id: c for c in _Cleaner().clean(docs)}
+    assert [d.reason for d in cleaned[pasted.id].decisions[15:27]] == ["off-topic"] * 12
+    first, again = cleaned["story"].decisions[1:], cleaned["story-again"].decisions[1:]
+    assert all(d.action == "keep" and d.reason == "duplicate" for d in first)  # flagged, kept
+    assert [d.duplicate_of for d in first] == [(pasted.id, 15 + k) for k in range(12)]
+    assert all(d.action == "strip" and d.reason == "duplicate" for d in again)
+    assert [d.duplicate_of for d in again] == [("story", 1 + k) for k in range(12)]
+    assert cleaned["story"].text == story and cleaned["story-again"].text == ""  # its headline too
 
 
 def test_block_texts_without_blocks_are_the_blocks_texts():
@@ -410,11 +411,11 @@ def test_block_texts_without_blocks_are_the_blocks_texts():
 def test_the_second_pass_reuses_the_first_pass_term_counts(monkeypatch):
     """With every detector on, the off-topic term counts of pass 1 are kept (one temporary
     file, checked chunk by chunk against the blocks) for pass 2; the decisions are those of
-    counting afresh, including in a chunk whose syndicated copies are not scored."""
+    counting afresh, including in a chunk with copies of whole documents."""
     from dedupe import parallel
 
     docs = _recombined_seed_documents(30)
-    # copies of whole documents inside the last chunk are settled: that chunk's scored rows skip them
+    # copies of whole documents inside the last chunk (they were left unscored until 2026-12-07)
     docs[25:25] = [Document("copy-1", docs[0].text)]
     docs[28:28] = [Document("copy-2", docs[3].text)]
     unpacked = []

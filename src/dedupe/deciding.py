@@ -16,7 +16,8 @@ The rules, in order:
    "[Image Credits: Reuters]". The first occurrence is kept; copies point at it.
 2. **Copies of earlier documents.** The index match, if any, competes with the in-document one;
    the higher score wins (identical text first). ``cross_doc`` decides whether such copies are
-   stripped, only flagged, or ignored.
+   stripped, only flagged, or ignored. (A copy of a first occurrence that went for another
+   reason is decided on its own findings: see ``pipeline._Survivors``.)
 3. **Repeated passages.** When block ``i`` repeats block ``t``, block ``i + 1`` is compared with
    ``t + 1`` (and ``i - 1`` with ``t - 1``) at the lower ``run_threshold``: a passage pasted twice
    goes whole even where the second copy was re-worded.
@@ -427,13 +428,6 @@ def _copy_finding(copies: Copies, config: CleanerConfig) -> tuple[np.ndarray, np
         detected |= is_reason & (reason in config.detect)
         stripped |= is_reason & (reason in config.strip)
     return detected, stripped & (~copies.cross | (config.cross_doc == "strip"))
-
-
-def acting_copies(copies: Copies, config: CleanerConfig) -> np.ndarray:
-    """Per block: a copy finding strips it. No lower-ranked finding (boilerplate, off-topic) can
-    then change the block's decision, so a document of such blocks needs no detector scores."""
-    detected, may_strip = _copy_finding(copies, config)
-    return detected & may_strip
 
 
 # Reason codes of combine's output, in the order findings rank.

@@ -588,9 +588,8 @@ class ChunkWork:
     """What a worker does with the texts of a chunk of documents: segment them, sketch and/or
     score their blocks, and count the chunk's vocabulary for an off-topic detector being fitted.
 
-    Items are ``(texts, skip, kept)``: ``skip[i]`` marks a document that needs no scores, and
-    ``kept`` holds the chunk's off-topic term counts from the first pass (:class:`CountSpool`)
-    or None. Returns ``(blocks, per-document results, vocabulary)``: the chunk's blocks as
+    Items are ``(texts, kept)``: ``kept`` holds the chunk's off-topic term counts from the
+    first pass (:class:`CountSpool`) or None. Returns ``(blocks, per-document results, vocabulary)``: the chunk's blocks as
     :class:`~dedupe.segmenting.Segments`; per document ``(sketch or None, scores or None)``; the
     vocabulary is ``(features, blocks, packed counts or None)`` for ``fitting`` (see
     :meth:`~dedupe.offtopic.OffTopicDetector.block_frequencies`) or None. With ``blocks=False``
@@ -619,8 +618,8 @@ class ChunkWork:
         other.shipped = True
         return other
 
-    def __call__(self, item: tuple[list[str], Optional[list[bool]], Optional[bytes]]) -> tuple[object, ...]:
-        texts, skip, kept = item
+    def __call__(self, item: tuple[list[str], Optional[np.ndarray]]) -> tuple[object, ...]:
+        texts, kept = item
         digested = None if self.same_documents else texts  # the texts the kept counts are checked against
         segments = segment_chunk(texts)
         block_texts = segments.per_document()
@@ -630,7 +629,7 @@ class ChunkWork:
         sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
-            scores = self.scorer(block_texts, skip, unpack_counts(kept, digested))
+            scores = self.scorer(block_texts, unpack_counts(kept, digested))
         vocabulary = None
         if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
             vocabulary = (*self.fitting.block_frequencies(block_texts), None)
@@ -731,16 +730,9 @@ class Scorer:
     def active(self) -> bool:
         return self.boilerplate is not None or self.offtopic is not None
 
-    def __call__(self, documents: list[list[str]], skip: Optional[list[bool]] = None,
-                 counts=None) -> list[tuple]:
-        """Scores per document; a document marked in ``skip`` gets zero scores without being
-        scored. ``counts``: the off-topic term counts of all the documents' blocks, if known."""
-        if skip is not None and any(skip):
-            if counts is not None:  # the rows of the documents that are scored
-                sizes = np.array([len(d) for d in documents], np.int64)
-                counts = counts.rows(np.flatnonzero(np.repeat(~np.array(skip, bool), sizes)))
-            scored = iter(self([d for d, s in zip(documents, skip) if not s], counts=counts))
-            return [self._zeros(len(d)) if s else next(scored) for d, s in zip(documents, skip)]
+    def __call__(self, documents: list[list[str]], counts=None) -> list[tuple]:
+        """Scores per document. ``counts``: the off-topic term counts of all the documents'
+        blocks, if known."""
         n = len(documents)
         bp = [None] * n
         ot = [(None, None)] * n
@@ -754,8 +746,3 @@ class Scorer:
             else:
                 ot = many(documents) if counts is None else many(documents, counts=counts)
         return [(b, s, f) for b, (s, f) in zip(bp, ot)]
-
-    def _zeros(self, k: int) -> tuple:
-        bp = np.zeros(k) if self.boilerplate is not None else None
-        off = (np.zeros(k), np.zeros(k, bool)) if self.offtopic is not None else (None, None)
-        return (bp, *off)

@@ -38,7 +38,7 @@ from typing import Iterable, Iterator, Optional, Union
 import numpy as np
 
 from .config import CleanerConfig
-from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, acting_copies, combine, find_copies
+from .deciding import COPY_REASON_CODES, REASONS, Copies, Findings, Sketch, combine, find_copies
 from .errors import ConfigError, InputError
 from . import native
 from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
@@ -181,14 +181,14 @@ class Cleaner:
         stats = self._spread
         if stats.replayed:
             raise InputError("transform() runs once after each fit(): call fit() on the documents again")
-        scorer = self._scorer()
-        # a document whose every block goes as a copy needs no detector scores (syndicated copy)
-        settled = stats.settled(self.config) if scorer.active else None
+        self._survivors = _Survivors()
+        # every document is scored, syndicated copies included: a copy whose kept copy went
+        # for another reason is decided on its own findings (see _Survivors)
         number = 0
         spool, self._spool = self._spool, None  # the first pass's term counts serve one replay
         try:
-            work = ChunkWork(scorer=scorer, same_documents=same_documents)
-            for docs, blocks, results, _ in self._run(documents, work, settled, spool):
+            work = ChunkWork(scorer=self._scorer(), same_documents=same_documents)
+            for docs, blocks, results, _ in self._run(documents, work, spool):
                 copies = stats.copies(number, docs, blocks.counts)
                 number += len(docs)
                 yield from self._decide(docs, blocks, [scores for _, scores in results], copies)
@@ -252,6 +252,7 @@ class Cleaner:
         self.index = self._given_index if self._given_index is not None else BlockIndex(
             num_perm=c.num_perm, threshold=c.threshold, bands=c.lsh_bands, rows=c.lsh_rows)
         self._spread: _Spread | None = None
+        self._survivors = _Survivors()
         if getattr(self, "_spool", None) is not None:
             self._spool.close()
         self._spool: CountSpool | None = None
@@ -272,23 +273,17 @@ class Cleaner:
                       self.offtopic if "off-topic" in self.config.detect else None)
 
     def _run(self, documents: Iterable[DocumentLike], work: ChunkWork,
-             settled: Optional[np.ndarray] = None, spool: Optional[CountSpool] = None) -> Iterator[tuple]:
+             spool: Optional[CountSpool] = None) -> Iterator[tuple]:
         """``(documents, blocks, per-document results, vocabulary)`` per chunk, in input order (see
         :class:`~dedupe.parallel.ChunkWork`); the work runs on the worker processes.
-        ``settled[n]``: document ``n`` needs no scores; ``spool``:
-        the first pass's term counts, chunk by chunk."""
+        ``spool``: the first pass's term counts, chunk by chunk."""
         held: deque = deque()
 
-        def texts() -> Iterator[tuple[list[str], Optional[list[bool]]]]:
+        def texts() -> Iterator[tuple[Texts, Optional[np.ndarray]]]:
             stream = (_as_document(d, n) for n, d in enumerate(documents, start=1))
-            first = 0
             for number, chunk in enumerate(chunked(stream, self.chunk_size, first=self._first_chunk)):
                 held.append(chunk)
-                skip = None
-                if settled is not None:
-                    skip = [bool(n < len(settled) and settled[n]) for n in range(first, first + len(chunk))]
-                first += len(chunk)
-                yield Texts(doc.text for doc in chunk), skip, spool.get(number) if spool is not None else None
+                yield Texts(doc.text for doc in chunk), spool.get(number) if spool is not None else None
 
         with _pool_for(self._pool, work, self.workers) as pool:
             for blocks, results, vocabulary in pool.map(texts()):
@@ -402,13 +397,17 @@ class Cleaner:
         if threshold is None and self.boilerplate is not None:
             threshold = self.boilerplate.threshold
         strip, reason, score = combine(findings, self.config, threshold or 0.5, first)
+        orphans = self._survivors.orphans(copies, strip, reason)
+        standing: dict[int, BlockRef] = {}
+        if orphans.size:
+            standing = self._own_decisions(orphans, docs, blocks, findings, threshold or 0.5, first, strip)
         points = (copies.of >= 0) & np.isin(reason, COPY_REASON_CODES)  # findings that name the kept copy
         refs: list[Optional[BlockRef]] = [None] * n
         pointing = np.flatnonzero(points)
         many = getattr(self.index, "refs", None)
         found = many(copies.of[pointing]) if many else [self.index.ref(int(e)) for e in copies.of[pointing].tolist()]
         for i, ref in zip(pointing.tolist(), found):
-            refs[i] = ref
+            refs[i] = standing.get(i, ref)
         actions = list(map(("keep", "strip").__getitem__, strip.tolist()))
         reasons = [REASONS[r] for r in reason.tolist()]
         values = _or_none(score, np.isnan(score))  # NaN: no finding
@@ -424,6 +423,63 @@ class Cleaner:
                                  repeat(doc.source, k)))
             yield CleanedDocument(doc, strip_lines(doc.text, starts[lo:hi], line_ends[lo:hi], removed[lo:hi]), decisions)
             lo = hi
+
+
+    def _own_decisions(self, orphans: np.ndarray, docs: list[Document], blocks: Segments, findings: Findings,
+                       threshold: float, first: np.ndarray, strip: np.ndarray) -> dict[int, BlockRef]:
+        """Decides again, in place in ``strip``, the ``orphans``: blocks found to be copies of
+        a first occurrence that is not in the output. One that its own findings strip too goes,
+        reported as the copy it is (it names that first occurrence, whose line says why it
+        went); the first of a group that they keep stays, flagged as the copy it is, and stands
+        for the group from then on: the later copies point to it. Returns ``{block: the kept
+        copy it points to}``."""
+        owner = np.repeat(np.arange(len(docs)), blocks.counts)
+        doc_first = np.concatenate(([0], np.cumsum(blocks.counts)[:-1]))
+        copies = findings.copies
+        alone = Copies(copies.reason.copy(), copies.score, copies.of, copies.cluster, copies.cross)
+        alone.reason[orphans] = 0
+        own_strip = combine(dataclasses.replace(findings, copies=alone), self.config, threshold, first)[0]
+        standing: dict[int, BlockRef] = {}
+        for i in orphans.tolist():
+            entry = int(copies.of[i])
+            kept = self._survivors.standin.get(entry)
+            if kept is not None:
+                standing[i] = kept
+            elif strip[i] and own_strip[i]:  # its own findings strip it too: it goes, as the copy it is
+                continue
+            else:  # kept: it stands for the group, flagged as a copy of the block that went
+                strip[i] = False
+                self._survivors.standin[entry] = BlockRef(docs[owner[i]].id, i - int(doc_first[owner[i]]))
+        return standing
+
+
+class _Survivors:
+    """Which block stands for each group of copies in the output. The first occurrence does,
+    unless it goes itself for another reason (a story pasted off-topic into one article, a
+    promo line): its copies are then no copies of a kept block. The first of them that its
+    own findings keep stays and stands for the group; the later ones point to it. Entries are
+    registered in input order, so a pass meets each first occurrence before its copies."""
+
+    def __init__(self):
+        self.gone = GrowableArray(np.bool_)  # per index entry: its first occurrence was stripped
+        self.standin: dict[int, BlockRef] = {}
+        self.seen = 0  # entries whose first occurrence was decided
+
+    def orphans(self, copies: Copies, strip: np.ndarray, reason: np.ndarray) -> np.ndarray:
+        """Records the first occurrences of a chunk's decisions; returns its blocks decided as
+        copies of a first occurrence that was stripped."""
+        of, cluster = copies.of, copies.cluster
+        new = np.flatnonzero((of < 0) & (cluster >= self.seen))
+        if new.size:
+            _, at = np.unique(cluster[new], return_index=True)  # a block that stays points to an earlier one
+            new = new[at]
+            top = int(cluster[new].max()) + 1
+            self.gone.extend(np.zeros(top - self.gone.size, np.bool_))
+            self.gone.view()[cluster[new]] = strip[new]
+            self.seen = top
+        copied = np.flatnonzero((of >= 0) & np.isin(reason, COPY_REASON_CODES))
+        within = copied[of[copied] < self.gone.size]  # (entries of an index given from before: kept)
+        return within[self.gone.view()[of[within]]]
 
 
 def _or_none(values: np.ndarray, missing: np.ndarray) -> list:
@@ -498,18 +554,6 @@ class _Spread:
         holder, cluster = pairs // width, pairs % width
         counted = cluster[self.source_of.view()[cluster] == np.array(sources, dtype=np.int64)[holder]]
         np.add.at(self.docs_with.view(), counted, 1)
-
-    def settled(self, config: CleanerConfig) -> np.ndarray:
-        """Per document: every block of it is stripped as a copy (or it has none), so detector
-        scores cannot change a decision (see :func:`dedupe.deciding.acting_copies`)."""
-        acts = acting_copies(Copies(self.reason.view(), self.score.view(), self.of.view(),
-                                    self.cluster.view(), self.cross.view()), config)
-        sizes = self.blocks_per_doc.view().astype(np.int64)
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        undecided = np.zeros(len(sizes), bool)  # some block a detector could still decide
-        some = sizes > 0
-        undecided[some] = np.logical_or.reduceat(~acts, starts[some])
-        return ~undecided
 
     def copies(self, doc_number: int, docs: list[Document], n_blocks: np.ndarray) -> Copies:
         """The first pass's findings for the blocks of ``docs`` (documents ``doc_number`` on, in

@@ -228,6 +228,31 @@ def test_a_pipe_given_as_the_input_path_is_read_once_and_cleaned_like_a_file(tmp
             assert (tmp_path / f"{way}{suffix}").read_bytes() == (tmp_path / f"file{suffix}").read_bytes()
 
 
+def test_outputs_through_links_to_folders_loops_and_file_modes(tmp_path):
+    """A folder output through a link failed after all the work ("cannot replace link: Is a
+    directory"), leaving a hidden folder each time; links that lead to each other ended in a
+    RuntimeError traceback; a replaced output lost its mode (600 came back 644)."""
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real.name)
+    result = run_dedupe("clean", SEEDS, "-o", link, "-q")
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and sorted(p.name for p in real.iterdir()) == sorted(p.name for p in SEEDS.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]  # nothing left beside them
+    (tmp_path / "a.jsonl").symlink_to("b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to("a.jsonl")
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(json.dumps({"id": 1, "text": "A story about the harbour and its boats."}) + "\n")
+    for args in (("clean", dump, "-o", tmp_path / "a.jsonl"), ("clean", dump, "--dry-run", "--report", tmp_path / "a.jsonl")):
+        result = run_dedupe(*args)
+        assert result.returncode == 3 and "Symlink loop" in result.stderr.decode() and b"Traceback" not in result.stderr
+    private = tmp_path / "private.jsonl"
+    private.write_text("the previous output\n")
+    private.chmod(0o600)
+    assert run_dedupe("clean", dump, "-o", private, "-q").returncode == 0
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600 and private.read_text() != "the previous output\n"
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

@@ -26,9 +26,10 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from json.encoder import encode_basestring  # the escaper json.dumps(..., ensure_ascii=False) uses
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
@@ -86,6 +87,8 @@ class AtomicFile:
                 self._unnamed = self._fd is not None
                 if self._fd is None:
                     self._fd, self._tmp = self._hidden_sibling()
+                if self.path.is_file():  # a file replaced keeps its mode (a private 600 stays private)
+                    os.fchmod(self._fd, stat.S_IMODE(self.path.stat().st_mode))
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         # the name is given through the descriptor
@@ -208,12 +211,14 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
         raise OutputError(f"{' and '.join(on_stdout)} would both go to standard output (-), one into the other: "
                           "give all but one a file path")
     written = {what: path for what, path in outputs.items() if path is not None and not is_stdout(path)}
-    src = None if input_path == "-" else Path(input_path).resolve()
     try:
+        src = None if input_path == "-" else Path(input_path).resolve()
         _check_each(src, input_path, written, folder, overwrite)
     except OSError as exc:  # a folder on the way that cannot be searched: stat() itself is refused
         raise OutputError(f"an output path cannot be checked, so cannot be written: {exc.filename}: "
                           f"{exc.strerror or exc}") from None
+    except RuntimeError as exc:  # Path.resolve() on links that lead to one another
+        raise OutputError(f"an output path cannot be written: {exc}") from None
 
 
 def _check_each(src: Optional[Path], input_path: str, written: dict[str, str], folder: Optional[str],
@@ -275,7 +280,9 @@ class TextDirWriter:
     """Writes documents as ``<out>/<doc id>`` text files, the folder appearing whole at the end."""
 
     def __init__(self, out_dir: str | os.PathLike):
-        self.out_dir = Path(out_dir)
+        # through a link, the folder it names is replaced and the link stays (renaming the link
+        # over the empty folder that sets the old one aside failed, after all the work)
+        self.out_dir = Path(os.path.realpath(out_dir)) if os.path.islink(out_dir) else Path(out_dir)
         self._tmp: Path | None = None
         self._held: int | None = None  # a descriptor of _tmp, locked while this run builds it
 
@@ -318,6 +325,9 @@ class TextDirWriter:
         except OSError as err:
             if old is not None and not self.out_dir.exists() and old.exists():
                 os.replace(old, self.out_dir)  # the folder as it was
+            elif old is not None:
+                with suppress(OSError):  # the empty folder made to take the old one
+                    old.rmdir()
             _remove_tree(self._tmp)
             raise OutputError(f"cannot replace {self.out_dir}: {err.strerror or err}") from None
         if old is not None:

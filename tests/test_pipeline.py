@@ -397,6 +397,28 @@ def test_a_copy_of_a_block_that_went_for_another_reason_is_decided_on_its_own_fi
     assert cleaned["story"].text == story and cleaned["story-again"].text == ""  # its headline too
 
 
+def test_dicts_given_to_the_api_are_read_as_dedupe_clean_reads_their_lines(tmp_path):
+    """Dicts ignored their "url": every document of every site counted as one site, so a
+    promo line that two sites share three times each went as a template from the API and not
+    from the command line."""
+    import json
+    import subprocess
+
+    from conftest import console_script
+
+    promo = "Subscribe to our newsletter for the latest news today"
+    records = [{"id": k, "url": f"https://{site}.example/a{k}",
+                "text": f"Story number {k} about the storm and the harbour in the north.\n{promo}"}
+               for k, site in enumerate("ababab")]
+    api = [[(d.action, d.reason) for d in c.decisions] for c in _Cleaner().clean(records)]
+    dump, report = tmp_path / "dump.jsonl", tmp_path / "report.jsonl"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in records))
+    subprocess.run([console_script(), "clean", str(dump), "--dry-run", "--report", str(report), "-q"], check=True)
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert api == [[(r["action"], r["reason"]) for r in lines if r["doc_id"] == str(k)] for k in range(6)]
+    assert "template" not in {reason for doc in api for _, reason in doc}  # three documents a site, not six
+
+
 def test_block_texts_without_blocks_are_the_blocks_texts():
     """The first pass only needs the blocks' texts (segment_texts); they must be segment's."""
     from dedupe.segmenting import segment, segment_texts

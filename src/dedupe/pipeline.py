@@ -43,7 +43,7 @@ from .errors import ConfigError, InputError
 from . import native
 from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
 from .parallel import MAX_WORKERS, ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
-from .reading import Document, chunked, id_text
+from .reading import Document, chunked, id_text, source_of
 from .segmenting import Segments, strip_lines
 
 
@@ -655,7 +655,9 @@ def _as_document(item: DocumentLike, number: int) -> Document:
         return Document(id=str(number - 1), text=item)
     elif isinstance(item, dict) and isinstance(item.get("text"), str):
         doc_id = item.get("id")
-        return Document(id=str(number - 1) if doc_id is None else id_text(doc_id), text=item["text"], record=item)
+        # the site as `dedupe clean` reads it by default: the host of a "url" field
+        return Document(id=str(number - 1) if doc_id is None else id_text(doc_id), text=item["text"], record=item,
+                        source=source_of(item))
     else:
         got = type(item).__name__
     raise TypeError(f"document {number}: expected a Document, a str or a dict with a 'text' string, got {got}")

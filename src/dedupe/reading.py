@@ -72,6 +72,9 @@ class ReadOptions:
     source_field: Optional[str] = None  # default: the host of a "url" field, when there is one
 
 
+_DEFAULT_OPTIONS = ReadOptions()
+
+
 def chunked(items: Iterable, size: int, first: Optional[int] = None) -> Iterator[list]:
     """Lists of ``size`` consecutive items (the last one shorter; the first one ``first`` long
     when given), read lazily.
@@ -276,7 +279,7 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         return None
     doc_id = record.get(options.id_field)
     return Document(id=str(line_no) if doc_id is None else id_text(doc_id), text=text, record=record,
-                    location=location, source=_source(record, options), line=line)
+                    location=location, source=source_of(record, options), line=line)
 
 
 def id_text(value) -> str:
@@ -294,7 +297,10 @@ def id_text(value) -> str:
         return str(value)
 
 
-def _source(record: dict, options: ReadOptions) -> Optional[str]:
+def source_of(record: dict, options: ReadOptions | None = None) -> Optional[str]:
+    """The site a record came from: its ``options.source_field``, or else the host of its
+    ``url`` (None when neither says)."""
+    options = options or _DEFAULT_OPTIONS
     if options.source_field is not None:
         value = record.get(options.source_field)
         return None if value is None else str(value)

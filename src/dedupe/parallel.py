@@ -629,7 +629,10 @@ class ChunkWork:
         sketches = self.sketcher(block_texts, lines) if self.sketcher is not None else [None] * len(texts)
         scores = [None] * len(texts)
         if self.scorer is not None:
-            scores = self.scorer(block_texts, unpack_counts(kept, digested))
+            counts = unpack_counts(kept, digested)
+            if counts is not None and counts.shape[0] != len(segments.starts):  # not the texts promised:
+                counts = None  # count afresh, and the block counts say what changed (Cleaner.transform)
+            scores = self.scorer(block_texts, counts)
         vocabulary = None
         if self.fitting is not None and not hasattr(self.fitting, "term_counts"):  # a detector of one's own
             vocabulary = (*self.fitting.block_frequencies(block_texts), None)

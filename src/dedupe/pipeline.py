@@ -153,7 +153,9 @@ class Cleaner:
         ``same_documents=True`` (here and in :meth:`transform`) promises that the second pass
         gets these very documents, text for text, as when they are read twice from a file that
         does not change: the term counts kept between the passes then go back without a digest
-        of every text (1-2% of a run), and a document that did change is not noticed."""
+        of every text, and no text is checked (1-2% of a run), so a document that did change is
+        not noticed. Without it, a document whose text is not the one this pass saw stops the
+        second pass with an InputError naming it."""
         _check_stream(documents, "fit")
         return self._fit(documents, same_documents)
 
@@ -165,7 +167,7 @@ class Cleaner:
 
     def _fit(self, documents: Iterable[DocumentLike], same_documents: bool) -> "Cleaner":
         self._reset()
-        stats = _Spread()
+        stats = _Spread(check_texts=not same_documents)
         if self.offtopic is not None and "off-topic" in self.config.detect:
             self._spool = CountSpool()  # the second pass scores with the same term counts
         work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None,
@@ -504,7 +506,10 @@ class _Spread:
     """What the first pass keeps: each block's copy finding (a few bytes a block) and, per group
     of copies, how many documents of the kept copy's source it appears in."""
 
-    def __init__(self):
+    def __init__(self, check_texts: bool = True):
+        # per document, Python's hash of its text: the second pass must get the very texts (the
+        # block counts alone let a document edited in place through, decided by another's findings)
+        self.text_hash = GrowableArray(np.int64) if check_texts else None
         self.reason = GrowableArray(np.int8)
         self.score = GrowableArray(np.float32)
         self.of = GrowableArray(np.int64)
@@ -530,6 +535,8 @@ class _Spread:
             self.docs_per_source[source] += 1
             sources.append(source)
         sizes = np.array(n_blocks, dtype=np.int64)
+        if self.text_hash is not None:
+            self.text_hash.extend(np.fromiter((hash(doc.text) for doc in docs), np.int64, len(docs)))
         self.documents += len(docs)
         self.blocks_per_doc.extend(sizes)
         if not len(copies):
@@ -559,6 +566,9 @@ class _Spread:
         """The first pass's findings for the blocks of ``docs`` (documents ``doc_number`` on, in
         order, with ``n_blocks`` blocks each), which must be the documents it saw."""
         seen = self.blocks_per_doc.view()[doc_number:doc_number + len(docs)]
+        if self.text_hash is not None and len(seen) == len(docs):
+            hashes = np.fromiter((hash(doc.text) for doc in docs), np.int64, len(docs))
+            seen = np.where(hashes == self.text_hash.view()[doc_number:doc_number + len(docs)], seen, -1)
         if len(seen) < len(docs) or not np.array_equal(seen, n_blocks):
             first = int(np.argmax(np.r_[seen != n_blocks[:len(seen)], True]))
             changed = docs[first]

@@ -11,7 +11,7 @@ Reports can hold tens of millions of lines, so nothing holds the whole file: two
 characters per reason, stripped share per source host, a score histogram per reason and the
 largest "template" clusters - and picks the documents to show:
 
-- ``k_top = max_documents // 2`` documents with the most stripped characters (a min-heap of size
+- ``k_top = (max_documents + 1) // 2`` documents with the most stripped characters (a min-heap of size
   ``k_top``; ties go to the earlier document);
 - a reproducible uniform sample for the rest: every document ``i`` draws ``u_i ~ U(0, 1)`` from
   ``random.Random(sample_seed)`` in input order and the ``max_documents`` smallest keys are kept
@@ -333,11 +333,19 @@ class DocumentPicker:
     ...     s = _DocStats(i, f"d{i}"); s.stripped_chars = chars; p.offer(s)
     >>> sel = p.finish(); sel.top, len(sel.sample)
     ([1], 1)
+
+    One document shown is the one stripped most (it was a random one):
+
+    >>> p = DocumentPicker(max_documents=1, sample_seed=0)
+    >>> for i, chars in enumerate([0, 50, 10, 0]):
+    ...     s = _DocStats(i, f"d{i}"); s.stripped_chars = chars; p.offer(s)
+    >>> sel = p.finish(); sel.top, sel.sample
+    ([1], [])
     """
 
     def __init__(self, max_documents: int, sample_seed: int):
         self.max_documents = max_documents
-        self.k_top = max_documents // 2
+        self.k_top = (max_documents + 1) // 2  # (one document: the one stripped most)
         self._rng = random.Random(sample_seed)
         self._top: list[tuple[int, int, int]] = []  # min-heap (stripped_chars, -idx, idx)
         self._sample: list[tuple[float, int]] = []  # max-heap (-u, idx)
@@ -592,8 +600,10 @@ def _summary_html(s: SummaryBuilder, pal: _Palette) -> str:
         ("documents", _fmt(s.documents)),
         ("blocks", _fmt(s.blocks_total)),
         ("blocks stripped", f"{_fmt(s.blocks_stripped)} ({_pct(s.blocks_stripped, s.blocks_total)})"),
-        ("characters", _fmt(s.chars_total)),
-        ("characters stripped", f"{_fmt(s.chars_stripped)} ({_pct(s.chars_stripped, s.chars_total)})"),
+        # the blocks' own characters, from the report: the summary of `dedupe clean` counts the
+        # documents' (their line breaks and blank lines too), so the two differ a little
+        ("characters in blocks", _fmt(s.chars_total)),
+        ("block characters stripped", f"{_fmt(s.chars_stripped)} ({_pct(s.chars_stripped, s.chars_total)})"),
         ("blocks flagged (kept)", _fmt(sum(s.flagged.values()))),
     ):
         out.append(f'<div class="card">{_e(label)}<b>{value}</b></div>')
@@ -821,10 +831,10 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     )
     if left_out:
         shows += (f" The other {_fmt(left_out)} documents count in the summary but are not shown;"
-                  " re-render with a larger max_documents or another seed to see others.")
+                  " re-render with a larger --max-documents or another --sample-seed to see others.")
     missing_links = len(sel.linked) - len(writer.shown_linked)
     if sel.capped:
-        shows += " Documents holding kept copies were capped at max_documents; some links say \u201cnot shown\u201d."
+        shows += " Documents holding kept copies were capped at --max-documents; some links say \u201cnot shown\u201d."
     elif missing_links:
         shows += f" {_fmt(missing_links)} linked documents were not found in the report."
     shows += (f" Blocks show their first {TEXT_CHARS} characters; documents longer than "

@@ -170,6 +170,9 @@ def test_messages_that_say_what_to_change(tmp_path):
             assert result.returncode == 3 and "/dev/full" in error and "No space left" in error, error
     figures = json.loads(run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--held-out", "50", "--json").stdout)
     assert figures["held_out_folds"] == 5  # one per site, not the 50 asked for
+    model = ROOT / "src" / "dedupe" / "models" / "boilerplate-v1.json"
+    result = run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--held-out", "2", "--model", model)
+    assert result.returncode == 2 and "give one or the other" in result.stderr.decode()  # --model went unused
 
 
 def test_a_byte_order_mark_does_not_hide_an_exact_copy(tmp_path):

@@ -195,7 +195,8 @@ def eval_(
                                                         "folds and score each with a boilerplate model trained on "
                                                         "the others (0: use the shipped model)."),
     strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated)."),
-    model: Optional[str] = typer.Option(None, help="A boilerplate model from `dedupe train` (default: shipped)."),
+    model: Optional[str] = typer.Option(None, help="A boilerplate model from `dedupe train` (default: shipped; "
+                                                   "not with --held-out)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Score the cleaner on labelled pages: word-weighted content precision, recall and F1.
@@ -205,6 +206,8 @@ def eval_(
     from .evaluation import evaluate
 
     def run():
+        if model is not None and held_out:
+            raise _usage("--held-out trains a model per fold, so --model would not be scored: give one or the other")
         config = CleanerConfig(strip=parse_reasons(strip))
         loaded = None
         if model is not None:

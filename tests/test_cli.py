@@ -767,6 +767,11 @@ def test_train_and_eval_reject_bad_labelled_files(tmp_path):
             assert result.returncode == 2, (name, args[0], err)
             assert str(path) in err and "Traceback" not in err, (name, err)
     assert not (tmp_path / "m.json").exists()
+    one_kind = tmp_path / "content.jsonl"  # said in the classifier's codes ("labels must be 0 ... 1")
+    one_kind.write_text(json.dumps({"id": "p", "url": "https://a.example/1",
+                                    "paragraphs": [{"text": "A story about the harbour.", "label": "content"}]}) + "\n")
+    result = run_dedupe("train", one_kind, "-o", tmp_path / "m.json", "--folds", "0")
+    assert result.returncode == 2 and "no paragraph is labelled boilerplate" in result.stderr.decode()
     good = "tests/data/seeds.labelled.jsonl"  # negative folds ran as 0, and 1 as 0, without a word
     for folds in ("-1", "1"):
         for args in (("eval", good, "--held-out", folds), ("train", good, "-o", tmp_path / "m.json", "--folds", folds)):

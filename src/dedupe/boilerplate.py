@@ -1166,6 +1166,11 @@ def train_model(labelled_paths: list[str], out_path: str, cv_folds: int = 5,
     for path in labelled_paths:  # before the minutes of training, not after
         check_outputs(str(path), {"the model": str(out_path)})
     pages = [page for path in labelled_paths for page in load_labelled(path)]
+    labels = {y for page in pages for y in _binary_labels(page, ignore_caveat)}
+    if not {0, 1} <= labels:  # in the files' words, not the classifier's codes
+        missing = "content (or duplicate)" if 0 not in labels else "boilerplate"
+        raise InputError(f"no paragraph is labelled {missing}: the classifier learns from both kinds",
+                         ", ".join(map(str, labelled_paths)))
     cv = cross_validate(pages, classifier_params, cv_folds, ignore_caveat) if cv_folds >= 2 else {}
     clf = BoilerplateClassifier(**classifier_params).fit(
         [p.texts for p in pages], [_binary_labels(p, ignore_caveat) for p in pages],

@@ -101,8 +101,10 @@ def clean(
     on_error: OnError = typer.Option(OnError.fail, "--on-error",
                                      help="Bad input (malformed JSON, missing text, bad encoding): fail with the "
                                           "file and line, or skip it, writing it untouched to the rejects file."),
-    rejects: Optional[str] = typer.Option(None, help="Rejects file for --on-error skip "
-                                                     "(default: OUTPUT.rejects)."),
+    rejects: Optional[str] = typer.Option(None, help="Rejects file for --on-error skip (default: "
+                                                     "OUTPUT.rejects; with the output on stdout or "
+                                                     "--dry-run, INPUT.rejects or stdin.rejects in the "
+                                                     "current folder). The summary names it."),
     overwrite: bool = typer.Option(False, help="Replace an existing, non-empty output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (on stdout, or on stderr "
                                                        "when stdout carries the documents)."),

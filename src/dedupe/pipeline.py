@@ -183,7 +183,6 @@ class Cleaner:
         stats = self._spread
         if stats.replayed:
             raise InputError("transform() runs once after each fit(): call fit() on the documents again")
-        self._survivors = _Survivors()
         # every document is scored, syndicated copies included: a copy whose kept copy went
         # for another reason is decided on its own findings (see _Survivors)
         number = 0
@@ -425,7 +424,6 @@ class Cleaner:
                                  repeat(doc.source, k)))
             yield CleanedDocument(doc, strip_lines(doc.text, starts[lo:hi], line_ends[lo:hi], removed[lo:hi]), decisions)
             lo = hi
-
 
     def _own_decisions(self, orphans: np.ndarray, docs: list[Document], blocks: Segments, findings: Findings,
                        threshold: float, first: np.ndarray, strip: np.ndarray) -> dict[int, BlockRef]:

@@ -253,7 +253,7 @@ class Cleaner:
         self.index = self._given_index if self._given_index is not None else BlockIndex(
             num_perm=c.num_perm, threshold=c.threshold, bands=c.lsh_bands, rows=c.lsh_rows)
         self._spread: _Spread | None = None
-        self._survivors = _Survivors()
+        self._survivors = _Survivors(first_entry=len(self.index) if hasattr(self.index, "__len__") else 0)
         if getattr(self, "_spool", None) is not None:
             self._spool.close()
         self._spool: CountSpool | None = None
@@ -460,10 +460,11 @@ class _Survivors:
     own findings keep stays and stands for the group; the later ones point to it. Entries are
     registered in input order, so a pass meets each first occurrence before its copies."""
 
-    def __init__(self):
+    def __init__(self, first_entry: int = 0):
         self.gone = GrowableArray(np.bool_)  # per index entry: its first occurrence was stripped
+        self.gone.extend(np.zeros(first_entry, np.bool_))  # entries of an index given from before: kept
         self.standin: dict[int, BlockRef] = {}
-        self.seen = 0  # entries whose first occurrence was decided
+        self.seen = first_entry  # entries whose first occurrence was decided (or came from before)
 
     def orphans(self, copies: Copies, strip: np.ndarray, reason: np.ndarray) -> np.ndarray:
         """Records the first occurrences of a chunk's decisions; returns its blocks decided as
@@ -478,8 +479,7 @@ class _Survivors:
             self.gone.view()[cluster[new]] = strip[new]
             self.seen = top
         copied = np.flatnonzero((of >= 0) & np.isin(reason, COPY_REASON_CODES))
-        within = copied[of[copied] < self.gone.size]  # (entries of an index given from before: kept)
-        return within[self.gone.view()[of[within]]]
+        return copied[self.gone.view()[of[copied]]]
 
 
 def _or_none(values: np.ndarray, missing: np.ndarray) -> list:

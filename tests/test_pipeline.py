@@ -419,6 +419,29 @@ def test_dicts_given_to_the_api_are_read_as_dedupe_clean_reads_their_lines(tmp_p
     assert "template" not in {reason for doc in api for _, reason in doc}  # three documents a site, not six
 
 
+def test_decisions_do_not_depend_on_the_chunk_size_with_several_sites_or_on_one_pass():
+    """A group's site was its last copy's in the chunk that registered it (numpy keeps the last
+    of repeated targets), so a line on one page of b.example and then on five of a.example went
+    as a template of a.example everywhere with chunks of 256, and stayed with chunks of 1 or 8.
+    And without the template detector clean() made one pass: its off-topic detector scored on
+    its background table alone, unlike fit() then transform(). Found by an exploring helper."""
+    line = "Follow us on Facebook"
+    docs = [Document(f"{site}{k}", f"Story {k} about the harbour, the boats and the storm of the night.\n{line}\n",
+                     source=f"{site}.example") for k, site in enumerate("baaaaa")]
+
+    def run(**kw):
+        return [[(d.action, d.reason) for d in c.decisions] for c in _Cleaner(detect=frozenset({"template"}), **kw).clean(docs)]
+
+    assert run(chunk_size=256) == run(chunk_size=1) == run(chunk_size=8)
+    assert run()[0][1] == ("keep", None)  # one page of b.example: no template there
+    detect = frozenset({"duplicate", "near-duplicate", "off-topic"})
+    mixed = _recombined_seed_documents(30)
+    once = [[(d.action, d.reason) for d in c.decisions] for c in _Cleaner(detect=detect).clean(mixed)]
+    cleaner = _Cleaner(detect=detect)
+    apart = [[(d.action, d.reason) for d in c.decisions] for c in cleaner.fit(mixed).transform(mixed)]
+    assert once == apart and any(r == "off-topic" for doc in once for _, r in doc)
+
+
 def test_block_texts_without_blocks_are_the_blocks_texts():
     """The first pass only needs the blocks' texts (segment_texts); they must be segment's."""
     from dedupe.segmenting import segment, segment_texts

@@ -16,6 +16,11 @@ implement the same methods:
 - ``ref(entry)``: the ``(doc_id, block)`` an entry points back to (and, optionally,
   ``refs(entries)`` for many at once).
 
+Entries are every block's first occurrence, including those a detector then strips (the
+cleaner learns which in the second pass, ``pipeline._Survivors``, and decides copies of them
+on their own findings). That knowledge lives for one run: an index kept for a later run reads
+all its entries as kept, so a store that outlives a run should record it per entry.
+
 LSH only proposes candidates (blocks sharing a band); a candidate counts when its stored b-bit
 signature agrees enough with the new block's signature, so the false positives of banding never
 reach a decision.

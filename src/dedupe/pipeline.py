@@ -140,8 +140,11 @@ class Cleaner:
     # -- public API ------------------------------------------------------------------------
     @property
     def two_pass(self) -> bool:
-        """Whether cleaning needs a first pass over all documents (template counts do)."""
-        return "template" in self.config.detect
+        """Whether cleaning needs a first pass over all documents: template counts do, and the
+        off-topic detector learns the dump's vocabulary in it (with one pass it scored on its
+        background table alone, unlike fit() then transform())."""
+        detect = self.config.detect
+        return "template" in detect or ("off-topic" in detect and self.offtopic is not None)
 
     @property
     def _first_chunk(self) -> int:
@@ -547,12 +550,15 @@ class _Spread:
         clusters = copies.cluster
         doc = np.repeat(np.arange(len(docs)), sizes)
         source_of_block = np.array(sources, dtype=np.int64)[doc]
-        new = clusters >= self.docs_with.size  # a kept block starts its own group, in its document
-        if new.any():
+        new = np.flatnonzero(clusters >= self.docs_with.size)  # a kept block starts its own group
+        if new.size:
             grow = int(clusters[new].max()) + 1 - self.docs_with.size
             self.docs_with.extend(np.zeros(grow))
             self.source_of.extend(np.zeros(grow))
-            self.source_of.view()[clusters[new]] = source_of_block[new]
+            # the group's source is its first block's: copies of it later in the chunk came
+            # from other sites, and a fancy assignment keeps the last of repeated targets
+            _, first = np.unique(clusters[new], return_index=True)
+            self.source_of.view()[clusters[new[first]]] = source_of_block[new[first]]
         # each document counts once per group it holds, when it is of the group's source
         width = self.docs_with.size
         pairs = np.unique(doc * width + clusters)

@@ -243,6 +243,14 @@ def test_load_labelled_reads_pages(tmp_path):
 
 # -- the metric -------------------------------------------------------------------------------
 
+def test_a_paragraph_of_white_space_is_no_block_to_strip():
+    """An empty paragraph labelled boilerplate counted as a strip the cleaner missed (it never
+    becomes a block, so nothing could strip it)."""
+    page = LabelledPage("t", "", "", ["a b c d", "  ", "e f"], ["content", "boilerplate", "boilerplate"])
+    s = content_scores([page], [[True, True, False]])
+    assert s["strip_recall"] == 1.0 and s["blocks"] == 2
+
+
 def test_content_scores_on_a_hand_computed_example():
     # words: 4 content, 2 boilerplate, 3 duplicate, 6 content, 1 boilerplate
     page = LabelledPage("t", "", "", ["a b c d", "e f", "a b c", "g h i j k l", "m"],

@@ -149,6 +149,7 @@ def content_scores(pages_labels: Iterable, keep_masks: Iterable,
         use = np.ones(len(texts), bool)
         if ignore_iter is not None:
             use = ~np.asarray(next(ignore_iter), dtype=bool)
+        use &= words > 0  # a paragraph of white space is no block: nothing could strip it
         kept_words += int(words[keep & use].sum())
         kept_content += int(words[keep & use & is_content].sum())
         content_words += int(words[use & is_content].sum())

@@ -668,6 +668,22 @@ def test_a_run_killed_while_it_renders_the_page_leaves_no_hidden_report(tmp_path
         assert sorted(p.name for p in out.iterdir()) == ["clean"] and list(spool_dir.iterdir()) == [], page
 
 
+def test_a_run_stopped_while_it_renders_the_page_says_which_outputs_it_wrote(tmp_path):
+    """clean --html writes the cleaned output and the report, then renders the page; stopped
+    in between, it said "no output was written" over two new files."""
+    term_in_render = ("import os, signal, sys, dedupe.html_report as h; "
+                      "h.render_report = lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM); "
+                      "from dedupe.cli import app; sys.argv[0] = 'dedupe'; app()")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", term_in_render, "clean", str(SEEDS), "-o", str(out / "clean"),
+                           "--report", str(out / "r.jsonl"), "--html", str(out / "page.html"), "-q"],
+                          capture_output=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 143, done.stderr
+    said = done.stderr.decode()
+    assert f"{out / 'clean'} and {out / 'r.jsonl'} were written whole; the HTML page was not" in said, said
+    assert sorted(p.name for p in out.iterdir()) == ["clean", "r.jsonl"]
+
+
 def test_a_folder_output_left_by_a_killed_run_goes_with_the_next_run(tmp_path, corpus):
     """A folder output is built in a hidden folder beside it, which a run killed outright left
     for good; the next run of the same output now removes it."""

@@ -149,8 +149,12 @@ def clean(
             if page is not None:
                 # titled by the report, or by the input where the report is a hidden file
                 named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
-                with nullcontext(report_path) if report else _nameless(report_path) as source:
-                    render_report(source, html, title=named, first_pass=page)
+                try:
+                    with nullcontext(report_path) if report else _nameless(report_path) as source:
+                        render_report(source, html, title=named, first_pass=page)
+                except (KeyboardInterrupt, _Stopped) as stopped:  # the other outputs are whole, and stay
+                    stopped.written = [path for path in (None if dry_run else out, report) if path not in (None, "-")]
+                    raise
         if source_field is not None and summary.documents and not summary.sourced and not quiet:
             print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates were "
                   "counted as if every document came from one site", file=sys.stderr)
@@ -337,6 +341,15 @@ def _stop(signum, frame) -> None:
     raise _Stopped(signum)
 
 
+def _what_was_written(stopped: BaseException) -> str:
+    """What a stopped run leaves: nothing, or (stopped while rendering the page of `clean
+    --html`) the outputs it had finished."""
+    written = getattr(stopped, "written", None)
+    if not written:
+        return "no output was written"
+    return f"{' and '.join(written)} {'was' if len(written) == 1 else 'were'} written whole; the HTML page was not"
+
+
 def _guarded(run) -> None:
     """Run a command, turning user errors into a one-line message and an exit code, and
     SIGINT, SIGTERM and SIGHUP into an orderly stop (exit 128 + the signal's number)."""
@@ -352,11 +365,11 @@ def _guarded(run) -> None:
     except DedupeError as exc:
         typer.echo(f"dedupe: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("dedupe: interrupted; no output was written", err=True)
+    except KeyboardInterrupt as stopped:
+        typer.echo(f"dedupe: interrupted; {_what_was_written(stopped)}", err=True)
         raise typer.Exit(130)
     except _Stopped as stopped:
-        typer.echo(f"dedupe: stopped by {signal.Signals(stopped.signum).name}; no output was written", err=True)
+        typer.echo(f"dedupe: stopped by {signal.Signals(stopped.signum).name}; {_what_was_written(stopped)}", err=True)
         raise typer.Exit(128 + stopped.signum)
     except BrokenPipeError:
         sys.stderr.close()

@@ -770,7 +770,8 @@ class _PageWriter:
         anchor = self.anchors.get(part.target)
         if anchor is None:
             return f'<span class="nl" title="that block is not on this page">copy of {where} (not shown)</span>'
-        return f'<a href="#{anchor}" title="go to the kept copy">&rarr; copy of {where}</a>'
+        # (the block it repeats: the kept copy, or a first occurrence that went for another reason)
+        return f'<a href="#{anchor}" title="go to the block it repeats">&rarr; copy of {where}</a>'
 
 
 def _validate(report_path, out_path, max_documents, sample_seed, title) -> Path:

@@ -256,8 +256,8 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
         line = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if line_no == 1 and body.startswith(b"\x1f\x8b"):
-            hint = ("gzip-compressed data, not JSON lines: give the file itself as the input (a name ending in "
-                    ".jsonl.gz), or decompress it on the way (zcat dump.jsonl.gz | dedupe clean -)")
+            hint = ("gzip-compressed data, not JSON lines: give a .jsonl.gz file by its path (a pipe is read as "
+                    "it comes), or decompress it on the way (zcat dump.jsonl.gz | dedupe clean -)")
             raise InputError(hint, location)  # not one bad line to skip: the whole input is unread
         handle(Rejected(location, f"not valid UTF-8 (byte {exc.start} of the line)", raw))
         return None

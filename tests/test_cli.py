@@ -256,6 +256,19 @@ def test_outputs_through_links_to_folders_loops_and_file_modes(tmp_path):
     assert stat.S_IMODE(private.stat().st_mode) == 0o600 and private.read_text() != "the previous output\n"
 
 
+def test_file_name_suffixes_are_read_in_any_case(tmp_path):
+    """-o OUT.JSONL.GZ was written uncompressed, and an input named DUMP.JSONL.GZ or x.json.gz was
+    refused, while --report r.gz was compressed."""
+    lines = "".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n" for p in sorted(SEEDS.iterdir()))
+    expected = run_dedupe("clean", "-", "-q", input=lines.encode()).stdout
+    for name in ("DUMP.JSONL.GZ", "dump.json.gz", "Dump.NDJSON.gz"):
+        dump = tmp_path / name
+        dump.write_bytes(gzip.compress(lines.encode()))
+        result = run_dedupe("clean", dump, "-o", tmp_path / "OUT.JSONL.GZ", "-q")
+        assert result.returncode == 0, (name, result.stderr)
+        assert gzip.decompress((tmp_path / "OUT.JSONL.GZ").read_bytes()) == expected, name
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

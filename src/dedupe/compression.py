@@ -45,6 +45,11 @@ except ImportError:  # a platform without its wheels: the standard library's, a 
 DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error, _isal_error)
 
 
+def is_gzip_name(name) -> bool:
+    """A path whose name says gzip: ends in ``.gz``, in any case (``DUMP.JSONL.GZ``)."""
+    return str(name).lower().endswith(".gz")
+
+
 def open_gzip(file, mode: str = "rb", **text_options):
     """``gzip.open`` with the faster engine; ``file`` is a path or a binary file object."""
     return _gzip.open(file, mode, **text_options)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
 
-from .compression import DAMAGED, open_gzip
+from .compression import DAMAGED, is_gzip_name, open_gzip
 from .errors import InputError
 
 
@@ -103,8 +103,7 @@ def input_kind(path: str) -> str:
     p = Path(path)
     if p.is_dir():
         return "dir"
-    if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz")
-                        or p.name.endswith(".json") or p.name.endswith(".ndjson")):
+    if p.is_file() and is_jsonl_name(p.name):
         return "jsonl"
     if not p.exists():
         raise InputError(f"no such file or directory: {path}")
@@ -113,6 +112,13 @@ def input_kind(path: str) -> str:
     raise InputError(
         f"cannot read {path}: give a directory of .txt files, a .jsonl or .jsonl.gz file, or - for JSONL on stdin"
     )
+
+
+def is_jsonl_name(name: str) -> bool:
+    """A file name that says JSON lines: ``.jsonl``, ``.json`` or ``.ndjson``, gzipped or not,
+    in any case."""
+    name = name.lower()
+    return (name[:-3] if is_gzip_name(name) else name).endswith((".jsonl", ".json", ".ndjson"))
 
 
 def _is_stream(path: str) -> bool:
@@ -213,7 +219,7 @@ def _check_no_other_files(root: Path) -> None:
                     if not name.startswith("."))  # .DS_Store and the like
     if not others:
         return
-    jsonl = [name for name in others if name.endswith((".jsonl", ".jsonl.gz", ".json", ".ndjson"))]
+    jsonl = [name for name in others if is_jsonl_name(name)]
     shown = ", ".join((jsonl or others)[:3]) + (", ..." if len(jsonl or others) > 3 else "")
     hint = ("give a JSON lines file itself as the input (one file a run)" if jsonl
             else "a folder is read for its .txt files, one document each")
@@ -227,7 +233,7 @@ READ_BUFFER = 1 << 20
 
 
 def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
-    opener = open_gzip if path.name.endswith(".gz") else partial(open, buffering=READ_BUFFER)
+    opener = open_gzip if is_gzip_name(path.name) else partial(open, buffering=READ_BUFFER)
     try:
         with opener(path, "rb") as stream:
             yield from _read_jsonl_lines(stream, str(path), options, handle)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
 from . import native
-from .compression import gzip_writer
+from .compression import gzip_writer, is_gzip_name
 from .errors import OutputError
 
 try:
@@ -93,7 +93,7 @@ class AtomicFile:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         # the name is given through the descriptor
         raw = self._raw = io.BufferedWriter(_NamedInErrors(self._fd, str(self.path)))
-        if self.path.name.endswith(".gz"):
+        if is_gzip_name(self.path.name):
             raw = gzip_writer(raw)  # (an output or report of a dump is gigabytes: see compression.py)
         self._file = raw if self.binary else io.TextIOWrapper(raw, encoding="utf-8", newline="")
         return self._file

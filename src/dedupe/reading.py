@@ -125,8 +125,16 @@ def _is_stream(path: str) -> bool:
     """A pipe, socket or terminal, or a link to this process's standard input."""
     try:
         mode = os.stat(path).st_mode
-        return (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
-                or os.path.islink(path) and os.path.samestat(os.stat(path), os.fstat(0)))
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or names_descriptor(path, 0)
+
+
+def names_descriptor(path: str, fd: int) -> bool:
+    """``path`` is a link to this process's descriptor ``fd``: ``/dev/stdin`` or
+    ``/proc/self/fd/0`` for 0, ``/dev/stdout`` for 1 (whatever the descriptor is open on)."""
+    try:
+        return os.path.islink(path) and os.path.samestat(os.stat(path), os.fstat(fd))
     except (OSError, ValueError):
         return False
 

@@ -37,6 +37,7 @@ from typing import BinaryIO, Iterator, Optional
 from . import native
 from .compression import gzip_writer, is_gzip_name
 from .errors import OutputError
+from .reading import names_descriptor
 
 try:
     import fcntl
@@ -393,14 +394,7 @@ def is_stdout(path: Optional[str]) -> bool:
     """``path`` is ``-``, or another name of this process's standard output: a link to it such
     as ``/dev/stdout`` or ``/proc/self/fd/1`` (written as ``-`` is, whatever stdout is: a
     file opened for appending, a pipe, a terminal)."""
-    if path == "-":
-        return True
-    if not path or sys.stdout is None or not os.path.islink(path):
-        return False
-    try:
-        return os.path.samestat(os.stat(path), os.fstat(1))
-    except (OSError, ValueError):
-        return False
+    return path == "-" or bool(path) and sys.stdout is not None and names_descriptor(path, 1)
 
 
 @contextmanager

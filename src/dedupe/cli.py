@@ -153,7 +153,9 @@ def clean(
                     with nullcontext(report_path) if report else _nameless(report_path) as source:
                         render_report(source, html, title=named, first_pass=page)
                 except (KeyboardInterrupt, _Stopped) as stopped:  # the other outputs are whole, and stay
-                    stopped.written = [path for path in (None if dry_run else out, report) if path not in (None, "-")]
+                    set_aside = summary.rejects_file if summary.rejects_file != "stdout" else None
+                    finished = (None if dry_run else out, report, set_aside)
+                    stopped.written = [path for path in finished if not (path is None or is_stdout(path))]
                     raise
         if source_field is not None and summary.documents and not summary.sourced and not quiet:
             print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates were "

@@ -696,6 +696,37 @@ def test_a_worker_killed_while_it_waits_does_not_hang_the_stop():
                                   "(out of memory? run again with fewer --workers)"
 
 
+_MAIN_KILLED = """
+import os, signal, time
+from dedupe.parallel import OrderedPool
+
+MAIN = os.getpid()
+
+def kills_the_main_process(x):
+    if os.getpid() != MAIN:  # the first item in the worker
+        os.kill(MAIN, signal.SIGKILL)
+        time.sleep(0.5)  # gone before the result is sent
+    return x
+
+with OrderedPool(kills_the_main_process, workers=2) as pool:
+    list(pool.map(iter(range(50))))
+"""
+
+
+def test_a_worker_whose_main_process_was_killed_ends_without_a_traceback():
+    """kill -9 of ``dedupe clean`` (or the OOM killer taking it) left its workers to send
+    results down a broken pipe: each printed two BrokenPipeError tracebacks under the shell's
+    "Killed". Now a worker ends quietly, with status 1. The stderr pipe stays open until the
+    worker has ended, so what it printed is all here."""
+    import signal
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _MAIN_KILLED], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    assert done.stderr == ""
+
+
 def test_a_switched_pool_without_fork_starts_its_processes_afresh(monkeypatch):
     """Where processes are spawned, not forked (no shared memory or inherited files), a switch
     closes the pool, and the next stream starts processes that run the new function."""

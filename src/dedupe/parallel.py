@@ -33,6 +33,7 @@ import multiprocessing.pool
 import os
 import pickle
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -220,7 +221,9 @@ class _Pool(multiprocessing.pool.Pool):
         # has not yet run since its fork (on a busy machine) reaches Python's handler of the
         # forking process, which the fork then clears: the worker lived on, waiting for work,
         # and terminate() waited on it for ever. A worker holds nothing that needs its exit.
-        process = ctx.Process(*args, **kwds)
+        # the pool's worker, quiet when this process is gone (see _worker_unless_orphaned)
+        kwds["args"] = (kwds.pop("target"),) + tuple(kwds.get("args", ()))
+        process = ctx.Process(*args, target=_worker_unless_orphaned, **kwds)
         process.terminate = process.kill
         return process
 
@@ -233,6 +236,17 @@ class _Pool(multiprocessing.pool.Pool):
         while task_handler.is_alive() and inqueue._reader.poll():
             inqueue._reader.recv()
             time.sleep(0)
+
+
+def _worker_unless_orphaned(worker: Callable, *args) -> None:
+    """Run the pool's ``worker`` loop in a worker process; end it quietly, with exit status 1,
+    once the pipe back to this process is broken: this process was killed (SIGKILL, the OOM
+    killer) and nobody reads the results, whose sending would print a BrokenPipeError
+    traceback under the shell's "Killed"."""
+    try:
+        worker(*args)
+    except (BrokenPipeError, ConnectionResetError):
+        sys.exit(1)
 
 
 class _Slots:

@@ -732,6 +732,10 @@ def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
                                    "standard output is closed: give -o FILE", "No space left on device")
     cases = [(f"{script} clean - <&-", 2, closed_in),
              (f"{script} clean - --detect duplicate <&-", 2, closed_in),
+             # /dev/stdin dangles then: it said "no such file or directory: /dev/stdin"
+             (f"{script} clean /dev/stdin -o {tmp_path / 'c.jsonl'} <&-", 2, f"{closed_in} from /dev/stdin"),
+             (f"{script} clean /dev/fd/7 -o {tmp_path / 'c.jsonl'}", 2,
+              "/dev/fd/7 names descriptor 7, which this process does not have open"),
              (f"{script} clean {dump} -o - >&-", 3, closed_out),
              (f"{script} clean {dump} -o - > /dev/full", 3, full),
              (f"{script} clean {dump} -o {tmp_path / 'a.jsonl'} --json > /dev/full", 3, full)]

@@ -106,6 +106,11 @@ def input_kind(path: str) -> str:
     if p.is_file() and is_jsonl_name(p.name):
         return "jsonl"
     if not p.exists():
+        closed = _closed_descriptor(path)
+        if closed == 0:
+            raise InputError(f"standard input is closed: nothing to read from {path}")
+        if closed is not None:
+            raise InputError(f"{path} names descriptor {closed}, which this process does not have open")
         raise InputError(f"no such file or directory: {path}")
     if _is_stream(path):
         return "stream"
@@ -119,6 +124,14 @@ def is_jsonl_name(name: str) -> bool:
     in any case."""
     name = name.lower()
     return (name[:-3] if is_gzip_name(name) else name).endswith((".jsonl", ".json", ".ndjson"))
+
+
+def _closed_descriptor(path: str) -> Optional[int]:
+    """The descriptor that ``path`` names through links (``/dev/stdin``, ``/dev/fd/3``) when
+    this process does not have it open: such a link then dangles, and "no such file" would
+    send the user looking for a file."""
+    match = re.fullmatch(r"/proc/(?:self|\d+)/fd/(\d+)", os.path.realpath(path))
+    return int(match.group(1)) if match else None
 
 
 def _is_stream(path: str) -> bool:

@@ -269,6 +269,30 @@ def test_file_name_suffixes_are_read_in_any_case(tmp_path):
         assert gzip.decompress((tmp_path / "OUT.JSONL.GZ").read_bytes()) == expected, name
 
 
+def test_json_lines_without_a_suffix_or_misnamed_are_read_by_their_bytes(tmp_path):
+    """Spark's part-00000 and part-00000.gz, and a dump.gz, were refused ("cannot read"); a
+    compressed .jsonl was read as bytes that are not UTF-8, and a plain .jsonl.gz as a damaged
+    gzip file. Gzip is now told by a file's first bytes, for dumps and for `dedupe view`'s
+    report; other suffixes are still refused with what to give."""
+    lines = "".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n" for p in sorted(SEEDS.iterdir()))
+    expected = run_dedupe("clean", "-", "-q", input=lines.encode()).stdout
+    files = {"part-00000": lines.encode(), "part-00000.gz": gzip.compress(lines.encode()),
+             "dump.gz": gzip.compress(lines.encode()), "compressed.jsonl": gzip.compress(lines.encode()),
+             "plain.jsonl.gz": lines.encode()}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        result = run_dedupe("clean", tmp_path / name, "-o", tmp_path / "out.jsonl", "-q",
+                            "--report", tmp_path / "report.bin")
+        assert result.returncode == 0, (name, result.stderr)
+        assert (tmp_path / "out.jsonl").read_bytes() == expected, name
+    (tmp_path / "report.bin").write_bytes(gzip.compress((tmp_path / "report.bin").read_bytes()))
+    assert run_dedupe("view", tmp_path / "report.bin", "-o", tmp_path / "page.html").returncode == 0
+    assert "Rowling" in (tmp_path / "page.html").read_text(encoding="utf-8")
+    (tmp_path / "dump.csv").write_bytes(lines.encode())
+    result = run_dedupe("clean", tmp_path / "dump.csv", "-o", tmp_path / "out2.jsonl")
+    assert result.returncode == 2 and "a JSON lines file (.jsonl, .json, .ndjson or no suffix" in result.stderr.decode()
+
+
 def test_malformed_json_fails_with_file_and_line_and_writes_nothing(tmp_path):
     dump = tmp_path / "dump.jsonl"
     dump.write_text('{"id": 1, "text": "fine"}\n{"id": 2, "text": broken}\n', encoding="utf-8")

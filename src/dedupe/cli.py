@@ -61,8 +61,9 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 @app.command()
 def clean(
     input: str = typer.Argument(..., metavar="INPUT", help="A folder of .txt files (one document each, searched recursively), "
-                                          "a .jsonl or .jsonl.gz file, - for JSONL on stdin, or a pipe of "
-                                          "JSONL such as <(zcat part-*.jsonl.gz)."),
+                                          "a JSON lines file (.jsonl, .json, .ndjson or no suffix; gzipped or "
+                                          "not), - for JSONL on stdin, or a pipe of JSONL such as "
+                                          "<(zcat part-*.jsonl.gz)."),
     output: Optional[str] = typer.Option(None, "-o", "--output",
                                          help="Where the cleaned documents go: a folder for .txt input, a JSONL "
                                               "file for JSONL input, - for JSONL on stdout (the default for stdin)."),

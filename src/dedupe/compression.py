@@ -50,6 +50,20 @@ def is_gzip_name(name) -> bool:
     return str(name).lower().endswith(".gz")
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip_file(path) -> bool:
+    """A regular file whose first bytes are gzip's, whatever its name: a dump saved as
+    ``part-00000.gz``, or a ``.jsonl`` that was compressed and kept its name. (Only for files:
+    the two bytes read from a pipe would be gone.)"""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == GZIP_MAGIC
+    except OSError:  # told when it is opened for reading, with the reader's message
+        return False
+
+
 def open_gzip(file, mode: str = "rb", **text_options):
     """``gzip.open`` with the faster engine; ``file`` is a path or a binary file object."""
     return _gzip.open(file, mode, **text_options)

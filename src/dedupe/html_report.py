@@ -65,7 +65,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .compression import DAMAGED, is_gzip_name, open_gzip
+from .compression import DAMAGED, is_gzip_file, open_gzip
 from .errors import ConfigError, InputError
 from .reading import UnreadableJSON, parse_json, url_host
 from .writing import check_outputs, output_file
@@ -171,7 +171,7 @@ def read_blocks(path: str | os.PathLike) -> Iterator[Block]:
 
 def _report_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of the report's lines that are not blank."""
-    opener = open_gzip if is_gzip_name(path.name) else open
+    opener = open_gzip if is_gzip_file(path) else open
     try:
         fh = opener(path, "rt", encoding="utf-8")
     except FileNotFoundError:

@@ -1,5 +1,6 @@
-"""Reading documents: a directory of ``.txt`` files, a ``.jsonl``/``.jsonl.gz`` file, stdin, or
-JSON lines from a pipe given by its path.
+"""Reading documents: a directory of ``.txt`` files, a JSON lines file (``.jsonl``, ``.json``,
+``.ndjson`` or no suffix, such as Spark's ``part-00000``; gzipped or not, told by its first bytes),
+stdin, or JSON lines from a pipe given by its path.
 
 Every reader yields :class:`Document` objects in a deterministic order and never guesses: bytes
 that are not UTF-8, a line that is not a JSON object, or an object without a string text field is
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
 
-from .compression import DAMAGED, is_gzip_name, open_gzip
+from .compression import DAMAGED, is_gzip_file, is_gzip_name, open_gzip
 from .errors import InputError
 
 
@@ -103,7 +104,7 @@ def input_kind(path: str) -> str:
     p = Path(path)
     if p.is_dir():
         return "dir"
-    if p.is_file() and is_jsonl_name(p.name):
+    if p.is_file() and (is_jsonl_name(p.name) or not Path(p.name[:-3] if is_gzip_name(p.name) else p.name).suffix):
         return "jsonl"
     if not p.exists():
         closed = _closed_descriptor(path)
@@ -115,7 +116,8 @@ def input_kind(path: str) -> str:
     if _is_stream(path):
         return "stream"
     raise InputError(
-        f"cannot read {path}: give a directory of .txt files, a .jsonl or .jsonl.gz file, or - for JSONL on stdin"
+        f"cannot read {path}: give a directory of .txt files, a JSON lines file (.jsonl, .json, .ndjson or no "
+        f"suffix; gzipped or not), or - for JSONL on stdin"
     )
 
 
@@ -254,7 +256,8 @@ READ_BUFFER = 1 << 20
 
 
 def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) -> Iterator[Document]:
-    opener = open_gzip if is_gzip_name(path.name) else partial(open, buffering=READ_BUFFER)
+    gzipped = is_gzip_file(path) if path.is_file() else is_gzip_name(path.name)
+    opener = open_gzip if gzipped else partial(open, buffering=READ_BUFFER)
     try:
         with opener(path, "rb") as stream:
             yield from _read_jsonl_lines(stream, str(path), options, handle)

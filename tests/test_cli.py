@@ -445,6 +445,24 @@ def test_a_folder_without_text_files_but_with_others_is_an_error_not_an_empty_ru
     assert result.returncode == 0 and "0 documents" in result.stderr.decode()
 
 
+def test_a_rejected_file_whose_name_is_not_utf8_is_set_aside_by_its_bytes(tmp_path):
+    """A .txt file named in Latin-1 and set aside under --on-error skip ended the run in a
+    UnicodeEncodeError traceback (exit 1, nothing written): its path, which stands for it in the
+    rejects file, holds surrogate escapes. The rejects file now has the name's own bytes."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("The council voted on Tuesday to close the old bridge.\n")
+    bad_name = os.fsencode(folder) + b"/caf\xe9.txt"
+    with open(bad_name, "wb") as f:
+        f.write(b"Caf\xe9 society news\n")
+    rejects = tmp_path / "rejects"
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out", "--on-error", "skip", "--rejects", rejects, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rejected"] == 1 and b"Traceback" not in result.stderr
+    assert rejects.read_bytes() == bad_name + b"\n"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ok.txt"]
+
+
 def test_a_folder_input_sets_aside_what_is_not_a_readable_file(tmp_path):
     """A pipe named x.txt in an input folder made the run wait on it forever, and a sub-folder
     that cannot be listed was passed over without a word: both are now rejects, named."""

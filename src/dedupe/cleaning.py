@@ -185,5 +185,7 @@ class _RejectsSink:
         if self.file is None:
             self.file = self.stack.enter_context(output_file(self.path, self.files))
             self.summary.rejects_file = "stdout" if is_stdout(self.path) else self.path
-        raw = rejected.raw or (rejected.location + "\n").encode()
+        # a file's path stands for it: its bytes as the system has them (a name that is not
+        # UTF-8 comes in with surrogate escapes, which strict UTF-8 cannot write)
+        raw = rejected.raw or os.fsencode(rejected.location + "\n")
         self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")

@@ -109,6 +109,27 @@ def test_context_decides_a_short_line(shipped):
     assert shipped.predict_proba(menu)[4] >= shipped.threshold
 
 
+JAPANESE_PAGE = ["サイトマップ", "プライバシーポリシー", "お問い合わせ", "ホーム › ニュース ›",
+                 "市議会は火曜日、長い議論の末に港湾地区の新しい予算を承認することを決議した。",
+                 "住民らは、この計画により旧市場広場周辺の狭い通りの交通量が増えると述べた。市長は新しい駐車場を建設すると約束した。",
+                 "予算には、老朽化した橋の修理と公園の整備のための費用も含まれている。工事は来年の春に始まる予定だ。",
+                 "関連記事"]
+CHINESE_PAGE = ["首页", "联系我们", "市议会周二投票批准了港区的新预算，此前经过了长时间的辩论。",
+                "居民们表示，该计划将给老市场广场周围的狭窄街道带来更多交通。市长承诺将修建新的停车场。",
+                "预算还包括修复旧桥和改善公园的费用。工程预计将于明年春天开始。", "相关新闻", "版权所有"]
+
+
+@pytest.mark.parametrize("page, article", [(JAPANESE_PAGE, slice(4, 7)), (CHINESE_PAGE, slice(2, 5))])
+def test_pages_written_without_spaces_keep_their_article(shipped, page, article):
+    """A paragraph of Japanese or Chinese read as one long "word" looked like page furniture:
+    every block of such a page was stripped (all of the one Japanese page of the labelled set,
+    content and all). Each character is now a word, and 。 ends a sentence."""
+    p = shipped.predict_proba(page)
+    body = np.zeros(len(page), bool)
+    body[article] = True
+    assert (p[body] < shipped.threshold).all() and (p[~body] >= shipped.threshold).all(), p.round(3)
+
+
 def test_empty_document(shipped):
     assert shipped.predict_proba([]).shape == (0,)
     assert block_features([]).shape == (0, len(BLOCK_FEATURES))

@@ -38,6 +38,26 @@ def test_a_paragraph_copied_into_a_later_document_is_stripped_there_and_kept_fir
     assert SHARED not in out["b"].text and SHARED in out["a"].text
 
 
+@pytest.mark.parametrize("paragraph", [
+    "市议会周二投票批准了港区的新预算，此前经过了长时间的辩论。居民们表示，该计划将给老市场广场周围的狭窄街道带来更多交通。",
+    "市議会は火曜日、長い議論の末に港湾地区の新しい予算を承認することを決議した。住民らは交通量が増えると述べた。",
+    "สภาเมืองลงมติเมื่อวันอังคารเพื่ออนุมัติงบประมาณใหม่สำหรับเขตท่าเรือหลังจากการอภิปรายที่ยาวนาน"])
+def test_copies_of_a_paragraph_written_without_spaces_are_found(paragraph):
+    """Split at spaces only, a paragraph of Chinese, Japanese or Thai was one word, too short for
+    a shingle: repeated in one article or copied into another, it was kept every time (or went
+    as boilerplate). Each character is a word now, as it is for the word n-grams of such text."""
+    edited = paragraph[:20] + paragraph[21:]  # one character left out
+    docs = [Document("a", f"Headline of the first story\n{paragraph}\nA closing line of the first story here"),
+            Document("b", f"{paragraph}\n{paragraph}"), Document("c", f"Another story entirely, with words\n{edited}")]
+    out = decisions(Cleaner(), docs)
+    first = out["a"].decisions[1]
+    assert first.action == "keep" and first.reason is None
+    for copy in out["b"].decisions + [out["c"].decisions[1]]:
+        assert copy.action == "strip" and copy.duplicate_of.doc_id == "a" and copy.duplicate_of.block == 1
+    assert [d.reason for d in out["b"].decisions] == ["duplicate", "duplicate"]
+    assert out["c"].decisions[1].reason == "near-duplicate" and out["c"].decisions[1].score < 1.0
+
+
 def test_cross_doc_keep_leaves_the_copy_and_flag_only_reports_it():
     kept = decisions(Cleaner(cross_doc="keep"), [A, B])["b"]
     assert SHARED in kept.text and all(d.reason is None for d in kept.decisions)

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from dedupe.tokentable import TokenTable, token_bounds, token_keys
+from dedupe.tokentable import UNSPACED_RANGES, TokenTable, split_unspaced, token_bounds, token_keys
 
 
 def _spans(data: bytes):
@@ -30,6 +30,43 @@ def test_bounds_are_the_pieces_of_bytes_split():
     for data in [b"", b"   ", b"a", b" a b ", b"\x00x\x0by\x1cz", _random_text(rng, 300)]:
         starts, ends = _spans(data)
         assert [data[s:e] for s, e in zip(starts, ends)] == data.split()
+
+
+def _words_by_characters(text: str) -> list[str]:
+    """The words of ``text`` as split_unspaced should give them, character by character."""
+    def unspaced(c: str) -> bool:
+        return any(low <= ord(c) <= high for low, high in UNSPACED_RANGES)
+
+    words = []
+    for piece in text.encode().split():
+        run = ""
+        for c in piece.decode():
+            if unspaced(c):
+                words += [run] * bool(run) + [c]
+                run = ""
+            else:
+                run += c
+        words += [run] * bool(run)
+    return words
+
+
+def test_scripts_written_without_spaces_are_cut_into_characters():
+    """A paragraph of Chinese, Japanese or Thai was one "word": too short to have shingles, its
+    copies were never found. Each of their characters is now a word; Latin, Hangul, digits and
+    punctuation next to them stay as they were, and so does each word's line."""
+    rng = random.Random(3)
+    pieces = ["東京", "で", "kindle", "書籍", "ภาษาไทย", "한국어", "42", "é", "𠀋𠀌", "・", "。", "ｶﾀｶﾅ", "ab"]
+    for _ in range(200):
+        lines = ["".join(rng.choice(pieces) + rng.choice(["", "", " ", "  "]) for _ in range(rng.randint(0, 12)))
+                 for _ in range(rng.randint(1, 4))]
+        data = "\n".join(lines).encode()
+        starts, ends, line = split_unspaced(data, *token_bounds(np.frombuffer(data, np.uint8), lines=True))
+        got = [data[a:b].decode() for a, b in zip(starts, ends)]
+        assert got == [w for text in lines for w in _words_by_characters(text)], lines
+        assert line.tolist() == [k for k, text in enumerate(lines) for _ in _words_by_characters(text)]
+    ascii_only = b"plain words only"
+    bounds = token_bounds(np.frombuffer(ascii_only, np.uint8), lines=True)
+    assert all(a is b for a, b in zip(split_unspaced(ascii_only, *bounds), bounds))  # untouched, not copied
 
 
 def test_keys_are_equal_exactly_for_equal_tokens():

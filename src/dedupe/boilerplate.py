@@ -64,7 +64,7 @@ from .matcher import compile_pattern, first_characters
 from .reading import UnreadableJSON, parse_json
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
-from .tokentable import TokenTable, token_keys, token_runs
+from .tokentable import UNSPACED_BMP, UNSPACED_RANGES, TokenTable, token_keys, token_runs
 from .writing import check_outputs, output_file
 
 FORMAT_VERSION = 1
@@ -133,11 +133,12 @@ def _char_table() -> np.ndarray:
             elif unicodedata.category(ch)[0] in "PS":
                 flags |= _PUNCT
             table[cp] = flags
-        for ch in ".!?…":
+        for ch in ".!?…。！？｡":
             table[ord(ch)] |= _ENDP
-        for ch in "\"'”’»)]":
+        for ch in "\"'”’»)]」』）":
             table[ord(ch)] |= _QUOTE
         table[ord(":")] |= _COLON
+        table[ord("：")] |= _COLON
         for ch in "|•·»/>›":
             table[ord(ch)] |= _SEP
         _TABLE = table
@@ -443,8 +444,30 @@ def _vocab_hits_at(text: str, positions: list[int], start: int, end: int) -> lis
     return hits
 
 
-def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+# A character of a script written without spaces is a word (see tokentable.UNSPACED_RANGES),
+# and so is the CJK punctuation between them: the classifier reads such a block with a space
+# after each. Read as one long "word", a paragraph of Japanese looked like page furniture: all
+# of the one Japanese page among the labelled ones was stripped, content and all.
+_UNSPACED = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in UNSPACED_RANGES + ((0x3001, 0x3004),
+                                                                                                    (0x3008, 0x3020)))
+                       + "]")
+
+
+def _blocks_holding_unspaced(points: np.ndarray, block_starts: np.ndarray) -> np.ndarray:
+    """The blocks (of the joined code ``points``, starting at ``block_starts``) that hold a
+    character of a script written without spaces."""
+    at = np.flatnonzero(points >= UNSPACED_RANGES[0][0])  # a few in a chunk of news in English
+    beyond = points[at]
+    at = at[UNSPACED_BMP[np.minimum(beyond, 0xFFFF)] | ((beyond >= 0x20000) & (beyond <= 0x3FFFF))]
+    return np.unique(np.searchsorted(block_starts, at, side="right") - 1)
+
+
+def _spaced(block: str) -> str:
+    return _UNSPACED.sub(r"\g<0> ", block)
+
+
+def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable | None = None,
+                   spaced: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-1 features and word counts of all blocks of all documents, stacked in order, and
     ``sizes`` (blocks per document). Every feature is the one document-by-document computation
     would give: per-document quantities (longest blocks, repeats, vocabulary matching) are
@@ -467,6 +490,13 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         bmp = cps
     else:
         cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+        held = () if spaced else _blocks_holding_unspaced(cps, starts)
+        if len(held):  # read as if written with spaces (see _spaced)
+            for b in held.tolist():
+                flat[b] = _spaced(flat[b])
+            blocks = iter(flat)
+            return _features_many([[next(blocks) for _ in range(size)] for size in sizes.tolist()], token_codes,
+                                  spaced=True)
         bmp = np.minimum(cps, 0xFFFF) if kernels is None else None  # then only the edges are capped
     kinds = _kinds_of(cps, kernels) if bmp is None else np.take(_kind_table(), bmp)  # take: no cast to intp
     space = kinds == _SPACE_KIND

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from . import native
-from .tokentable import token_bounds
+from .tokentable import split_unspaced, token_bounds
 
 _APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02bc"
 _SEPARATORS = (
@@ -244,18 +244,19 @@ _NO_MAP = np.zeros(0, np.uint32)  # ASCII text reads no entry
 def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
     """The texts after steps 1-3, as one UTF-8 buffer (texts joined by newlines), the
     ``[start, end)`` byte spans of its words in order, and how many words each text has;
-    spelling is folded per distinct word later.
+    spelling is folded per distinct word later. Each character of a script written without
+    spaces (Chinese, Japanese, Thai...) is a word.
 
-    >>> data, starts, ends, counts = normalised_tokens(["Don’t  panic!", "", "42"])
-    >>> [data[s:e] for s, e in zip(starts, ends)], counts
-    ([b'dont', b'panic', b'42'], array([2, 0, 1]))
+    >>> data, starts, ends, counts = normalised_tokens(["Don’t  panic!", "", "42", "東京で"])
+    >>> [data[s:e].decode() for s, e in zip(starts, ends)], counts
+    (['dont', 'panic', '42', '東', '京', 'で'], array([2, 0, 1, 3]))
     """
     data, newlines = fold_lines(texts, _folded_bytes, _ASCII_STEPS, steps_map)
     if texts and newlines != len(texts) - 1:  # a text held a line break after all: take them out
         return normalised_tokens([t.replace("\n", " ").replace("\r", " ") for t in texts])
     # A word belongs to the text whose line holds its first byte.
     raw = np.frombuffer(data, np.uint8)
-    starts, ends, text_of = token_bounds(raw, lines=True)
+    starts, ends, text_of = split_unspaced(data, *token_bounds(raw, lines=True))
     return data, starts, ends, np.bincount(text_of, minlength=len(texts))
 
 

@@ -74,7 +74,7 @@ from .errors import ConfigError, DedupeError, InputError
 from .indexing import GrowableArray
 from .normalising import Lines, character_map, code_points, fold_each, fold_lines, lowered_ascii_map
 from .reading import chunked
-from .tokentable import TokenTable, spans, token_bounds
+from .tokentable import TokenTable, spans, split_unspaced, token_bounds
 
 DEFAULT_BACKGROUND = "default"
 _SPARSE = 8  # features per batch below n_features / _SPARSE: touched one by one, not all at once
@@ -230,8 +230,9 @@ class TermCounts:
             return self.count([b.replace("\n", " ") for b in blocks])
         raw = np.frombuffer(data, np.uint8)
         # The pieces of data.split(). After the translation the only whitespace bytes left are
-        # spaces and the newlines between blocks: a piece's row is its line.
-        starts, ends, row = token_bounds(raw, lines=True)
+        # spaces and the newlines between blocks: a piece's row is its line. A character of a
+        # script written without spaces is a piece of its own.
+        starts, ends, row = split_unspaced(data, *token_bounds(raw, lines=True))
         if self._several_starts.size > self.cache_limit:
             self._codes.clear()  # bounded memory (the list goes with the table)
         codes = self._codes.lookup_spans(data, starts, ends)

@@ -60,6 +60,57 @@ def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE, lines
     return starts, ends
 
 
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer; Chinese and Japanese
+# ideographs and kana): each character is a word of its own, as word n-gram tools take them.
+# Split at spaces only, a paragraph of Chinese was one "word": a short block, whose copies were
+# never stripped, and which the boilerplate classifier took for page furniture. Korean (Hangul)
+# is written with spaces.
+UNSPACED_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2E80, 0x2FDF),
+                   (0x3005, 0x3007), (0x3021, 0x3029), (0x3031, 0x3035), (0x3040, 0x30FF),
+                   (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+                   (0xFF66, 0xFF9F), (0x20000, 0x3FFFF))
+UNSPACED_BMP = np.zeros(0x10000, bool)  # indexed by code point
+for _low, _high in UNSPACED_RANGES:
+    UNSPACED_BMP[_low:min(_high, 0xFFFF) + 1] = True
+
+
+def split_unspaced(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens ``[starts, ends)`` of the UTF-8 ``data`` (with each one's line), cut so that
+    every character of a script written without spaces (:data:`UNSPACED_RANGES`) is a token
+    of its own; other tokens are unchanged.
+
+    >>> data = "kindle書籍 は".encode()
+    >>> s, e, _ = split_unspaced(data, np.array([0, 13]), np.array([12, 16]), np.array([0, 0]))
+    >>> [data[a:b].decode() for a, b in zip(s, e)]
+    ['kindle', '書', '籍', 'は']
+    """
+    if data.isascii():
+        return starts, ends, lines
+    raw = np.frombuffer(data, np.uint8)
+    lead = np.flatnonzero(raw >= 0xE0)  # the first bytes of 3- and 4-byte characters
+    if not lead.size:
+        return starts, ends, lines
+    byte = [np.take(raw, lead + k, mode="clip").astype(np.int64) & 0x3F for k in range(4)]
+    three = raw[lead] < 0xF0
+    bmp = ((raw[lead] & 0x0F).astype(np.int64) << 12) | (byte[1] << 6) | byte[2]
+    beyond = ((raw[lead] & 0x07).astype(np.int64) << 18) | (byte[1] << 12) | (byte[2] << 6) | byte[3]
+    unspaced = np.where(three, UNSPACED_BMP[bmp & 0xFFFF], (beyond >= 0x20000) & (beyond <= 0x3FFFF))
+    if not unspaced.any():
+        return starts, ends, lines
+    first = lead[unspaced]
+    cuts = np.union1d(first, first + np.where(three[unspaced], 3, 4))
+    token = np.maximum(np.searchsorted(starts, cuts, side="right") - 1, 0)
+    inside = (cuts > starts[token]) & (cuts < ends[token])
+    if not inside.any():  # every such character is a token already
+        return starts, ends, lines
+    # token i, with cuts c_1 < ... < c_k inside it, becomes [s_i, c_1), [c_1, c_2), ..., [c_k, e_i):
+    # the cuts go after s_i among the starts and before e_i among the ends (an insert, not a sort)
+    cuts, token = cuts[inside], token[inside]
+    return (np.insert(starts, token + 1, cuts), np.insert(ends, token, cuts),
+            np.insert(lines, token + 1, lines[token]))
+
+
 def token_runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(starts, ends)`` of the maximal runs of True in a boolean array."""
     kernels = native.load()

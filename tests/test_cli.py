@@ -764,6 +764,32 @@ def test_a_folder_output_left_by_a_killed_run_goes_with_the_next_run(tmp_path, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pages"] and len(list(out.iterdir())) == 1500
 
 
+def test_standard_output_that_is_the_input_is_refused_before_it_is_touched(tmp_path):
+    """`-o -` with stdout opened on the input (1<>dump.jsonl, or >>dump.jsonl) wrote over the
+    input, or appended to it while it was read, and exited 0: an output path that is the input
+    is refused, and so is standard output that is."""
+    lines = "".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n" for p in sorted(SEEDS.iterdir()))
+    dump = tmp_path / "dump.jsonl"
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The council met on Monday to agree the budget.\n")
+    script = console_script()
+    cases = [(f"{script} clean {dump} -o - 1<>{dump}", f"the input file {dump}"),
+             (f"{script} clean {dump} -o /dev/stdout >>{dump}", f"the input file {dump}"),
+             (f"{script} clean {dump} -o {tmp_path / 'out.jsonl'} --report - >>{dump}", f"the input file {dump}"),
+             (f"{script} clean - -o - <{dump} 1<>{dump}", "the file on standard input"),
+             (f"{script} clean {folder} -o - >{folder / 'b.txt'}", f"a file in the input folder {folder}")]
+    for command, where in cases:
+        dump.write_text(lines, encoding="utf-8")
+        result = subprocess.run(command, shell=True, capture_output=True, timeout=60)
+        assert result.returncode == 3, (command, result.stderr)
+        assert where in result.stderr.decode() and "goes to standard output" in result.stderr.decode(), command
+        assert dump.read_text(encoding="utf-8") == lines, command
+    assert sorted(p.name for p in folder.iterdir()) == ["a.txt", "b.txt"] and not (folder / "b.txt").read_bytes()
+    result = subprocess.run(f"{script} clean {dump} -o - -q >{tmp_path / 'out.jsonl'}", shell=True, capture_output=True)
+    assert result.returncode == 0 and (tmp_path / "out.jsonl").read_bytes()
+
+
 def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
     """Started without stdin or stdout (<&-, >&-), or with stdout on a full disk (/dev/full):
     before, AttributeError and OSError tracebacks, or a message at exit and status 120."""

@@ -212,6 +212,8 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
         raise OutputError(f"{' and '.join(on_stdout)} would both go to standard output (-), one into the other: "
                           "give all but one a file path")
     written = {what: path for what, path in outputs.items() if path is not None and not is_stdout(path)}
+    if on_stdout:
+        _check_stdout(on_stdout[0], input_path)
     try:
         src = None if input_path == "-" else Path(input_path).resolve()
         _check_each(src, input_path, written, folder, overwrite)
@@ -220,6 +222,30 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
                           f"{exc.strerror or exc}") from None
     except RuntimeError as exc:  # Path.resolve() on links that lead to one another
         raise OutputError(f"an output path cannot be written: {exc}") from None
+
+
+def _check_stdout(what: str, input_path: str) -> None:
+    """Standard output, where ``what`` goes, is not the input file (``1<>dump.jsonl``,
+    ``>>dump.jsonl``: the input was overwritten or appended to as it was read), nor a file in
+    the input folder."""
+    try:
+        out = os.fstat(1)
+        if not stat.S_ISREG(out.st_mode):
+            return
+        if input_path == "-":
+            same = os.path.samestat(out, os.fstat(0))
+        elif os.path.isdir(input_path):
+            folder = os.path.realpath(input_path)
+            same = os.path.realpath("/proc/self/fd/1").startswith(folder + os.sep)
+        else:
+            same = os.path.samestat(out, os.stat(input_path))
+    except OSError:  # stdout or the input is not there: said where each is opened
+        return
+    if same:
+        where = ("the file on standard input" if input_path == "-" else
+                 f"a file in the input folder {input_path}" if os.path.isdir(input_path) else f"the input file {input_path}")
+        raise OutputError(f"{what} goes to standard output, which is {where}: redirect it somewhere else, "
+                          "or give -o a path of its own")
 
 
 def _check_each(src: Optional[Path], input_path: str, written: dict[str, str], folder: Optional[str],

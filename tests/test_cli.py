@@ -764,6 +764,62 @@ def test_a_folder_output_left_by_a_killed_run_goes_with_the_next_run(tmp_path, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pages"] and len(list(out.iterdir())) == 1500
 
 
+_GUARDED = """
+import errno, os, sys, typer
+from dedupe.cli import _guarded
+
+def fails():
+    if sys.argv[1] == "memory":
+        raise MemoryError()
+    held = []  # every descriptor taken, as when a run has run out of them
+    try:
+        while True:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+try:
+    _guarded(fails)
+except typer.Exit as done:
+    sys.exit(done.exit_code)
+"""
+
+
+@pytest.mark.parametrize("failure, message", [
+    ("memory", "out of memory: free some, or run with fewer --workers"),
+    ("descriptors", "Too many open files; raise the limit (ulimit -n) or run with fewer --workers")])
+def test_running_out_of_memory_or_descriptors_is_a_one_line_error(failure, message):
+    """A MemoryError ended `dedupe clean` in a traceback; out of file descriptors, the handler
+    of the error itself failed (it opened /dev/null) with a chained traceback."""
+    done = subprocess.run([sys.executable, "-c", _GUARDED, failure], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr == f"dedupe: error: {message}\n"
+
+
+def test_worker_processes_that_cannot_all_start_are_a_one_line_error_and_none_is_left(monkeypatch):
+    """With too little memory for the pool's threads (ulimit -v), `dedupe clean --workers 2`
+    ended in "RuntimeError: can't start new thread" and left its worker process waiting for
+    ever, and the pool's own thread started another each time one was ended."""
+    import multiprocessing
+    import multiprocessing.pool
+    import threading
+
+    from dedupe.errors import ConfigError
+    from dedupe.parallel import OrderedPool
+
+    start = threading.Thread.start
+
+    def start_unless_the_task_handler(thread):
+        if getattr(thread, "_target", None) is multiprocessing.pool.Pool._handle_tasks:
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_unless_the_task_handler)
+    with pytest.raises(ConfigError, match=r"cannot start 2 worker process\(es\) \(can't start new thread\): use fewer"):
+        with OrderedPool(abs, workers=3) as pool:
+            list(pool.map(iter(range(10))))
+    assert multiprocessing.active_children() == []
+
+
 def test_standard_output_that_is_the_input_is_refused_before_it_is_touched(tmp_path):
     """`-o -` with stdout opened on the input (1<>dump.jsonl, or >>dump.jsonl) wrote over the
     input, or appended to it while it was read, and exited 0: an output path that is the input

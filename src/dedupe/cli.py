@@ -353,6 +353,19 @@ def _what_was_written(stopped: BaseException) -> str:
     return f"{' and '.join(written)} {'was' if len(written) == 1 else 'were'} written whole; the HTML page was not"
 
 
+def _drop_standard_output() -> None:
+    """Send what is left in stdout's buffer nowhere, so that exiting does not fail on it again."""
+    if sys.stdout is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no descriptor left (the error may be that): stdout is closed instead
+        os.close(sys.stdout.fileno())
+        return
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _guarded(run) -> None:
     """Run a command, turning user errors into a one-line message and an exit code, and
     SIGINT, SIGTERM and SIGHUP into an orderly stop (exit 128 + the signal's number)."""
@@ -377,11 +390,14 @@ def _guarded(run) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise typer.Exit(0)
+    except MemoryError:  # (a worker's is a lost worker, said as such)
+        typer.echo("dedupe: error: out of memory: free some, or run with fewer --workers", err=True)
+        raise typer.Exit(1)
     except OSError as exc:  # what no step turned into an error of its own: a full disk under stdout,
-        if sys.stdout is not None:  # the temporary folder; stdout's unwritten rest is dropped
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_standard_output()  # the temporary folder; stdout's unwritten rest is dropped
         where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"dedupe: error: {where}{exc.strerror or exc}", err=True)
+        hint = "; raise the limit (ulimit -n) or run with fewer --workers" if exc.errno == errno.EMFILE else ""
+        typer.echo(f"dedupe: error: {where}{exc.strerror or exc}{hint}", err=True)
         raise typer.Exit(3 if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG) else 1)
     finally:
         for signum, handler in previous.items():

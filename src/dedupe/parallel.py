@@ -215,6 +215,20 @@ class _Pool(multiprocessing.pool.Pool):
     Ctrl-C, SIGTERM or a lost worker; both are private parts of the pool, unchanged from
     Python 3.8 to 3.13."""
 
+    def __init__(self, *args, **kwargs):
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:  # a thread could not start (memory): the started workers would wait
+            handler = getattr(self, "_worker_handler", None)  # for tasks for ever, unless ended here,
+            if handler is not None and handler.is_alive():  # and the thread that replaces the dead
+                handler._state = multiprocessing.pool.TERMINATE  # ones must stop first
+                self._change_notifier.put(None)
+                handler.join()
+            for process in self._pool:
+                process.kill()
+                process.join()
+            raise
+
     @staticmethod
     def Process(ctx, *args, **kwds):
         # terminate() ends the workers with SIGKILL: a SIGTERM sent to a worker that the system
@@ -378,9 +392,12 @@ class OrderedPool:
                               f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
         self._functions = tempfile.TemporaryFile(prefix="dedupe-functions-") if forking else None
         with _stops_held():
-            self._pool = _Pool(self.workers - 1, initializer=_init_worker,
-                               initargs=({"f": self.function, "slots": self._slots, "functions": self._functions},),
-                               context=context)
+            try:
+                self._pool = _Pool(self.workers - 1, initializer=_init_worker,
+                                   initargs=({"f": self.function, "slots": self._slots, "functions": self._functions},),
+                                   context=context)
+            except (RuntimeError, OSError) as exc:  # no thread or process to be had: memory, ulimit -u
+                raise ConfigError(f"cannot start {self.workers - 1} worker process(es) ({exc}): use fewer") from None
             self._processes = list(self._pool._pool)  # the pool's own list: it replaces the dead in it
         self._version, self._function_at = 0, None
 

@@ -537,9 +537,24 @@ def test_a_file_read_twice_must_stay_as_it_was(tmp_path, monkeypatch, workers):
 
     monkeypatch.setattr(_Cleaner, "_fit", fit_then_edit)
     out.unlink()
-    with pytest.raises(InputError, match="changed while it was being cleaned"):
+    with pytest.raises(InputError, match="changed or was removed while it was being cleaned"):
         clean_path(str(dump), str(out), _Cleaner(workers=workers, chunk_size=8))
     assert not out.exists() and list(tmp_path.iterdir()) == [dump]
+
+    # removed, or cut short in a line, between the reads: said as that, not as a missing file
+    # (an error and exit 1 from the check itself, before) or a broken JSON line
+    whole = dump.read_text()
+    for change in (dump.unlink, lambda: dump.write_text(whole[: len(whole) // 2])):
+        def fit_then(self, documents, same_documents, change=change):
+            fitted = real_fit(self, documents, same_documents)
+            change()
+            return fitted
+
+        monkeypatch.setattr(_Cleaner, "_fit", fit_then)
+        dump.write_text(whole)
+        with pytest.raises(InputError, match="changed or was removed while it was being cleaned"):
+            clean_path(str(dump), str(out), _Cleaner(workers=workers, chunk_size=8))
+        assert not out.exists()
 
 
 def test_kept_counts_come_back_only_for_the_same_texts():

@@ -130,16 +130,29 @@ class _Unchanged:
         self.path = path
         self.stamp = self._stamp()
 
-    def _stamp(self) -> tuple:
-        st = os.stat(self.path)
+    def _stamp(self) -> Optional[tuple]:
+        try:
+            st = os.stat(self.path)
+        except OSError:  # removed (or its folder) meanwhile
+            return None
         return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
     def checked(self, documents: Iterable[Document]) -> Iterator[Document]:
-        """``documents``, and an InputError after the last where the file changed meanwhile."""
-        yield from documents
+        """``documents``, and an InputError after the last where the file changed meanwhile;
+        an error in reading a file that changed is said to be that (a file cut short while it
+        was read reads as a broken JSON line, one removed as a missing file)."""
+        try:
+            yield from documents
+        except InputError:
+            if self._stamp() != self.stamp:
+                raise self._changed() from None
+            raise
         if self._stamp() != self.stamp:
-            raise InputError("the file changed while it was being cleaned, between or during its two reads: "
-                             "clean a copy that stays as it is", self.path)
+            raise self._changed()
+
+    def _changed(self) -> InputError:
+        return InputError("the file changed or was removed while it was being cleaned, between or during its "
+                          "two reads: clean a copy that stays as it is", self.path)
 
 
 def _document_sink(stack: ExitStack, kind: str, output_path: Optional[str], options: ReadOptions, files: bool):

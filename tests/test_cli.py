@@ -739,6 +739,46 @@ def test_a_run_stopped_while_it_renders_the_page_says_which_outputs_it_wrote(tmp
     assert sorted(p.name for p in out.iterdir()) == ["clean", "r.jsonl"]
 
 
+def test_a_run_stopped_while_its_outputs_are_named_leaves_them_all_and_says_so(tmp_path):
+    """Stopped in the last moments of a run, after some outputs had their names, it said "no
+    output was written" over whole new files; stopped while a folder output replaced the old
+    one, it left the old one's hidden remains for good. The outputs are now named together
+    with the stop signals held, once the workers are gone, and the stop is acted on after."""
+    term_in_naming = ("import os, signal, sys, dedupe.writing as w; finish = w.TextDirWriter._finish; "
+                      "w.TextDirWriter._finish = lambda self, exc: os.kill(os.getpid(), signal.SIGTERM) "
+                      "or finish(self, exc); from dedupe.cli import app; sys.argv[0] = 'dedupe'; app()")
+    out = tmp_path / "out"
+    whole = run_dedupe("clean", SEEDS, "-o", out / "clean", "--report", out / "r.jsonl", "-q")
+    assert whole.returncode == 0
+    texts = {p.name: p.read_bytes() for p in (out / "clean").iterdir()}
+    report = (out / "r.jsonl").read_bytes()
+    (out / "r.jsonl").unlink()
+    for p in (out / "clean").iterdir():
+        p.write_text("an older output")
+    done = subprocess.run([sys.executable, "-c", term_in_naming, "clean", str(SEEDS), "-o", str(out / "clean"),
+                           "--report", str(out / "r.jsonl"), "--workers", "2", "-q", "--overwrite"],
+                          capture_output=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.decode() == f"dedupe: stopped by SIGTERM; {out / 'clean'} and {out / 'r.jsonl'} were written whole\n"
+    assert sorted(p.name for p in out.iterdir()) == ["clean", "r.jsonl"]  # no hidden .old remains
+    assert {p.name: p.read_bytes() for p in (out / "clean").iterdir()} == texts
+    assert (out / "r.jsonl").read_bytes() == report
+
+
+def test_the_old_output_set_aside_by_a_killed_run_goes_once_the_new_one_is_in_place(tmp_path):
+    """A run killed outright while it removed the output it had replaced left that old folder,
+    hidden (.out.XXXXXXXX.old), for good. The next run of the output removes it when the new
+    output is there, and leaves it when it may be the only copy (killed between the renames)."""
+    out = tmp_path / "out"
+    left = tmp_path / ".out.k1l2e3d4.old"
+    left.mkdir()
+    (left / "a.txt").write_text("the previous output")
+    assert run_dedupe("clean", SEEDS, "-o", out, "-q").returncode == 0
+    assert left.exists()  # no output there: it may be the previous one
+    assert run_dedupe("clean", SEEDS, "-o", out, "-q", "--overwrite").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_a_folder_output_left_by_a_killed_run_goes_with_the_next_run(tmp_path, corpus):
     """A folder output is built in a hidden folder beside it, which a run killed outright left
     for good; the next run of the same output now removes it."""

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Optional
 from tqdm import tqdm
 
 from .errors import InputError
+from .parallel import stops_held
 from .pipeline import Cleaner, CleanedDocument
 from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
                       standard_input, value_span)
@@ -67,32 +68,54 @@ def clean_path(
     files = any(path is not None and not is_stdout(path) for path in outputs.values())
 
     summary = Summary()
-    with ExitStack() as stack:
-        read = partial(read_documents, input_path, read_options)
-        if kind in ("stdin", "stream") and cleaner.two_pass:
-            read = _spool_stream(stack, input_path, read_options)  # the second pass reads it again
-        rejects = _RejectsSink(stack, rejects_path, summary, files)
-        if cleaner.two_pass:
-            stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
-            # read twice, the spool of stdin (ours alone) or a file that stays as it was gives the
-            # second pass the first's very documents; a folder of files is checked text by text
-            stays = _Unchanged(input_path) if kind == "jsonl" else None
-            same = kind in ("stdin", "stream") or stays is not None
-            cleaner.fit(_progress(stack, read(rejects), progress, "indexing"), same_documents=same)
-            second = read(None)  # rejects counted once
-            cleaned_docs = cleaner.transform(second if stays is None else stays.checked(second), same_documents=same)
-        else:
-            cleaned_docs = cleaner.clean(read(rejects))
-        write = _document_sink(stack, kind, output_path, read_options, files)
-        report = stack.enter_context(JsonlWriter(report_path, files)) if report_path else None
-        for cleaned in _progress(stack, cleaned_docs, progress, "cleaning"):
-            summary.add(cleaned)
-            write(cleaned)
-            if report is not None:
-                report.write_lines(report_lines(cleaned))
-            if on_cleaned is not None:
-                on_cleaned(cleaned)
-    return summary.finish()
+    # The outputs are given their names together at the very end, once the worker processes
+    # have stopped, with the stop signals held: a run stopped before then leaves none, and one
+    # stopped while they are named leaves them all, and says so (see _named_together).
+    with ExitStack() as outputs:
+        with ExitStack() as stack:
+            read = partial(read_documents, input_path, read_options)
+            if kind in ("stdin", "stream") and cleaner.two_pass:
+                read = _spool_stream(stack, input_path, read_options)  # the second pass reads it again
+            rejects = _RejectsSink(outputs, rejects_path, summary, files)
+            if cleaner.two_pass:
+                stack.enter_context(cleaner.shared_workers())  # both passes on the same processes
+                # read twice, the spool of stdin (ours alone) or a file that stays as it was gives the
+                # second pass the first's very documents; a folder of files is checked text by text
+                stays = _Unchanged(input_path) if kind == "jsonl" else None
+                same = kind in ("stdin", "stream") or stays is not None
+                cleaner.fit(_progress(stack, read(rejects), progress, "indexing"), same_documents=same)
+                second = read(None)  # rejects counted once
+                cleaned_docs = cleaner.transform(second if stays is None else stays.checked(second),
+                                                 same_documents=same)
+            else:
+                cleaned_docs = cleaner.clean(read(rejects))
+            write = _document_sink(outputs, kind, output_path, read_options, files)
+            report = outputs.enter_context(JsonlWriter(report_path, files)) if report_path else None
+            for cleaned in _progress(stack, cleaned_docs, progress, "cleaning"):
+                summary.add(cleaned)
+                write(cleaned)
+                if report is not None:
+                    report.write_lines(report_lines(cleaned))
+                if on_cleaned is not None:
+                    on_cleaned(cleaned)
+        named = [path for path in (output_path, report_path, summary.rejects_file)
+                 if path is not None and path != "stdout" and not is_stdout(path)]
+        summary.finish()  # (before: a stop in it would come after the outputs were named)
+        _named_together(outputs, named)
+    return summary
+
+
+def _named_together(outputs: ExitStack, paths: list[str]) -> None:
+    """Close ``outputs``, which gives each its name, with the stop signals held; a stop that
+    came meanwhile is raised after, carrying ``written``: the ``paths``, now whole."""
+    try:
+        with stops_held():
+            outputs.close()
+    except Exception:
+        raise
+    except BaseException as stop:  # KeyboardInterrupt, or what a signal handler raises
+        stop.written = paths
+        raise
 
 
 def _progress(stack: ExitStack, items, enabled: bool, what: str):

@@ -140,32 +140,42 @@ def clean(
 
             page = FirstPass()  # the page's first pass, made from the decisions as they are written
         with _report_for(html, report) as report_path:
-            summary = clean_path(
-                input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
-                rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
-                overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
-                other_outputs=None if html is None else {"the HTML page (--html)": html},
-                on_cleaned=None if page is None else lambda cleaned: page.add_decisions(cleaned.decisions),
-            )
-            if page is not None:
-                # titled by the report, or by the input where the report is a hidden file
-                named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
-                try:
+            try:
+                summary = clean_path(
+                    input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
+                    rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
+                    overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
+                    other_outputs=None if html is None else {"the HTML page (--html)": html},
+                    on_cleaned=None if page is None else lambda cleaned: page.add_decisions(cleaned.decisions),
+                )
+            except (KeyboardInterrupt, _Stopped) as stopped:  # stopped as the outputs were named: all were
+                stopped.written = [path for path in getattr(stopped, "written", ()) if path != report_path or report]
+                stopped.page_missing = html is not None  # (and the page's hidden report is not said)
+                raise
+            # a stop from here on comes after the outputs were written whole: it says so
+            set_aside = summary.rejects_file if summary.rejects_file != "stdout" else None
+            finished = [path for path in (None if dry_run else out, report, set_aside)
+                        if not (path is None or is_stdout(path))]
+            rendered = page is None
+            try:
+                if page is not None:
+                    # titled by the report, or by the input where the report is a hidden file
+                    named = None if report else f"news-dedupe report \u2014 {'stdin' if input == '-' else Path(input).name}"
                     with nullcontext(report_path) if report else _nameless(report_path) as source:
                         render_report(source, html, title=named, first_pass=page)
-                except (KeyboardInterrupt, _Stopped) as stopped:  # the other outputs are whole, and stay
-                    set_aside = summary.rejects_file if summary.rejects_file != "stdout" else None
-                    finished = (None if dry_run else out, report, set_aside)
-                    stopped.written = [path for path in finished if not (path is None or is_stdout(path))]
-                    raise
-        if source_field is not None and summary.documents and not summary.sourced and not quiet:
-            print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates were "
-                  "counted as if every document came from one site", file=sys.stderr)
-        stdout_busy = any(map(is_stdout, (out, report, html, rejects)))
-        if as_json:
-            print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
-        elif not quiet:
-            print(summary.line(), file=sys.stderr)
+                    rendered = True
+                    finished += [] if is_stdout(html) else [html]
+                if source_field is not None and summary.documents and not summary.sourced and not quiet:
+                    print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates "
+                          "were counted as if every document came from one site", file=sys.stderr)
+                stdout_busy = any(map(is_stdout, (out, report, html, rejects)))
+                if as_json:
+                    print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
+                elif not quiet:
+                    print(summary.line(), file=sys.stderr)
+            except (KeyboardInterrupt, _Stopped) as stopped:
+                stopped.written, stopped.page_missing = finished, not rendered
+                raise
 
     _guarded(run)
 
@@ -345,12 +355,13 @@ def _stop(signum, frame) -> None:
 
 
 def _what_was_written(stopped: BaseException) -> str:
-    """What a stopped run leaves: nothing, or (stopped while rendering the page of `clean
-    --html`) the outputs it had finished."""
+    """What a stopped run leaves: nothing, or (stopped as its outputs were named, or while
+    rendering the page of `clean --html`) the outputs it had finished."""
     written = getattr(stopped, "written", None)
     if not written:
         return "no output was written"
-    return f"{' and '.join(written)} {'was' if len(written) == 1 else 'were'} written whole; the HTML page was not"
+    said = f"{' and '.join(written)} {'was' if len(written) == 1 else 'were'} written whole"
+    return f"{said}; the HTML page was not" if getattr(stopped, "page_missing", False) else said
 
 
 def _drop_standard_output() -> None:

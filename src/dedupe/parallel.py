@@ -131,9 +131,10 @@ _STOPS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @contextmanager
-def _stops_held() -> Iterator[None]:
+def stops_held() -> Iterator[None]:
     """Hold a stop signal (Ctrl-C, SIGTERM, SIGHUP) that comes inside the block, and act on it
-    at its end, as its handler would have. Starting and stopping the pool are such blocks: the
+    at its end, as its handler would have. Giving the outputs their names at the end of a run
+    is such a block (see :func:`dedupe.cleaning.clean_path`). Starting and stopping the pool are too: the
     exception a handler raises inside the pool's constructor left the pool half made, unknown
     to this object, and at exit multiprocessing ended its worker while the pool's own thread
     started another, which no one stopped (it waited for work for ever, holding the caller's
@@ -391,7 +392,7 @@ class OrderedPool:
             raise ConfigError(f"cannot map {self._sent_cap * self._SLOT_SIZE >> 20:,} MB of shared address space "
                               f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
         self._functions = tempfile.TemporaryFile(prefix="dedupe-functions-") if forking else None
-        with _stops_held():
+        with stops_held():
             try:
                 self._pool = _Pool(self.workers - 1, initializer=_init_worker,
                                    initargs=({"f": self.function, "slots": self._slots, "functions": self._functions},),
@@ -506,7 +507,7 @@ class OrderedPool:
             return
         # a stop in the middle of terminate() would leave it half done; close() waits for the
         # work in hand, which Ctrl-C must be able to cut short
-        with _stops_held() if failed else nullcontext():
+        with stops_held() if failed else nullcontext():
             if failed:
                 self._pool.terminate()
             else:

@@ -357,8 +357,13 @@ class TextDirWriter:
                     old.rmdir()
             _remove_tree(self._tmp)
             raise OutputError(f"cannot replace {self.out_dir}: {err.strerror or err}") from None
-        if old is not None:
-            _remove_tree(old)
+        if old is not None:  # held locked, so that another run does not take it for abandoned
+            held = _locked(old)
+            try:
+                _remove_tree(old)
+            finally:
+                if held is not None:
+                    os.close(held)
         return False
 
 
@@ -382,9 +387,11 @@ def _locked(folder: Path) -> Optional[int]:
 def _remove_abandoned(out_dir: Path) -> None:
     """Removes the hidden folders that runs killed outright (SIGKILL, the OOM killer) left while
     building ``out_dir``: those of its name that no living process holds locked (see
-    :func:`_locked`). A folder set aside while the output was being replaced (``.old``) is left
-    alone: it may be the only copy of the previous output."""
-    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}\.tmp")
+    :func:`_locked`). A folder set aside while the output was being replaced (``.old``) goes
+    too once ``out_dir`` is there (the new output took its place); before, it may be the only
+    copy of the previous output, and is left alone."""
+    kinds = "tmp|old" if out_dir.is_dir() else "tmp"
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}\.(?:{kinds})")
     try:
         names = [entry.name for entry in os.scandir(out_dir.parent)
                  if pattern.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)]

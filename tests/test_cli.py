@@ -159,7 +159,8 @@ def test_messages_that_say_what_to_change(tmp_path):
     assert result.returncode == 2 and "--workers must be 0 (one per available core)" in result.stderr.decode()
     result = run_dedupe("clean", "seeds", "--dry-run", "--threshold", "1")
     assert result.returncode == 2 and "0.99" in result.stderr.decode()
-    for report, said in ((tmp_path, "is a folder"), ("-", "not from standard input")):
+    for report, said in ((tmp_path, "is a folder"), ("-", "not from standard input"), (tmp_path / "none", "not found"),
+                         ("/dev/null", "is not a regular file (a pipe or a device")):  # /dev/null was "not found"
         result = run_dedupe("view", report, "-o", tmp_path / "page.html")
         assert result.returncode == 2 and said in result.stderr.decode(), result.stderr
     if Path("/dev/full").exists():  # a full disk: which output could not be written
@@ -886,6 +887,42 @@ def test_standard_output_that_is_the_input_is_refused_before_it_is_touched(tmp_p
     assert result.returncode == 0 and (tmp_path / "out.jsonl").read_bytes()
 
 
+def test_a_folder_output_that_cannot_be_written_names_the_file(tmp_path):
+    """A folder output on a full disk (here: files limited to 200 bytes) said only "No space left
+    on device", naming no file; JSON lines outputs named theirs."""
+    import resource
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+
+    done = subprocess.run([console_script(), "clean", str(SEEDS), "-o", str(tmp_path / "out"), "-q"],
+                          capture_output=True, preexec_fn=small_files, timeout=120)
+    first = sorted(p.name for p in SEEDS.iterdir())[0]
+    assert done.returncode == 3
+    assert done.stderr.decode() == f"dedupe: error: cannot write {tmp_path / 'out' / first}: File too large\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_folder_without_room_is_named(tmp_path):
+    """The spool of stdin (and the other temporary files) on a full temporary folder said only
+    "No space left on device" (here: files limited to 1000 bytes), as if an output had no room;
+    a pipe given as a path said it could not be read."""
+    import resource
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    lines = "".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n" for p in sorted(SEEDS.iterdir()))
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    for command in ([console_script(), "clean", "-", "-q"], ["bash", "-c", f"{console_script()} clean <(cat) -o - -q"]):
+        done = subprocess.run(command, input=lines.encode(), capture_output=True, preexec_fn=small_files, env=env,
+                              timeout=120)
+        assert done.returncode == 3, done.stderr
+        assert done.stderr.decode() == (f"dedupe: error: cannot write to the temporary folder {tmp_path}: File too "
+                                        "large; set TMPDIR to a folder with room\n")
+        assert done.stdout == b"" and list(tmp_path.iterdir()) == []
+
+
 def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
     """Started without stdin or stdout (<&-, >&-), or with stdout on a full disk (/dev/full):
     before, AttributeError and OSError tracebacks, or a message at exit and status 120."""
@@ -893,7 +930,8 @@ def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
     dump.write_text('{"id": 1, "text": "The council met on Monday to agree the budget."}\n')
     script = console_script()
     closed_in, closed_out, full = ("standard input is closed: nothing to read",
-                                   "standard output is closed: give -o FILE", "No space left on device")
+                                   "standard output is closed, where the cleaned output (-o) would go: give it a file "
+                                   "path", "No space left on device")
     cases = [(f"{script} clean - <&-", 2, closed_in),
              (f"{script} clean - --detect duplicate <&-", 2, closed_in),
              # /dev/stdin dangles then: it said "no such file or directory: /dev/stdin"
@@ -901,6 +939,9 @@ def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
              (f"{script} clean /dev/fd/7 -o {tmp_path / 'c.jsonl'}", 2,
               "/dev/fd/7 names descriptor 7, which this process does not have open"),
              (f"{script} clean {dump} -o - >&-", 3, closed_out),
+             # the report on stdout: it was "give -o FILE", after the whole first pass
+             (f"{script} clean {dump} -o {tmp_path / 'd.jsonl'} --report - >&-", 3,
+              "standard output is closed, where the report (--report) would go: give it a file path"),
              (f"{script} clean {dump} -o - > /dev/full", 3, full),
              (f"{script} clean {dump} -o {tmp_path / 'a.jsonl'} --json > /dev/full", 3, full)]
     for command, status, message in cases:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from contextlib import ExitStack, nullcontext
 from functools import partial
 from pathlib import Path
@@ -29,7 +28,7 @@ from .pipeline import Cleaner, CleanedDocument
 from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
                       standard_input, value_span)
 from .report import Summary, report_lines
-from .writing import JsonlWriter, TextDirWriter, check_outputs, is_stdout, output_file
+from .writing import JsonlWriter, TextDirWriter, check_outputs, is_stdout, output_file, temporary_file
 
 
 def default_rejects_path(input_path: str, output_path: Optional[str]) -> str:
@@ -128,7 +127,7 @@ def _spool_stream(stack: ExitStack, input_path: str, options: ReadOptions) -> Ca
     """Standard input (``-``) or a stream that can be read once (a pipe), copied to a temporary
     file without a name (none is left behind, even by a killed run); returns what reads its
     documents, from the start, each time it is called."""
-    spool = stack.enter_context(tempfile.TemporaryFile(prefix="dedupe-stdin-", buffering=READ_BUFFER))
+    spool = stack.enter_context(temporary_file("dedupe-stdin-", READ_BUFFER))
     name = "<stdin>" if input_path == "-" else input_path
     try:
         with nullcontext(standard_input()) if input_path == "-" else open(input_path, "rb") as source:

@@ -786,7 +786,8 @@ def _validate(report_path, out_path, max_documents, sample_seed, title) -> Path:
         if str(report_path) == "-":
             raise InputError("a report is read from a file, not from standard input: give the file written by "
                              "`dedupe clean --report`", "-")
-        what = "is a folder" if report.is_dir() else "not found"
+        what = ("is a folder" if report.is_dir() else "not found" if not report.exists() else
+                "is not a regular file (a pipe or a device: the page reads the report twice)")
         raise InputError(f"report file {what}; pass the file written by `dedupe clean --report`", str(report))
     # not the report, a folder, unwritable...; missing folders are made, as for every output
     check_outputs(str(report), {"the HTML page": str(out_path)})

@@ -49,6 +49,7 @@ from .errors import ConfigError, DedupeError
 from .minhash import MinHasher
 from .normalising import Lines
 from .segmenting import segment_chunk
+from .writing import temporary_file
 from .shingling import Shingler
 
 if TYPE_CHECKING:
@@ -391,7 +392,7 @@ class OrderedPool:
         except OSError as exc:
             raise ConfigError(f"cannot map {self._sent_cap * self._SLOT_SIZE >> 20:,} MB of shared address space "
                               f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
-        self._functions = tempfile.TemporaryFile(prefix="dedupe-functions-") if forking else None
+        self._functions = temporary_file("dedupe-functions-") if forking else None
         with stops_held():
             try:
                 self._pool = _Pool(self.workers - 1, initializer=_init_worker,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-import tempfile
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
 from .parallel import MAX_WORKERS, ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
 from .reading import Document, chunked, id_text, source_of
 from .segmenting import Segments, strip_lines
+from .writing import temporary_file
 
 
 @dataclass(slots=True)
@@ -616,7 +616,7 @@ class _Replay:
     def __enter__(self):
         if isinstance(self.documents, (list, tuple)):
             return self.documents
-        self.spool = tempfile.TemporaryFile(prefix="dedupe-spool-")
+        self.spool = temporary_file("dedupe-spool-")
         return self
 
     def __iter__(self):

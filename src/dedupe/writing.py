@@ -167,6 +167,27 @@ class _NamedInErrors(io.FileIO):
             raise
 
 
+class _TemporarySpace(io.FileIO):
+    """A temporary file's descriptor whose write errors say where the file is, and what to do:
+    a full temporary folder said only "No space left on device", as if an output had no room."""
+
+    def write(self, data):
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write to the temporary folder {tempfile.gettempdir()}: "
+                              f"{exc.strerror or exc}; set TMPDIR to a folder with room") from None
+
+
+def temporary_file(prefix: str, buffering: int = io.DEFAULT_BUFFER_SIZE) -> io.BufferedRandom:
+    """A file without a name in the temporary folder (gone when closed, or when the process is
+    killed), to spool to and read back; an error in writing it is an :class:`OutputError`
+    that names the folder."""
+    with tempfile.TemporaryFile(prefix=prefix, buffering=0) as made:
+        fd = os.dup(made.fileno())
+    return io.BufferedRandom(_TemporarySpace(fd, "rb+"), buffering)
+
+
 def _unnamed_file(folder: Path) -> Optional[int]:
     """A descriptor of a new file without a name in ``folder`` (mode 666 less the umask), or
     None where the system or the filesystem makes none."""
@@ -208,6 +229,8 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
     dedupe.errors.OutputError: the cleaned output and the report are one file (out.jsonl): give each its own path
     """
     on_stdout = [what for what, path in outputs.items() if is_stdout(path)]
+    if on_stdout and sys.stdout is None:  # (found now, not after the minutes of a first pass)
+        raise OutputError(f"standard output is closed, where {on_stdout[0]} would go: give it a file path")
     if len(on_stdout) > 1:
         raise OutputError(f"{' and '.join(on_stdout)} would both go to standard output (-), one into the other: "
                           "give all but one a file path")
@@ -327,9 +350,12 @@ class TextDirWriter:
         target = (self._tmp / doc_id).resolve()
         if self._tmp.resolve() not in target.parents:
             raise OutputError(f"document id {doc_id!r} would be written outside the output folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        except OSError as exc:  # a full disk: named as the output it is, not the hidden folder
+            raise OutputError(f"cannot write {self.out_dir / doc_id}: {exc.strerror or exc}") from None
 
     def __exit__(self, exc_type, exc, tb):
         assert self._tmp is not None

@@ -948,6 +948,10 @@ def test_closed_or_full_standard_streams_are_one_line_errors(tmp_path):
         result = subprocess.run(command, shell=True, capture_output=True, timeout=60)
         assert result.returncode == status, (command, result.stderr)
         assert result.stderr.decode().splitlines() == [f"dedupe: error: {message}"], command
+    # the summary asked for on a closed stdout was lost without a word: it goes to stderr
+    result = subprocess.run(f"{script} clean {dump} -o {tmp_path / 'e.jsonl'} --json >&-", shell=True,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0 and json.loads(result.stderr)["documents"] == 1
     result = subprocess.run(f"{script} clean {dump} -o {tmp_path / 'b.jsonl'} 2>&-", shell=True, capture_output=True)
     assert result.returncode == 0 and result.stdout == b"" and (tmp_path / "b.jsonl").exists()
 

@@ -108,7 +108,7 @@ def clean(
                                                      "current folder). The summary names it."),
     overwrite: bool = typer.Option(False, help="Replace an existing, non-empty output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (on stdout, or on stderr "
-                                                       "when stdout carries the documents)."),
+                                                       "when stdout carries the documents or is closed)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
 ) -> None:
     """Clean a dump: strip repeated, template, boilerplate and off-topic blocks, and say why.
@@ -168,7 +168,7 @@ def clean(
                 if source_field is not None and summary.documents and not summary.sourced and not quiet:
                     print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates "
                           "were counted as if every document came from one site", file=sys.stderr)
-                stdout_busy = any(map(is_stdout, (out, report, html, rejects)))
+                stdout_busy = sys.stdout is None or any(map(is_stdout, (out, report, html, rejects)))
                 if as_json:
                     print(json.dumps(summary.to_dict()), file=sys.stderr if stdout_busy else sys.stdout)
                 elif not quiet:

@@ -64,6 +64,11 @@ def test_scripts_written_without_spaces_are_cut_into_characters():
         got = [data[a:b].decode() for a, b in zip(starts, ends)]
         assert got == [w for text in lines for w in _words_by_characters(text)], lines
         assert line.tolist() == [k for k, text in enumerate(lines) for _ in _words_by_characters(text)]
+    lines = ["市议会周二投票批准了港区的新预算" * 5, "and kindle書籍 é"]  # cuts beyond the few copied slice by slice
+    data = "\n".join(lines).encode()
+    starts, ends, line = split_unspaced(data, *token_bounds(np.frombuffer(data, np.uint8), lines=True))
+    assert [data[a:b].decode() for a, b in zip(starts, ends)] == [w for t in lines for w in _words_by_characters(t)]
+    assert line.tolist() == [0] * 80 + [1] * 5
     ascii_only = b"plain words only"
     bounds = token_bounds(np.frombuffer(ascii_only, np.uint8), lines=True)
     assert all(a is b for a, b in zip(split_unspaced(ascii_only, *bounds), bounds))  # untouched, not copied

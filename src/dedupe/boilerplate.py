@@ -466,18 +466,36 @@ def _spaced(block: str) -> str:
     return _UNSPACED.sub(r"\g<0> ", block)
 
 
-def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable | None = None,
-                   spaced: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-1 features and word counts of all blocks of all documents, stacked in order, and
     ``sizes`` (blocks per document). Every feature is the one document-by-document computation
     would give: per-document quantities (longest blocks, repeats, vocabulary matching) are
-    computed per segment of the stacked blocks."""
+    computed per segment of the stacked blocks. Blocks that hold characters of a script
+    written without spaces are read with a space after each (see :func:`_spaced`): their
+    documents are computed again so, a few in a chunk."""
     docs = [d if isinstance(d, list) else list(d) for d in documents]
+    feats, words, sizes, held = _features_of(docs, token_codes)
+    if len(held):
+        first = np.concatenate(([0], np.cumsum(sizes)))
+        affected = np.unique(np.searchsorted(first, held, side="right") - 1)
+        held = set(held.tolist())
+        again = [[_spaced(b) if first[d] + k in held else b for k, b in enumerate(docs[d])] for d in affected.tolist()]
+        rows = np.concatenate([np.arange(first[d], first[d + 1]) for d in affected.tolist()])
+        feats[rows], words[rows] = _features_of(again, token_codes, look_for_unspaced=False)[:2]
+    return feats, words, sizes
+
+
+def _features_of(docs: list[list[str]], token_codes: TokenTable | None, look_for_unspaced: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_features_many` as the blocks are, and the blocks that hold a character of a
+    script written without spaces (when ``look_for_unspaced``)."""
+    held = np.zeros(0, np.int64)
     sizes = np.fromiter(map(len, docs), np.int64, len(docs))
     flat = list(map(str.strip, chain.from_iterable(docs)))
     n = len(flat)
     if n == 0:
-        return np.zeros((0, len(BLOCK_FEATURES))), np.zeros(0), sizes
+        return np.zeros((0, len(BLOCK_FEATURES))), np.zeros(0), sizes, held
     seg = np.repeat(np.arange(len(docs)), sizes)  # document of each block
     doc_first = np.concatenate(([0], np.cumsum(sizes)[:-1]))  # first block of each document
     lengths = np.fromiter(map(len, flat), np.int64, n)
@@ -490,13 +508,8 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         bmp = cps
     else:
         cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
-        held = () if spaced else _blocks_holding_unspaced(cps, starts)
-        if len(held):  # read as if written with spaces (see _spaced)
-            for b in held.tolist():
-                flat[b] = _spaced(flat[b])
-            blocks = iter(flat)
-            return _features_many([[next(blocks) for _ in range(size)] for size in sizes.tolist()], token_codes,
-                                  spaced=True)
+        if look_for_unspaced:
+            held = _blocks_holding_unspaced(cps, starts)
         bmp = np.minimum(cps, 0xFFFF) if kernels is None else None  # then only the edges are capped
     kinds = _kinds_of(cps, kernels) if bmp is None else np.take(_kind_table(), bmp)  # take: no cast to intp
     space = kinds == _SPACE_KIND
@@ -640,7 +653,7 @@ def _features_many(documents: Sequence[Sequence[str]], token_codes: TokenTable |
         *np.log1p(vocab), np.minimum(at_start, 1), np.log1p(repeats),
         words / max_words[seg], np.minimum(words / top3[seg], 3.0),
     ]
-    return np.column_stack(columns).astype(float), words, sizes
+    return np.column_stack(columns).astype(float), words, sizes, held
 
 
 def _document_blocks(sizes: np.ndarray, words: np.ndarray, text_hash: np.ndarray, seg: np.ndarray,

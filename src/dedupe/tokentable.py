@@ -107,8 +107,23 @@ def split_unspaced(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.
     # token i, with cuts c_1 < ... < c_k inside it, becomes [s_i, c_1), [c_1, c_2), ..., [c_k, e_i):
     # the cuts go after s_i among the starts and before e_i among the ends (an insert, not a sort)
     cuts, token = cuts[inside], token[inside]
-    return (np.insert(starts, token + 1, cuts), np.insert(ends, token, cuts),
-            np.insert(lines, token + 1, lines[token]))
+    return (_inserted(starts, token + 1, cuts), _inserted(ends, token, cuts),
+            _inserted(lines, token + 1, lines[token]))
+
+
+def _inserted(values: np.ndarray, at: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``np.insert(values, at, new)`` for ``at`` in order: a few (the usual case, a quoted word
+    or name in a chunk of English) copied around slice by slice, three times faster."""
+    if len(at) > 32:
+        return np.insert(values, at, new)
+    out = np.empty(len(values) + len(at), values.dtype)
+    done = 0
+    for k, (position, value) in enumerate(zip(at.tolist(), new.tolist())):
+        out[done + k:position + k] = values[done:position]
+        out[position + k] = value
+        done = position
+    out[done + len(at):] = values[done:]
+    return out
 
 
 def token_runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

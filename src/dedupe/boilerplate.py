@@ -456,6 +456,8 @@ _UNSPACED = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in 
 def _blocks_holding_unspaced(points: np.ndarray, block_starts: np.ndarray) -> np.ndarray:
     """The blocks (of the joined code ``points``, starting at ``block_starts``) that hold a
     character of a script written without spaces."""
+    if points.max() < UNSPACED_RANGES[0][0]:  # (one fast pass)
+        return np.zeros(0, np.int64)
     at = np.flatnonzero(points >= UNSPACED_RANGES[0][0])  # a few in a chunk of news in English
     beyond = points[at]
     at = at[UNSPACED_BMP[np.minimum(beyond, 0xFFFF)] | ((beyond >= 0x20000) & (beyond <= 0x3FFFF))]

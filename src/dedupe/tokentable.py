@@ -88,9 +88,9 @@ def split_unspaced(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.
     if data.isascii():
         return starts, ends, lines
     raw = np.frombuffer(data, np.uint8)
-    lead = np.flatnonzero(raw >= 0xE0)  # the first bytes of 3- and 4-byte characters
-    if not lead.size:
+    if raw.max() < 0xE0:  # no character of 3 or 4 bytes: the usual chunk of English (one fast pass)
         return starts, ends, lines
+    lead = np.flatnonzero(raw >= 0xE0)  # the first bytes of 3- and 4-byte characters
     byte = [np.take(raw, lead + k, mode="clip").astype(np.int64) & 0x3F for k in range(4)]
     three = raw[lead] < 0xF0
     bmp = ((raw[lead] & 0x0F).astype(np.int64) << 12) | (byte[1] << 6) | byte[2]

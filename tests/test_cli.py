@@ -887,9 +887,10 @@ def test_standard_output_that_is_the_input_is_refused_before_it_is_touched(tmp_p
     assert result.returncode == 0 and (tmp_path / "out.jsonl").read_bytes()
 
 
-def test_a_folder_output_that_cannot_be_written_names_the_file(tmp_path):
+def test_an_output_that_cannot_be_written_names_the_file_and_leaves_nothing(tmp_path):
     """A folder output on a full disk (here: files limited to 200 bytes) said only "No space left
-    on device", naming no file; JSON lines outputs named theirs."""
+    on device", naming no file; JSON lines outputs named theirs, but left the folders made for
+    them."""
     import resource
 
     def small_files():
@@ -901,6 +902,14 @@ def test_a_folder_output_that_cannot_be_written_names_the_file(tmp_path):
     assert done.returncode == 3
     assert done.stderr.decode() == f"dedupe: error: cannot write {tmp_path / 'out' / first}: File too large\n"
     assert list(tmp_path.iterdir()) == []
+    # a file output in folders made for it: they were left behind, empty
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("".join(json.dumps({"id": p.name, "text": p.read_text(encoding="utf-8")}) + "\n"
+                            for p in sorted(SEEDS.iterdir())), encoding="utf-8")
+    done = subprocess.run([console_script(), "clean", str(dump), "-o", str(tmp_path / "new" / "sub" / "o.jsonl"), "-q"],
+                          capture_output=True, preexec_fn=small_files, timeout=120)
+    assert done.returncode == 3 and "File too large" in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == [dump]
 
 
 def test_a_temporary_folder_without_room_is_named(tmp_path):

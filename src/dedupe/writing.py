@@ -77,12 +77,14 @@ class AtomicFile:
         self._tmp: Path | None = None
         self._file: io.IOBase | None = None
         self._raw = None
+        self._made: list[Path] = []  # the folders made for it, removed again if it is not written
 
     def __enter__(self):
         try:
             if self.path.exists() and not (self.path.is_file() or self.path.is_dir()):
                 self._fd = os.open(self.path, os.O_WRONLY)
             else:
+                self._made = [folder for folder in (self.path.parent, *self.path.parent.parents) if not folder.exists()]
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = _unnamed_file(self.path.parent)
                 self._unnamed = self._fd is not None
@@ -109,14 +111,20 @@ class AtomicFile:
             if exc_type is None and self._tmp is not None:
                 os.replace(self._tmp, self.path)
         except OSError as err:
-            if self._tmp is not None:
-                self._tmp.unlink(missing_ok=True)
+            self._discard()
             raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
         finally:
             os.close(self._fd)
-        if exc_type is not None and self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
+        if exc_type is not None:
+            self._discard()
         return False
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+        for folder in self._made:  # deepest first; one that another file went into stays
+            with suppress(OSError):
+                folder.rmdir()
 
     def _named(self) -> Path:
         """The finished unnamed file linked under a hidden name of its own, to be renamed over

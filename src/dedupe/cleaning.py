@@ -110,10 +110,9 @@ def _named_together(outputs: ExitStack, paths: list[str]) -> None:
     try:
         with stops_held():
             outputs.close()
-    except Exception:
-        raise
-    except BaseException as stop:  # KeyboardInterrupt, or what a signal handler raises
-        stop.written = paths
+    except BaseException as stop:
+        if not isinstance(stop, Exception):  # KeyboardInterrupt, or what a signal handler raises
+            stop.written = paths
         raise
 
 

@@ -49,8 +49,8 @@ from .errors import ConfigError, DedupeError
 from .minhash import MinHasher
 from .normalising import Lines
 from .segmenting import segment_chunk
-from .writing import temporary_file
 from .shingling import Shingler
+from .writing import temporary_file
 
 if TYPE_CHECKING:
     from .offtopic import OffTopicDetector
@@ -233,13 +233,13 @@ class _Pool(multiprocessing.pool.Pool):
 
     @staticmethod
     def Process(ctx, *args, **kwds):
+        # the pool's worker loop, quiet when this process is gone (see _worker_unless_orphaned)
+        kwds["args"] = (kwds.pop("target"),) + tuple(kwds.get("args", ()))
+        process = ctx.Process(*args, target=_worker_unless_orphaned, **kwds)
         # terminate() ends the workers with SIGKILL: a SIGTERM sent to a worker that the system
         # has not yet run since its fork (on a busy machine) reaches Python's handler of the
         # forking process, which the fork then clears: the worker lived on, waiting for work,
         # and terminate() waited on it for ever. A worker holds nothing that needs its exit.
-        # the pool's worker, quiet when this process is gone (see _worker_unless_orphaned)
-        kwds["args"] = (kwds.pop("target"),) + tuple(kwds.get("args", ()))
-        process = ctx.Process(*args, target=_worker_unless_orphaned, **kwds)
         process.terminate = process.kill
         return process
 

@@ -392,6 +392,19 @@ def test_templates_are_counted_per_site_and_once_per_document():
         assert all(d.score == 1.0 for d in promos)  # all six documents of site a hold it
 
 
+def test_a_long_paragraph_written_without_spaces_recurring_on_a_site_is_syndication_not_a_template():
+    """Templates are short blocks (at most template_max_words words); a long one recurring on a
+    site is syndication, whose first copy is kept. Words were counted at spaces, so a long
+    paragraph of Chinese was a few "words", and went from every page as a template."""
+    long_chinese = ("新华社北京电 国家统计局周二公布的数据显示，今年前三个季度全国规模以上工业增加值同比增长百分之四，"
+                    "其中制造业增长较快，高技术制造业增加值占比继续提高，专家认为经济运行总体平稳。")
+    docs = [Document(f"p{i}", f"第{i}篇报道的标题\n{long_chinese}\n" + "本地新闻" * (i + 3), source="news.example.cn")
+            for i in range(6)]
+    found = [[d for d in c.decisions if d.text == long_chinese][0] for c in _Cleaner().clean(docs)]
+    assert (found[0].action, found[0].reason) == ("keep", None)
+    assert all((d.action, d.reason) == ("strip", "duplicate") for d in found[1:]), [d.reason for d in found]
+
+
 def test_a_copy_of_a_block_that_went_for_another_reason_is_decided_on_its_own_findings():
     """The Turkey/Syria story pasted off-topic into the Russia/Iran article (seed 004, blocks
     15-26) later comes as an article of its own. It was stripped whole as 'duplicate' of the

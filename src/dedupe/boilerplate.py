@@ -64,7 +64,7 @@ from .matcher import compile_pattern, first_characters
 from .reading import UnreadableJSON, parse_json
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
-from .tokentable import UNSPACED_BMP, UNSPACED_RANGES, TokenTable, token_keys, token_runs
+from .tokentable import UNSPACED_BMP, UNSPACED_CLASS, UNSPACED_RANGES, TokenTable, token_keys, token_runs
 from .writing import check_outputs, output_file
 
 FORMAT_VERSION = 1
@@ -448,9 +448,7 @@ def _vocab_hits_at(text: str, positions: list[int], start: int, end: int) -> lis
 # and so is the CJK punctuation between them: the classifier reads such a block with a space
 # after each. Read as one long "word", a paragraph of Japanese looked like page furniture: all
 # of the one Japanese page among the labelled ones was stripped, content and all.
-_UNSPACED = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in UNSPACED_RANGES + ((0x3001, 0x3004),
-                                                                                                    (0x3008, 0x3020)))
-                       + "]")
+_UNSPACED = re.compile(f"[{UNSPACED_CLASS}\u3001-\u3004\u3008-\u3020]")
 
 
 def _blocks_holding_unspaced(points: np.ndarray, block_starts: np.ndarray) -> np.ndarray:

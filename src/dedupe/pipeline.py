@@ -44,6 +44,7 @@ from .indexing import BlockIndex, BlockRef, ChunkLookup, GrowableArray, Index
 from .parallel import MAX_WORKERS, ChunkWork, CountSpool, OrderedPool, Scorer, Shipped, Sketcher, Texts
 from .reading import Document, chunked, id_text, source_of
 from .segmenting import Segments, strip_lines
+from .tokentable import count_words
 from .writing import temporary_file
 
 
@@ -593,7 +594,7 @@ class _Spread:
         clusters = copies.cluster
         spread = np.where(clusters >= 0, self.docs_with.view()[np.maximum(clusters, 0)], 0)
         wide = np.flatnonzero(spread >= config.template_min_docs)
-        short = wide[np.fromiter((len(texts[i].split()) <= config.template_max_words for i in wide.tolist()),
+        short = wide[np.fromiter((count_words(texts[i]) <= config.template_max_words for i in wide.tolist()),
                                  bool, len(wide))]
         documents = np.asarray(self.docs_per_source, np.int64)[self.source_of.view()[clusters[short]]]
         out[short] = spread[short] / np.maximum(documents, 1)

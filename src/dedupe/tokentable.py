@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
@@ -72,6 +73,18 @@ UNSPACED_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2E80
 UNSPACED_BMP = np.zeros(0x10000, bool)  # indexed by code point
 for _low, _high in UNSPACED_RANGES:
     UNSPACED_BMP[_low:min(_high, 0xFFFF) + 1] = True
+UNSPACED_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in UNSPACED_RANGES)  # inside a regex's [...]
+_WORD = re.compile(f"[{UNSPACED_CLASS}]|[^\\s{UNSPACED_CLASS}]+")
+
+
+def count_words(text: str) -> int:
+    """How many words ``text`` has, as the shingles count them: the pieces between white space,
+    where each character of a script written without spaces is one.
+
+    >>> count_words("Read more: 東京で"), count_words("two  words")
+    (5, 2)
+    """
+    return len(text.split()) if text.isascii() else len(_WORD.findall(text))
 
 
 def split_unspaced(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray

@@ -126,14 +126,19 @@ def _char_table() -> np.ndarray:
             flags = 0
             if ch.isspace():
                 flags |= _SPACE
-            elif ch.isalpha():
+            elif ch.isalpha() or unicodedata.category(ch) in ("Mn", "Mc"):
+                # the vowel signs of Devanagari, Bengali, Thai... are marks, and they are half
+                # the letters of a word there: counted with the letters (they were "other",
+                # and a Hindi paragraph read as one of symbols)
                 flags |= _ALPHA | (_UPPER if ch.isupper() else 0)
             elif ch.isdigit():
                 flags |= _DIGIT
             elif unicodedata.category(ch)[0] in "PS":
                 flags |= _PUNCT
             table[cp] = flags
-        for ch in ".!?…。！？｡":
+        # full stops of other scripts too: the danda (Devanagari, Bengali), Urdu's, Armenian's,
+        # Ethiopic's, Myanmar's, Khmer's, Arabic's question mark, and the CJK ones
+        for ch in ".!?…。！？｡\u0964\u0965\u06d4\u0589\u1362\u104b\u17d4\u17d5\u061f":
             table[ord(ch)] |= _ENDP
         for ch in "\"'”’»)]」』）":
             table[ord(ch)] |= _QUOTE

@@ -496,7 +496,7 @@ def _reference_counts(document: list[str]) -> np.ndarray:
             return ""
         if c.isspace():
             return "space"
-        if c.isalpha():
+        if c.isalpha() or unicodedata.category(c) in ("Mn", "Mc"):  # vowel signs are letters too
             return "upper" if c.isupper() else "alpha"
         if c.isdigit():
             return "digit"

@@ -7,6 +7,7 @@ import pytest
 from dedupe.config import CleanerConfig
 from dedupe.errors import ConfigError, InputError
 from dedupe.pipeline import Cleaner as _Cleaner
+from dedupe.indexing import BlockRef
 from dedupe.reading import Document
 
 # These tests are about copies; the single-block detectors have tests of their own.
@@ -270,6 +271,45 @@ def test_an_index_of_ones_own_needs_only_the_interface():
     assert sum(d[1] == "duplicate" for ds in reference for d in ds) > 50
     assert run(index=OwnIndex(), workers=2) == reference
     assert run(index=OwnIndex()) == reference
+
+    # kept for a later run, as a persistent store is: the second run's copies of the first
+    # run's blocks ended in an IndexError (the index need not tell its size)
+    kept = OwnIndex()
+    page = "A long story about the storm in the north of the country, told here.\nAnd a second paragraph of it."
+    list(Cleaner(index=kept).clean([Document("yesterday", page)]))
+    again = Cleaner(index=kept).clean_document(Document("today", page))
+    assert [(d.action, d.reason, d.duplicate_of) for d in again.decisions] == [
+        ("strip", "duplicate", BlockRef("yesterday", 0)), ("strip", "duplicate", BlockRef("yesterday", 1))]
+
+
+def test_one_cleaner_runs_one_run_at_a_time_and_a_reused_one_decides_as_a_fresh_one():
+    """Two clean() runs of one Cleaner read in turn shared its index and counts: with one worker
+    the first's decisions came from the second's documents, with two an AttributeError. A
+    second run is now refused until the first is read to its end or closed. A Cleaner given
+    its own off-topic detector added every run's vocabulary to the last's, so reused it
+    decided otherwise than a fresh one."""
+    from conftest import SEEDS
+    from dedupe.offtopic import OffTopicDetector
+
+    seeds = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    first, second = seeds[:3] + _recombined_seed_documents()[:30], seeds[3:]  # 004: the Turkey/Syria paste
+    cleaner = _Cleaner(offtopic=OffTopicDetector())
+    running = cleaner.clean(first)
+    next(running)
+    with pytest.raises(ConfigError, match="in the middle of another run"):
+        next(cleaner.clean(second))
+    with pytest.raises(ConfigError, match="in the middle of another run"):
+        cleaner.fit(second)
+    running.close()
+
+    def decisions_of(cleaned):
+        return [[(d.action, d.reason, d.score, d.duplicate_of) for d in c.decisions] for c in cleaned]
+
+    reused = decisions_of(cleaner.clean(second))
+    assert reused == decisions_of(_Cleaner(offtopic=OffTopicDetector()).clean(second))
+    assert any(d[1] == "off-topic" for ds in reused for d in ds)
+
+
 
 
 def _story(i: int) -> str:

@@ -105,7 +105,8 @@ class Cleaner:
     boilerplate : BoilerplateClassifier, optional
         The block classifier; the model shipped with the package by default.
     offtopic : OffTopicDetector, optional
-        The off-topic detector; a default one, fitted on the documents being cleaned.
+        The off-topic detector (its settings); a default one otherwise. Either is fitted afresh
+        on the documents of each run, so give each Cleaner one of its own.
     workers : int
         Processes that segment, sketch and score documents (1: all in this process). The
         index and the decisions stay in this process, so the output does not depend on it.
@@ -135,6 +136,7 @@ class Cleaner:
         self.offtopic = offtopic
         self._own_offtopic = False
         self._pool: OrderedPool | None = None  # the worker processes both passes of clean() share
+        self._running = False  # a run is under way (see _one_run)
         self._load_detectors()
         self._reset()
 
@@ -151,6 +153,19 @@ class Cleaner:
     def _first_chunk(self) -> int:
         return max(1, self.chunk_size // 8)
 
+    @contextmanager
+    def _one_run(self) -> Iterator[None]:
+        """A run's state (the index, the counts, the worker processes) is this object's: a
+        second run started while one is unfinished would share it with the first."""
+        if self._running:
+            raise ConfigError("this Cleaner is in the middle of another run (a clean() or transform() not read to "
+                              "its end): finish or close() that one first, or use another Cleaner")
+        self._running = True
+        try:
+            yield
+        finally:
+            self._running = False
+
     def fit(self, documents: Iterable[DocumentLike], *, same_documents: bool = False) -> "Cleaner":
         """First pass: find copies and count their spread; keeps compact per-block arrays.
 
@@ -161,13 +176,18 @@ class Cleaner:
         not noticed. Without it, a document whose text is not the one this pass saw stops the
         second pass with an InputError naming it."""
         _check_stream(documents, "fit")
-        return self._fit(documents, same_documents)
+        with self._one_run():
+            return self._fit(documents, same_documents)
 
     def transform(self, documents: Iterable[DocumentLike], *, same_documents: bool = False
                   ) -> Iterator[CleanedDocument]:
         """Second pass over the documents given to :meth:`fit`, in the same order."""
         _check_stream(documents, "transform")
-        return self._transform(documents, same_documents)
+        return self._in_one_run(self._transform(documents, same_documents))
+
+    def _in_one_run(self, run: Iterator[CleanedDocument]) -> Iterator[CleanedDocument]:
+        with self._one_run():
+            yield from run
 
     def _fit(self, documents: Iterable[DocumentLike], same_documents: bool) -> "Cleaner":
         self._reset()
@@ -204,8 +224,12 @@ class Cleaner:
             raise InputError(f"transform() got {stats.replayed} documents but fit() saw {stats.documents}")
 
     def clean(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
-        """Clean documents in order, yielding each cleaned document with its decisions."""
+        """Clean documents in order, yielding each cleaned document with its decisions. One
+        run at a time: another started before this one is read to its end is refused."""
         _check_stream(documents, "clean")
+        return self._in_one_run(self._clean(documents))
+
+    def _clean(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
         if not self.two_pass:
             self._reset()
             for docs, blocks, results, copies in self._locate(documents, ChunkWork(self._sketcher, self._scorer())):
@@ -261,11 +285,13 @@ class Cleaner:
         if getattr(self, "_spool", None) is not None:
             self._spool.close()
         self._spool: CountSpool | None = None
-        if self._own_offtopic and self.offtopic is not None:
-            # a fresh detector learns the vocabulary of the documents at hand: the last run's,
-            # emptied, is one (of the same settings, the config's) that keeps its background
-            # table and its memo of word features, which a new one reads and builds again
-            # (some 40 ms of every clean() of a small batch)
+        if self.offtopic is not None:
+            # each run's detector learns the vocabulary of the documents at hand: the last run's,
+            # emptied, is one of the same settings that keeps its background table and its memo
+            # of word features, which a new one reads and builds again (some 40 ms of every
+            # clean() of a small batch). A detector given to the Cleaner is emptied too: it
+            # went on adding each run's vocabulary to the last's, so a reused Cleaner decided
+            # otherwise than a fresh one, and two sharing a detector swayed each other
             self.offtopic.forget()
         elif self._own_offtopic:
             from .offtopic import OffTopicDetector
@@ -483,7 +509,10 @@ class _Survivors:
             self.gone.view()[cluster[new]] = strip[new]
             self.seen = top
         copied = np.flatnonzero((of >= 0) & np.isin(reason, COPY_REASON_CODES))
-        return copied[self.gone.view()[of[copied]]]
+        # an entry beyond those registered came from before this run (an index kept from an
+        # earlier one, whose size an Index need not tell): its first occurrence is taken as kept
+        known = copied[of[copied] < self.gone.size]
+        return known[self.gone.view()[of[known]]]
 
 
 def _or_none(values: np.ndarray, missing: np.ndarray) -> list:

@@ -291,8 +291,10 @@ class Cleaner:
             # of word features, which a new one reads and builds again (some 40 ms of every
             # clean() of a small batch). A detector given to the Cleaner is emptied too: it
             # went on adding each run's vocabulary to the last's, so a reused Cleaner decided
-            # otherwise than a fresh one, and two sharing a detector swayed each other
-            self.offtopic.forget()
+            # otherwise than a fresh one (one of the caller's own making, through its forget(),
+            # where it has one)
+            if hasattr(self.offtopic, "forget"):
+                self.offtopic.forget()
         elif self._own_offtopic:
             from .offtopic import OffTopicDetector
 

@@ -99,6 +99,7 @@ def _blocks() -> list[str]:
              for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
     return lines + ["“Brutalised” — the  Colour of NEWS…", "•", "x", "Straße ÉTÉ ǅ ﬁne", "日本語の テキスト 12",
                     "市议会周二投票批准了港区的新预算。「引用」：ｶﾀｶﾅ", "ภาษาไทยkindle書籍 𠀋𠀌 한국어",
+                    "Bundes\u00adgericht ภาษา\u200bไทย می\u200cخواهم Всё Ёлка الـعربية किया।",
                     "emoji 🙂🙂 here", "lone \ud800 surrogate", "a" * 10_000, "word " * 3000, "tab\tand\x0bvt"]
 
 

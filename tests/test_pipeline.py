@@ -133,10 +133,21 @@ def test_bad_parameters_say_what_to_change():
                             ({"strip": None}, "strip must be a set of reasons"),
                             ({"cross_doc": None}, "cross_doc must be one of"),
                             ({"workers": True}, "workers must be a whole number from 1 to 256"),
-                            ({"workers": 10**20}, "workers must be a whole number from 1 to 256")]:
+                            ({"workers": 10**20}, "workers must be a whole number from 1 to 256"),
+                            # accepted here, refused by the index under other names ("bands must
+                            # be a positive integer", "4-bit signatures pack two values a byte")
+                            ({"lsh_bands": 0, "lsh_rows": 0}, "lsh_bands and lsh_rows must be at least 1"),
+                            ({"num_perm": 9}, "num_perm must be an even number from 8 to 1024, got 9")]:
         with pytest.raises(ConfigError, match=message):
             Cleaner(**params)
     assert Cleaner(detect="duplicate,near-duplicate").config.detect == {"duplicate", "near-duplicate"}
+    with pytest.raises(ConfigError, match=r"config must be a CleanerConfig, got dict: give the parameters as keywords"):
+        _Cleaner({"threshold": 0.5})  # an AttributeError before
+    import numpy as np  # numpy's numbers were refused as "not a whole number"
+
+    numpy_made = _Cleaner(num_perm=np.int64(64), threshold=np.float32(0.5), workers=np.int64(2))
+    assert (numpy_made.config.num_perm, numpy_made.workers) == (64, 2) and type(numpy_made.config.num_perm) is int
+    assert type(numpy_made.config.threshold) is float
 
 
 def test_the_python_api_says_what_it_takes():

@@ -6,6 +6,7 @@ Defaults were chosen from measurements on the bundled seeds and the labelled pag
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, fields, replace
 
 from .errors import ConfigError
@@ -79,18 +80,23 @@ class CleanerConfig:
                     object.__setattr__(self, f.name, frozenset(value))
                 else:
                     raise ConfigError(f"{f.name} must be a set of reasons such as {{'duplicate'}}, got {value!r}")
-            elif f.name in _INTEGERS:
-                _check(isinstance(value, int) and not isinstance(value, bool)
+            elif f.name in _INTEGERS:  # numpy's integers too, kept as Python's
+                _check(isinstance(value, numbers.Integral) and not isinstance(value, bool)
                        or value is None and f.name in _OPTIONAL,
                        f"{f.name} must be a whole number, got {value!r}")
+                if value is not None:
+                    object.__setattr__(self, f.name, int(value))
             elif f.name in _NUMBERS:
-                _check(isinstance(value, (int, float)) and not isinstance(value, bool)
+                _check(isinstance(value, numbers.Real) and not isinstance(value, bool)
                        or value is None and f.name in _OPTIONAL,
                        f"{f.name} must be a number, got {value!r}")
+                if value is not None:
+                    object.__setattr__(self, f.name, float(value))
         _check(isinstance(self.cross_doc, str) and self.cross_doc in CROSS_DOC_POLICIES,
                f"cross_doc must be one of {', '.join(CROSS_DOC_POLICIES)}, got {self.cross_doc!r}")
         _check(1 <= self.shingle_size <= 32, "shingle_size must be between 1 and 32 words")
-        _check(8 <= self.num_perm <= 1024, "num_perm must be between 8 and 1024")
+        _check(8 <= self.num_perm <= 1024 and self.num_perm % 2 == 0,  # (the index packs two values a byte)
+               f"num_perm must be an even number from 8 to 1024, got {self.num_perm}")
         _check(0 <= self.seed < 2**32, "seed must be a non-negative 32-bit integer")
         # threshold is also the LSH design threshold, whose banding needs it below 1
         _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold}: it also sets the "
@@ -110,6 +116,7 @@ class CleanerConfig:
         if (self.lsh_bands is None) != (self.lsh_rows is None):
             raise ConfigError("give both lsh_bands and lsh_rows, or neither")
         if self.lsh_bands is not None:
+            _check(self.lsh_bands >= 1 and self.lsh_rows >= 1, "lsh_bands and lsh_rows must be at least 1")
             _check(self.lsh_bands * self.lsh_rows <= self.num_perm,
                    "lsh_bands * lsh_rows must not exceed num_perm")
 

@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import pickle
 from collections import deque
 from contextlib import contextmanager
@@ -122,8 +123,13 @@ class Cleaner:
 
     def __init__(self, config: CleanerConfig | None = None, *, index: Index | None = None,
                  boilerplate=None, offtopic=None, workers: int = 1, chunk_size: int = 256, **params):
+        if config is not None and not isinstance(config, CleanerConfig):
+            raise ConfigError(f"config must be a CleanerConfig, got {type(config).__name__}: give the parameters "
+                              "as keywords instead, e.g. Cleaner(threshold=0.5)")
         config = config or CleanerConfig()
         self.config = config.with_(**params) if params else config
+        if isinstance(workers, numbers.Integral) and not isinstance(workers, bool):
+            workers = int(workers)  # numpy's too
         if not (isinstance(workers, int) and not isinstance(workers, bool) and 1 <= workers <= MAX_WORKERS):
             raise ConfigError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
         if not (isinstance(chunk_size, int) and not isinstance(chunk_size, bool) and chunk_size >= 1):

@@ -150,6 +150,19 @@ def test_bad_parameters_say_what_to_change():
     assert type(numpy_made.config.threshold) is float
 
 
+def test_a_record_that_cannot_be_spooled_is_named():
+    """Documents read once are spooled for the second pass: a record holding what pickle cannot
+    take (a lock) ended in a bare TypeError naming no document; a list is not spooled."""
+    import threading
+
+    records = [{"id": "a", "text": "A story about the storm in the north of the country."},
+               {"id": "b", "text": "A story about a storm.", "lock": threading.Lock()}]
+    assert [c.document.id for c in _Cleaner().clean(records)] == ["a", "b"]
+    with pytest.raises(InputError, match=r"document b: a document's record cannot be kept for the second pass "
+                                         r"\(cannot pickle '_thread.lock' object\).*give them as a list"):
+        list(_Cleaner().clean(iter(records)))
+
+
 def test_the_python_api_says_what_it_takes():
     """A string given where documents go was cleaned character by character; a second
     transform() after one fit() failed inside numpy; a Document without a text string failed

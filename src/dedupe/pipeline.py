@@ -231,7 +231,11 @@ class Cleaner:
 
     def clean(self, documents: Iterable[DocumentLike]) -> Iterator[CleanedDocument]:
         """Clean documents in order, yielding each cleaned document with its decisions. One
-        run at a time: another started before this one is read to its end is refused."""
+        run at a time: another started before this one is read to its end is refused.
+
+        Documents read once (an iterator) are spooled to a temporary file for the second pass,
+        so each :class:`CleanedDocument` holds a new :class:`Document` of the same fields (a
+        subclass's own fields are not kept); a list's come back as they are."""
         _check_stream(documents, "clean")
         return self._in_one_run(self._clean(documents))
 
@@ -665,11 +669,16 @@ class _Replay:
             raise InputError("the documents were read only in part before being read again")
         stream = (_as_document(item, number) for number, item in enumerate(self.documents, start=1))
         for batch in chunked(stream, self.batch):
-            pickle.dump(list(map(_document_fields, batch)), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                pickle.dump(list(map(_document_fields, batch)), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            except (TypeError, AttributeError, pickle.PicklingError) as exc:  # a record holding a lock, a file...
+                raise InputError(f"a document's record cannot be kept for the second pass ({exc}), as documents "
+                                 "read once must be: give them as a list, or records of plain values",
+                                 _first_unpicklable(batch)) from None
             yield from batch
         self._spooled = True
 
-    def _replayed(self) -> Iterator[Document]:
+    def _replayed(self) -> Iterator[Document]:  # (new Document objects: the caller's were not kept)
         self.spool.seek(0)
         while True:
             try:
@@ -687,6 +696,15 @@ class _Replay:
 # in Document()'s order; not the line as read, which would double the spool (it comes last, and
 # replayed documents are written back from their records)
 _document_fields = attrgetter(*(f.name for f in dataclasses.fields(Document) if f.name != "line"))
+
+
+def _first_unpicklable(batch: list[Document]) -> str:
+    for doc in batch:
+        try:
+            pickle.dumps(_document_fields(doc))
+        except Exception:
+            return f"document {doc.id}"
+    return "a document"
 
 
 def _check_stream(documents, method: str) -> None:

@@ -22,7 +22,7 @@ from dedupe.minhash import MinHasher
 from dedupe import offtopic
 from dedupe.offtopic import TermCounts
 from dedupe.shingling import Shingler, sequence_hashes
-from dedupe.tokentable import TokenTable, token_bounds, token_keys, token_runs
+from dedupe.tokentable import ASCII_WHITESPACE, TokenTable, token_bounds, token_keys, token_runs
 
 from conftest import ROOT, run_dedupe
 
@@ -122,6 +122,19 @@ def test_token_bounds_lines_and_keys(both, seed):
     assert [data[s:e] for s, e in zip(starts, ends)] == data.split()
     _assert_same(*both(token_keys, data, starts, ends))
     _assert_same(*both(token_keys, data[:ends[-1]], starts, ends))  # the last token ends the buffer
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_token_bounds_cut_at_characters_of_scripts_without_spaces(both, seed):
+    """The compiled token_bounds cuts at each character of a script written without spaces as
+    it finds the runs; numpy cuts the runs afterwards: the same tokens, wherever the characters
+    fall against its blocks of 64 bytes (a 4-byte one across the edge, at the very end)."""
+    rng = random.Random(seed)
+    pieces = ["東", "京で", "ab", "kindle", " ", "  ", "\n", "é", "𠀋", "ภา", "한", "€", "💡", "x" * 61]
+    for size in (0, 1, 63, 64, 65, 200, 5000):
+        text = "".join(rng.choice(pieces) for _ in range(size))
+        raw = np.frombuffer(text.encode(), np.uint8)
+        _assert_same(*both(token_bounds, raw, ASCII_WHITESPACE, True, True))
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -60,10 +60,13 @@ def test_scripts_written_without_spaces_are_cut_into_characters():
         lines = ["".join(rng.choice(pieces) + rng.choice(["", "", " ", "  "]) for _ in range(rng.randint(0, 12)))
                  for _ in range(rng.randint(1, 4))]
         data = "\n".join(lines).encode()
-        starts, ends, line = split_unspaced(data, *token_bounds(np.frombuffer(data, np.uint8), lines=True))
-        got = [data[a:b].decode() for a, b in zip(starts, ends)]
-        assert got == [w for text in lines for w in _words_by_characters(text)], lines
-        assert line.tolist() == [k for k, text in enumerate(lines) for _ in _words_by_characters(text)]
+        raw = np.frombuffer(data, np.uint8)
+        want = [w for text in lines for w in _words_by_characters(text)]
+        # cut after the runs are found, and as they are found (compiled, where the kernels are)
+        for starts, ends, line in (split_unspaced(data, *token_bounds(raw, lines=True)),
+                                   token_bounds(raw, lines=True, unspaced=True)):
+            assert [data[a:b].decode() for a, b in zip(starts, ends)] == want, lines
+            assert line.tolist() == [k for k, text in enumerate(lines) for _ in _words_by_characters(text)]
     lines = ["市议会周二投票批准了港区的新预算" * 5, "and kindle書籍 é"]  # cuts beyond the few copied slice by slice
     data = "\n".join(lines).encode()
     starts, ends, line = split_unspaced(data, *token_bounds(np.frombuffer(data, np.uint8), lines=True))

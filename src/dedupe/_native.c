@@ -46,7 +46,7 @@
 
 /* Bumped whenever a function below changes its arguments or its meaning: dedupe.native only
  * uses a library that reports the version it was written for (a stale build is not called). */
-#define KERNELS_VERSION 6
+#define KERNELS_VERSION 7
 
 int64_t dd_version(void) { return KERNELS_VERSION; }
 
@@ -97,19 +97,55 @@ static inline uint64_t load8(const uint8_t *data, int64_t size, int64_t at) {
 
 static inline uint64_t low_bits(int64_t k) { return k >= 8 ? ~0ULL : ((1ULL << (8 * k)) - 1); }
 
+/* The cuts that the characters of UTF-8 `units` of a script written without spaces make: bit
+ * k of the result is set where a word must start anew at base + k (such a character, and what
+ * follows one), for the first bytes of 3- and 4-byte characters flagged in `leads`; a cut that
+ * falls beyond this block of 64 goes to *next (bit k for 64 + k). `unspaced` flags the code
+ * points of the Basic Multilingual Plane; beyond it, U+20000-U+3FFFF (the CJK ideographs). */
+static uint64_t unspaced_cuts(const uint8_t *units, int64_t n, int64_t base, uint64_t leads, const uint8_t *unspaced,
+                              uint64_t *next) {
+    uint64_t cuts = 0;
+    while (leads) {
+        const int bit = __builtin_ctzll(leads);
+        leads &= leads - 1;
+        const int64_t at = base + bit;
+        const uint8_t lead = units[at];
+        int width, hit;
+        if (lead < 0xF0) {
+            if (at + 2 >= n) continue;
+            width = 3;
+            hit = unspaced[((lead & 0x0F) << 12) | ((units[at + 1] & 0x3F) << 6) | (units[at + 2] & 0x3F)];
+        } else {
+            if (at + 3 >= n) continue;
+            width = 4;
+            const uint32_t cp = ((uint32_t)(lead & 0x07) << 18) | ((uint32_t)(units[at + 1] & 0x3F) << 12) |
+                                ((uint32_t)(units[at + 2] & 0x3F) << 6) | (units[at + 3] & 0x3F);
+            hit = cp >= 0x20000 && cp <= 0x3FFFF;
+        }
+        if (!hit) continue;
+        cuts |= 1ULL << bit;
+        if (bit + width < 64) cuts |= 1ULL << (bit + width);
+        else *next |= 1ULL << (bit + width - 64);
+    }
+    return cuts;
+}
+
 /* Maximal runs of units that are not gaps (is_gap[unit] != 0): their starts and ends and, when
  * line_of is not NULL, their lines (how many newline bytes come before each), as far as
  * `capacity` allows. Returns how many there are (more than capacity: call again with room for
  * all). 64 units at a time: a mask of the word units, whose edges are walked bit by bit (a word
  * boundary every few bytes defeats a branch per byte). The popcnt clone counts a word's lines in
- * one instruction (the default build calls a library routine for each). */
+ * one instruction (the default build calls a library routine for each). With `unspaced` (not
+ * NULL; see unspaced_cuts), the units are UTF-8 and each character of a script written without
+ * spaces is a run of its own. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 int64_t dd_token_bounds(const uint8_t *units, int64_t n, const uint8_t *is_gap, int64_t *starts, int64_t *ends,
-                        int64_t *line_of, int64_t capacity) {
+                        int64_t *line_of, int64_t capacity, const uint8_t *unspaced) {
     int64_t n_starts = 0, n_ends = 0, line = 0;
     uint64_t previous = 0; /* the unit before this block was a word unit (bit 0) */
+    uint64_t carried = 0;  /* cuts made by a character of the block before */
 #ifdef __SSE2__
     /* A table of a few gap values (whitespace: six; a flag array: one) is compared 16 bytes at
      * a time instead of looked up byte by byte. */
@@ -124,10 +160,11 @@ int64_t dd_token_bounds(const uint8_t *units, int64_t n, const uint8_t *is_gap, 
     __m128i gap_vectors[8];
     for (int g = 0; g < n_gaps && g < 8; g++) gap_vectors[g] = _mm_set1_epi8((char)gaps[g]);
     const __m128i newline_vector = _mm_set1_epi8('\n');
+    const __m128i lead_vector = _mm_set1_epi8((char)0xE0);
 #endif
     for (int64_t base = 0; base < n; base += 64) {
         const int64_t size = n - base < 64 ? n - base : 64;
-        uint64_t word = 0, newline = 0;
+        uint64_t word = 0, newline = 0, leads = 0;
 #ifdef __SSE2__
         if (size == 64 && n_gaps <= 8) {
             for (int part = 0; part < 4; part++) {
@@ -136,6 +173,9 @@ int64_t dd_token_bounds(const uint8_t *units, int64_t n, const uint8_t *is_gap, 
                 for (int g = 0; g < n_gaps; g++) gap = _mm_or_si128(gap, _mm_cmpeq_epi8(bytes, gap_vectors[g]));
                 word |= (uint64_t)(uint16_t)~_mm_movemask_epi8(gap) << (16 * part);
                 newline |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline_vector)) << (16 * part);
+                if (unspaced) /* bytes >= 0xE0: the first of a 3- or 4-byte character */
+                    leads |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+                        _mm_cmpeq_epi8(_mm_max_epu8(bytes, lead_vector), bytes)) << (16 * part);
             }
         } else
 #endif
@@ -143,9 +183,14 @@ int64_t dd_token_bounds(const uint8_t *units, int64_t n, const uint8_t *is_gap, 
             const uint8_t u = units[base + i];
             word |= (uint64_t)(!is_gap[u]) << i;
             newline |= (uint64_t)(u == '\n') << i;
+            leads |= (uint64_t)(u >= 0xE0) << i;
         }
+        uint64_t cuts = carried;
+        carried = 0;
+        if (unspaced && leads) cuts |= unspaced_cuts(units, n, base, leads, unspaced, &carried);
+        if (size < 64) cuts &= (1ULL << size) - 1;
         const uint64_t shifted = (word << 1) | previous;
-        uint64_t rising = word & ~shifted, falling = ~word & shifted;
+        uint64_t rising = word & (~shifted | cuts), falling = shifted & (~word | cuts);
         if (size < 64) falling &= (1ULL << size) - 1;
         if (n_starts + __builtin_popcountll(rising) > capacity) { /* out of room: only count */
             n_starts += __builtin_popcountll(rising);

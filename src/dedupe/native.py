@@ -29,6 +29,7 @@ import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _ptr(array: np.ndarray) -> int:
 class Kernels:
     """The functions of one loaded ``_native`` library, with numpy in and out."""
 
-    VERSION = 6  # KERNELS_VERSION of the _native.c these wrappers call
+    VERSION = 7  # KERNELS_VERSION of the _native.c these wrappers call
 
     def __init__(self, library: ctypes.CDLL):
         self._lib = library
@@ -55,7 +56,7 @@ class Kernels:
         if library.dd_version() != self.VERSION:
             raise AttributeError("the compiled kernels are of another version: build them again")
         for name, argtypes, restype in (
-            ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P, _I64], _I64),
+            ("dd_token_bounds", [_P, _I64, _P, _P, _P, _P, _I64, _P], _I64),
             ("dd_agreements", [_P, _I64, _P, _P, _I64, _P], None),
             ("dd_document_pairs", [_P, _P, _I64, _P, _P], None),
             ("dd_row_counts", [_P, _P, _I64, _I64, _P, _P, _P, _P], _I64),
@@ -98,16 +99,21 @@ class Kernels:
         out[0] = out[length + 1] = ord('"')
         return out[:length + 2].tobytes()
 
-    def token_bounds(self, units: np.ndarray, is_gap: np.ndarray, lines: bool = False):
+    def token_bounds(self, units: np.ndarray, is_gap: np.ndarray, lines: bool = False,
+                     unspaced: Optional[np.ndarray] = None):
         """Runs of bytes ``u`` with ``is_gap[u] == 0`` (a 256-entry table): ``(starts, ends)``,
-        and with ``lines`` each run's line (newline bytes before it) too."""
+        and with ``lines`` each run's line (newline bytes before it) too. With ``unspaced`` (a
+        flag per code point below U+10000), the bytes are UTF-8 and each character of a script
+        written without spaces is a run of its own (:func:`dedupe.tokentable.split_unspaced`)."""
         units = np.ascontiguousarray(units, np.uint8)
         is_gap = np.ascontiguousarray(is_gap, np.uint8)
+        table = None if unspaced is None else np.ascontiguousarray(unspaced, np.uint8)
         capacity = len(units) // 4 + 64  # words of text are longer than 3 bytes on average
         while True:
             out = np.empty((3 if lines else 2, capacity), np.int64)
             count = self._lib.dd_token_bounds(_ptr(units), len(units), _ptr(is_gap), _ptr(out[0]), _ptr(out[1]),
-                                              _ptr(out[2]) if lines else None, capacity)
+                                              _ptr(out[2]) if lines else None, capacity,
+                                              None if table is None else _ptr(table))
             if count <= capacity:
                 return tuple(row[:count] for row in out)
             capacity = count

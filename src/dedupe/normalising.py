@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from . import native
-from .tokentable import split_unspaced, token_bounds
+from .tokentable import token_bounds
 
 _APOSTROPHES = "'\u2018\u2019\u201a\u201b\u2032\u2035\u0060\u00b4\u02bc"
 _SEPARATORS = (
@@ -264,7 +264,7 @@ def normalised_tokens(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, 
         return normalised_tokens([t.replace("\n", " ").replace("\r", " ") for t in texts])
     # A word belongs to the text whose line holds its first byte.
     raw = np.frombuffer(data, np.uint8)
-    starts, ends, text_of = split_unspaced(data, *token_bounds(raw, lines=True))
+    starts, ends, text_of = token_bounds(raw, lines=True, unspaced=True)
     return data, starts, ends, np.bincount(text_of, minlength=len(texts))
 
 

@@ -74,7 +74,7 @@ from .errors import ConfigError, DedupeError, InputError
 from .indexing import GrowableArray
 from .normalising import Lines, character_map, code_points, fold_each, fold_lines, lowered_ascii_map
 from .reading import chunked
-from .tokentable import TokenTable, spans, split_unspaced, token_bounds
+from .tokentable import TokenTable, spans, token_bounds
 
 DEFAULT_BACKGROUND = "default"
 _SPARSE = 8  # features per batch below n_features / _SPARSE: touched one by one, not all at once
@@ -232,7 +232,7 @@ class TermCounts:
         # The pieces of data.split(). After the translation the only whitespace bytes left are
         # spaces and the newlines between blocks: a piece's row is its line. A character of a
         # script written without spaces is a piece of its own.
-        starts, ends, row = split_unspaced(data, *token_bounds(raw, lines=True))
+        starts, ends, row = token_bounds(raw, lines=True, unspaced=True)
         if self._several_starts.size > self.cache_limit:
             self._codes.clear()  # bounded memory (the list goes with the table)
         codes = self._codes.lookup_spans(data, starts, ends)

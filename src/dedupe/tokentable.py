@@ -44,20 +44,26 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _LENGTH_MIX = np.uint64(0xD6E8FEB86659FD93)
 
 
-def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE, lines: bool = False):
+def token_bounds(units: np.ndarray, is_gap: np.ndarray = ASCII_WHITESPACE, lines: bool = False,
+                 unspaced: bool = False):
     """``(starts, ends)`` of the maximal runs of ``units`` that are not gaps (``is_gap[unit]``);
     with the default table, the pieces ``bytes.split()`` returns. With ``lines``, a third array
-    gives each run's line: how many newline units come before it.
+    gives each run's line: how many newline units come before it. With ``unspaced``, the units
+    are UTF-8, and each character of a script written without spaces is a run of its own (see
+    :func:`split_unspaced`).
 
     >>> token_bounds(np.frombuffer(b" ab c\\nd", np.uint8), lines=True)
     (array([1, 4, 6]), array([3, 5, 7]), array([0, 0, 1]))
     """
     kernels = native.load()
     if kernels is not None and units.dtype == np.uint8:
-        return kernels.token_bounds(units, is_gap, lines)
+        return kernels.token_bounds(units, is_gap, lines, _UNSPACED_UNITS if unspaced else None)
     starts, ends = token_runs(~np.take(is_gap, units))  # take: no cast of the index array to intp first
-    if lines:
-        return starts, ends, np.searchsorted(np.flatnonzero(units == 0x0A), starts)
+    if unspaced or lines:
+        line = np.searchsorted(np.flatnonzero(units == 0x0A), starts)
+        if unspaced:
+            starts, ends, line = split_unspaced(units, starts, ends, line)
+        return (starts, ends, line) if lines else (starts, ends)
     return starts, ends
 
 
@@ -73,6 +79,7 @@ UNSPACED_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2E80
 UNSPACED_BMP = np.zeros(0x10000, bool)  # indexed by code point
 for _low, _high in UNSPACED_RANGES:
     UNSPACED_BMP[_low:min(_high, 0xFFFF) + 1] = True
+_UNSPACED_UNITS = UNSPACED_BMP.view(np.uint8)  # as the compiled token_bounds reads it
 UNSPACED_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in UNSPACED_RANGES)  # inside a regex's [...]
 _WORD = re.compile(f"[{UNSPACED_CLASS}]|[^\\s{UNSPACED_CLASS}]+")
 
@@ -87,21 +94,20 @@ def count_words(text: str) -> int:
     return len(text.split()) if text.isascii() else len(_WORD.findall(text))
 
 
-def split_unspaced(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray
+def split_unspaced(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tokens ``[starts, ends)`` of the UTF-8 ``data`` (with each one's line), cut so that
     every character of a script written without spaces (:data:`UNSPACED_RANGES`) is a token
-    of its own; other tokens are unchanged.
+    of its own; other tokens are unchanged. (What ``token_bounds(..., unspaced=True)`` gives
+    without the compiled kernels, which cut as they go.)
 
     >>> data = "kindle書籍 は".encode()
     >>> s, e, _ = split_unspaced(data, np.array([0, 13]), np.array([12, 16]), np.array([0, 0]))
     >>> [data[a:b].decode() for a, b in zip(s, e)]
     ['kindle', '書', '籍', 'は']
     """
-    if data.isascii():
-        return starts, ends, lines
-    raw = np.frombuffer(data, np.uint8)
-    if raw.max() < 0xE0:  # no character of 3 or 4 bytes: the usual chunk of English (one fast pass)
+    raw = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    if not raw.size or raw.max() < 0xE0:  # no character of 3 or 4 bytes: the usual chunk of English (one fast pass)
         return starts, ends, lines
     lead = np.flatnonzero(raw >= 0xE0)  # the first bytes of 3- and 4-byte characters
     byte = [np.take(raw, lead + k, mode="clip").astype(np.int64) & 0x3F for k in range(4)]

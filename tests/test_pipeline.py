@@ -163,6 +163,26 @@ def test_a_record_that_cannot_be_spooled_is_named():
         list(_Cleaner().clean(iter(records)))
 
 
+def test_a_run_whose_documents_fail_midway_lets_go_of_its_temporary_files():
+    """The first pass keeps its term counts in a file without a name; a source that raised
+    midway left it open on the Cleaner (its disk space held) until the next run."""
+    import os
+
+    def breaking():
+        yield from _recombined_seed_documents()[:20]
+        raise ValueError("the source broke")
+
+    def unnamed_files() -> int:
+        return sum("(deleted)" in os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                   if os.path.islink(f"/proc/self/fd/{fd}"))
+
+    before = unnamed_files()
+    cleaner = _Cleaner()
+    with pytest.raises(ValueError, match="the source broke"):
+        list(cleaner.clean(breaking()))
+    assert unnamed_files() == before and cleaner._spool is None
+
+
 def test_the_python_api_says_what_it_takes():
     """A string given where documents go was cleaned character by character; a second
     transform() after one fit() failed inside numpy; a Document without a text string failed

@@ -202,8 +202,14 @@ class Cleaner:
             self._spool = CountSpool()  # the second pass scores with the same term counts
         work = ChunkWork(self._sketcher, fitting=self.offtopic, blocks=False, keep_counts=self._spool is not None,
                          same_documents=same_documents)
-        for docs, _, results, copies in self._locate(documents, work):
-            stats.record(docs, [len(sketch.signatures) for sketch, _ in results], copies)
+        try:
+            for docs, _, results, copies in self._locate(documents, work):
+                stats.record(docs, [len(sketch.signatures) for sketch, _ in results], copies)
+        except BaseException:  # the term counts kept so far (a file without a name) go now, not at the next run
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
+            raise
         self._spread = stats
         return self
 

@@ -992,7 +992,11 @@ def test_a_second_pass_over_other_documents_is_an_error_naming_the_first_that_ch
     changed = docs[:257] + [Document("x", docs[257].text + "\nOne more paragraph.", location="dump.jsonl:258")]
     # the same blocks, one of them edited: the block counts agree, the texts do not
     edited = docs[:100] + [Document("y", docs[100].text.upper(), location="dump.jsonl:101")] + docs[101:]
-    for others, message in ((changed + docs[258:], "dump.jsonl:258"), (edited, "dump.jsonl:101: the documents changed"), (docs + docs[:1], re.escape("dump.jsonl:1: transform() got more documents than the 300 fit() saw")),
+    # the same texts under other ids: copies named ids that this pass never gave
+    renamed = [Document(f"e{k}", d.text, location=d.location) for k, d in enumerate(docs)]
+    for others, message in ((changed + docs[258:], "dump.jsonl:258"), (edited, "dump.jsonl:101: the documents changed"),
+                            (renamed, re.escape("dump.jsonl:1: the documents changed between the two passes (a text, or an id)")),
+                            (docs + docs[:1], re.escape("dump.jsonl:1: transform() got more documents than the 300 fit() saw")),
                             (docs[:-1], re.escape("transform() got 299 documents but fit() saw 300"))):
         cleaner = _Cleaner().fit(docs)
         with pytest.raises(InputError, match=message):

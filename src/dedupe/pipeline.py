@@ -556,8 +556,10 @@ class _Spread:
     of copies, how many documents of the kept copy's source it appears in."""
 
     def __init__(self, check_texts: bool = True):
-        # per document, Python's hash of its text: the second pass must get the very texts (the
-        # block counts alone let a document edited in place through, decided by another's findings)
+        # per document, Python's hash of its id and text: the second pass must get the very
+        # documents (the block counts alone let a document edited in place through, decided by
+        # another's findings; the texts alone, documents renamed, whose copies then named ids
+        # that the second pass never gave)
         self.text_hash = GrowableArray(np.int64) if check_texts else None
         self.reason = GrowableArray(np.int8)
         self.score = GrowableArray(np.float32)
@@ -585,7 +587,7 @@ class _Spread:
             sources.append(source)
         sizes = np.array(n_blocks, dtype=np.int64)
         if self.text_hash is not None:
-            self.text_hash.extend(np.fromiter((hash(doc.text) for doc in docs), np.int64, len(docs)))
+            self.text_hash.extend(np.fromiter((hash((doc.id, doc.text)) for doc in docs), np.int64, len(docs)))
         self.documents += len(docs)
         self.blocks_per_doc.extend(sizes)
         if not len(copies):
@@ -619,7 +621,7 @@ class _Spread:
         order, with ``n_blocks`` blocks each), which must be the documents it saw."""
         seen = self.blocks_per_doc.view()[doc_number:doc_number + len(docs)]
         if self.text_hash is not None and len(seen) == len(docs):
-            hashes = np.fromiter((hash(doc.text) for doc in docs), np.int64, len(docs))
+            hashes = np.fromiter((hash((doc.id, doc.text)) for doc in docs), np.int64, len(docs))
             seen = np.where(hashes == self.text_hash.view()[doc_number:doc_number + len(docs)], seen, -1)
         if len(seen) < len(docs) or not np.array_equal(seen, n_blocks):
             first = int(np.argmax(np.r_[seen != n_blocks[:len(seen)], True]))
@@ -627,7 +629,8 @@ class _Spread:
             if first == len(seen):  # those fit() saw match: there are more
                 raise InputError(f"transform() got more documents than the {self.documents} fit() saw",
                                  changed.location or changed.id)
-            raise InputError("the documents changed between the two passes", changed.location or changed.id)
+            raise InputError("the documents changed between the two passes (a text, or an id)",
+                             changed.location or changed.id)
         self.replayed += len(docs)
         lo, hi = self._cursor, self._cursor + int(seen.sum())
         self._cursor = hi

@@ -413,6 +413,7 @@ class Selection:
         self.capped = capped  # True when more documents held kept copies than could be shown
         self.last = max(chosen, default=-1)
         self.linked_set = set(linked)
+        self.top_set = set(top)  # asked of every document shown: the list made a long page quadratic
         self.targets = {t for s in chosen.values() for t in s.targets}
 
 
@@ -702,7 +703,7 @@ class _PageWriter:
 
     def wanted(self, idx: int, doc_id: str) -> str | None:
         if idx in self.sel.chosen:
-            return "most stripped" if idx in self.sel.top else "random sample"
+            return "most stripped" if idx in self.sel.top_set else "random sample"
         if doc_id in self.pending_linked:
             self.pending_linked.discard(doc_id)
             return "holds kept copies"

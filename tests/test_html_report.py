@@ -172,7 +172,10 @@ def test_summary_counts(synthetic):
     # Sources are reduced to their host.
     m = re.search(r'<table id="by-source">(.*?)</table>', html_text, re.S)
     assert m and "news.example.org" in m.group(1) and "https://" not in m.group(1)
-    assert "This page shows all 3 documents" in "".join(page.text)
+    # documents without text have no line in the report: the page counts those with text (it
+    # said "documents", against the summary's count of all of them)
+    assert "This page shows all 3 documents with text" in "".join(page.text)
+    assert re.search(r'documents with text<b>3</b>', html_text)
 
 
 def _many_docs(n_docs: int, blocks_per_doc: int = 4):

@@ -598,7 +598,9 @@ def _summary_html(s: SummaryBuilder, pal: _Palette) -> str:
     out = []
     out.append('<div class="cards">')
     for label, value in (
-        ("documents", _fmt(s.documents)),
+        # a document without text has no block, so no line in the report: the summary of
+        # `dedupe clean` counts it, the page (made from the report) cannot
+        ("documents with text", _fmt(s.documents)),
         ("blocks", _fmt(s.blocks_total)),
         ("blocks stripped", f"{_fmt(s.blocks_stripped)} ({_pct(s.blocks_stripped, s.blocks_total)})"),
         # the blocks' own characters, from the report: the summary of `dedupe clean` counts the
@@ -825,8 +827,8 @@ def render_report(report_path, out_path, *, max_documents: int = 200, sample_see
     title = title or f"news-dedupe report \u2014 {report.name}"
     left_out = summary.documents - n_shown
     shows = "This page shows " + (
-        f"all {_fmt(n_shown)} documents: " if n_shown == summary.documents
-        else f"{_fmt(n_shown)} of {_fmt(summary.documents)} documents: "
+        f"all {_fmt(n_shown)} documents with text: " if n_shown == summary.documents
+        else f"{_fmt(n_shown)} of {_fmt(summary.documents)} documents with text: "
     ) + (
         f"{_fmt(len(sel.top))} with the most stripped characters, "
         f"{_fmt(len(sel.sample))} drawn at random (seed {sample_seed}) and "

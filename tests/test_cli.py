@@ -1023,6 +1023,18 @@ def test_train_and_eval_reject_bad_labelled_files(tmp_path):
                                     "paragraphs": [{"text": "A story about the harbour.", "label": "content"}]}) + "\n")
     result = run_dedupe("train", one_kind, "-o", tmp_path / "m.json", "--folds", "0")
     assert result.returncode == 2 and "no paragraph is labelled boilerplate" in result.stderr.decode()
+    # three sites, two of them all content: the fold that holds out the third has no boilerplate
+    # to learn from (it said "labels must be 0 (content), 1 (boilerplate)...", naming nothing)
+    pages = [{"id": f"p{k}", "url": f"https://{site}.example/{k}",
+              "paragraphs": [{"text": f"A story about the harbour, part {k}.", "label": "content"}]
+              + ([{"text": "Subscribe to our newsletter", "label": "boilerplate"}] if site == "mixed" else [])}
+             for k, site in enumerate(["plain", "calm", "mixed"])]
+    folded = tmp_path / "folded.jsonl"
+    folded.write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
+    for args in (("train", folded, "-o", tmp_path / "m.json", "--folds", "3"), ("eval", folded, "--held-out", "3")):
+        result = run_dedupe(*args)
+        assert result.returncode == 2 and "the fold that holds out mixed.example leaves no boilerplate blocks on " \
+            "the other sites to learn from: use fewer folds" in result.stderr.decode(), (args, result.stderr)
     good = "tests/data/seeds.labelled.jsonl"  # negative folds ran as 0, and 1 as 0, without a word
     for folds in ("-1", "1"):
         for args in (("eval", good, "--held-out", folds), ("train", good, "-o", tmp_path / "m.json", "--folds", folds)):

@@ -1144,6 +1144,24 @@ def _scores(pages, keeps, dup_strip: bool) -> dict:
     return out
 
 
+def fit_on_sites(pages, train: np.ndarray, classifier_params: dict | None = None,
+                 ignore_caveat: bool = False) -> "BoilerplateClassifier":
+    """A classifier fitted on ``pages[train]``, the sites of one fold of a held-out run; the
+    sites left out are named when those kept hold no content or no boilerplate to learn from
+    (the classifier's own check spoke of labels 0 and 1, which the user never wrote)."""
+    labels = [_binary_labels(pages[i], ignore_caveat) for i in train]
+    found = set(np.concatenate(labels).tolist()) if labels else set()
+    missing = [name for value, name in ((0, "content"), (1, "boilerplate")) if value not in found]
+    if missing:
+        left_out = sorted({p.host for p in pages} - {pages[i].host for i in train})
+        named = ", ".join(left_out[:3]) + (f" and {len(left_out) - 3} more" if len(left_out) > 3 else "")
+        raise InputError(f"the fold that holds out {named or 'no site'} leaves no {' or '.join(missing)} blocks on "
+                         f"the other sites to learn from: use fewer folds, or label {missing[0]} on more sites")
+    hosts = np.array([pages[i].host for i in train])
+    return BoilerplateClassifier(**dict(classifier_params or {})).fit([pages[i].texts for i in train], labels,
+                                                                       groups=hosts)
+
+
 def cross_val_proba(pages, classifier_params: dict | None = None, folds: int = 5,
                     ignore_caveat: bool = False) -> list[np.ndarray]:
     """P(boilerplate) of every block of every page, each page scored by a model trained on the
@@ -1154,9 +1172,7 @@ def cross_val_proba(pages, classifier_params: dict | None = None, folds: int = 5
     folds = min(folds, len(np.unique(hosts)))
     probs: list[np.ndarray] = [np.zeros(0)] * len(pages)
     for tr, te in GroupKFold(folds).split(np.arange(len(pages)), groups=hosts):
-        clf = BoilerplateClassifier(**dict(classifier_params or {})).fit(
-            [pages[i].texts for i in tr], [_binary_labels(pages[i], ignore_caveat) for i in tr],
-            groups=hosts[tr])
+        clf = fit_on_sites(pages, tr, classifier_params, ignore_caveat)
         for i in te:
             probs[i] = clf.predict_proba(pages[i].texts)
     return probs

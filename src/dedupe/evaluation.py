@@ -281,7 +281,7 @@ def evaluate(path, make_cleaner=None, folds: int = 0) -> dict:
     if folds >= 2:
         from sklearn.model_selection import GroupKFold
 
-        from .boilerplate import BoilerplateClassifier, _binary_labels
+        from .boilerplate import fit_on_sites
 
         hosts = np.array([p.host for p in pages])
         n_folds = min(folds, len(set(hosts)))
@@ -293,9 +293,7 @@ def evaluate(path, make_cleaner=None, folds: int = 0) -> dict:
     for train, test in splits:
         boilerplate = None
         if len(train):
-            boilerplate = BoilerplateClassifier().fit(
-                [pages[i].texts for i in train], [_binary_labels(pages[i]) for i in train],
-                groups=hosts[train])
+            boilerplate = fit_on_sites(pages, train)
         cleaner = make_cleaner(boilerplate=boilerplate)
         for i, keep in zip(test, _keep_masks([pages[i] for i in test], cleaner, path, per_reason)):
             keeps[i] = keep

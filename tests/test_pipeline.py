@@ -59,6 +59,25 @@ def test_copies_of_a_paragraph_written_without_spaces_are_found(paragraph):
     assert out["c"].decisions[1].reason == "near-duplicate" and out["c"].decisions[1].score < 1.0
 
 
+def test_a_repeat_of_a_copy_takes_the_reason_and_score_of_the_copy_it_repeats():
+    """Copies point to the first occurrence. A block repeating, word for word, an earlier block of
+    its document that is a near copy of that first occurrence read "duplicate" 1.0 (its match
+    with the repeat) beside a block it only resembles; it reads as the block it repeats now."""
+    council = ("The city council voted on Tuesday night to approve a new budget that raises spending on "
+               "public schools and road repairs across the county.")
+    edited = council.replace("road repairs", "bridge repairs")
+    other = "Some other words about the football results from the games of the weekend."
+    for docs, first in (([Document("a", f"{council}\n{other}\n{edited}\nA line apart from the rest of it all.\n{edited}")],
+                         BlockRef("a", 0)),
+                        ([Document("a", f"Title one\n{council}"), Document("b", f"Title two\n{edited}\n{other}\n{edited}")],
+                         BlockRef("a", 1))):
+        near, repeat = [d for c in _Cleaner(detect=COPIES, threshold=0.5).clean(docs) for d in c.decisions
+                        if d.text == edited]
+        assert (near.reason, near.duplicate_of) == ("near-duplicate", first) and near.score < 1.0
+        assert (repeat.action, repeat.reason, repeat.score, repeat.duplicate_of) == (
+            "strip", "near-duplicate", near.score, first)
+
+
 def test_cross_doc_keep_leaves_the_copy_and_flag_only_reports_it():
     kept = decisions(Cleaner(cross_doc="keep"), [A, B])["b"]
     assert SHARED in kept.text and all(d.reason is None for d in kept.decisions)

@@ -374,7 +374,7 @@ class Cleaner:
                 lo = rows.stop
             copies = Copies.concatenate(each)
         self.index.flush()
-        return copies
+        return _as_its_twin(copies, sketches, exact)
 
     def _compiled_copies(self, docs: list[Document], sketches: list[Sketch], signatures: np.ndarray,
                          exact: np.ndarray, lookup) -> Optional[Copies]:
@@ -499,6 +499,29 @@ class Cleaner:
                 strip[i] = False
                 self._survivors.standin[entry] = BlockRef(docs[owner[i]].id, i - int(doc_first[owner[i]]))
         return standing
+
+
+def _as_its_twin(copies: Copies, sketches: list[Sketch], exact: np.ndarray) -> Copies:
+    """A block identical to an earlier one of its document (its twin) that is itself a copy
+    names the block the twin names (copies point to the first occurrence), and so takes the
+    twin's reason and score: those of its own match with the twin read "duplicate" 1.0 beside
+    a first occurrence that the twin only resembles."""
+    first = np.zeros(len(sketches) + 1, np.int64)
+    np.cumsum([len(s.signatures) for s in sketches], out=first[1:])
+    earlier = np.concatenate([np.where(s.earlier >= 0, s.earlier + lo, -1)
+                              for s, lo in zip(sketches, first[:-1].tolist())]) if len(exact) else exact
+    twin = np.flatnonzero(earlier >= 0)
+    if not twin.size:
+        return copies
+    of = earlier[twin]
+    twin, of = twin[exact[twin] == exact[of]], of[exact[twin] == exact[of]]
+    follows = (copies.reason[twin] != 0) & (copies.reason[of] != 0) & (copies.of[twin] == copies.of[of])
+    twin, of = twin[follows], of[follows]
+    if not twin.size:
+        return copies
+    reason, score = copies.reason.copy(), copies.score.copy()
+    reason[twin], score[twin] = reason[of], score[of]  # (a twin's twin is the first identical block: no chain)
+    return Copies(reason, score, copies.of, copies.cluster, copies.cross)
 
 
 class _Survivors:

@@ -506,15 +506,16 @@ def _as_its_twin(copies: Copies, sketches: list[Sketch], exact: np.ndarray) -> C
     names the block the twin names (copies point to the first occurrence), and so takes the
     twin's reason and score: those of its own match with the twin read "duplicate" 1.0 beside
     a first occurrence that the twin only resembles."""
+    if not len(exact) or any(s.earlier is None for s in sketches):  # (sketches of this pipeline have them)
+        return copies
     first = np.zeros(len(sketches) + 1, np.int64)
     np.cumsum([len(s.signatures) for s in sketches], out=first[1:])
     earlier = np.concatenate([np.where(s.earlier >= 0, s.earlier + lo, -1)
-                              for s, lo in zip(sketches, first[:-1].tolist())]) if len(exact) else exact
+                              for s, lo in zip(sketches, first[:-1].tolist())])
     twin = np.flatnonzero(earlier >= 0)
-    if not twin.size:
-        return copies
     of = earlier[twin]
-    twin, of = twin[exact[twin] == exact[of]], of[exact[twin] == exact[of]]
+    identical = exact[twin] == exact[of]
+    twin, of = twin[identical], of[identical]
     follows = (copies.reason[twin] != 0) & (copies.reason[of] != 0) & (copies.of[twin] == copies.of[of])
     twin, of = twin[follows], of[follows]
     if not twin.size:

@@ -64,7 +64,7 @@ from .matcher import compile_pattern, first_characters
 from .reading import UnreadableJSON, parse_json
 from .offtopic import lowered_map
 from .shingling import sequence_hashes
-from .tokentable import UNSPACED_BMP, UNSPACED_CLASS, UNSPACED_RANGES, TokenTable, token_keys, token_runs
+from .tokentable import UNSPACED_CLASS, UNSPACED_RANGES, TokenTable, is_unspaced, token_keys, token_runs
 from .writing import check_outputs, output_file
 
 FORMAT_VERSION = 1
@@ -463,7 +463,7 @@ def _blocks_holding_unspaced(points: np.ndarray, block_starts: np.ndarray) -> np
         return np.zeros(0, np.int64)
     at = np.flatnonzero(points >= UNSPACED_RANGES[0][0])  # a few in a chunk of news in English
     beyond = points[at]
-    at = at[UNSPACED_BMP[np.minimum(beyond, 0xFFFF)] | ((beyond >= 0x20000) & (beyond <= 0x3FFFF))]
+    at = at[is_unspaced(beyond)]
     return np.unique(np.searchsorted(block_starts, at, side="right") - 1)
 
 

@@ -80,6 +80,12 @@ UNSPACED_BMP = np.zeros(0x10000, bool)  # indexed by code point
 for _low, _high in UNSPACED_RANGES:
     UNSPACED_BMP[_low:min(_high, 0xFFFF) + 1] = True
 _UNSPACED_UNITS = UNSPACED_BMP.view(np.uint8)  # as the compiled token_bounds reads it
+
+
+def is_unspaced(points: np.ndarray) -> np.ndarray:
+    """Per code point: a character of a script written without spaces (:data:`UNSPACED_RANGES`)."""
+    points = np.asarray(points, np.int64)
+    return UNSPACED_BMP[np.minimum(points, 0xFFFF)] & (points <= 0xFFFF) | (points >= 0x20000) & (points <= 0x3FFFF)
 UNSPACED_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in UNSPACED_RANGES)  # inside a regex's [...]
 _WORD = re.compile(f"[{UNSPACED_CLASS}]|[^\\s{UNSPACED_CLASS}]+")
 
@@ -114,7 +120,7 @@ def split_unspaced(data: bytes | np.ndarray, starts: np.ndarray, ends: np.ndarra
     three = raw[lead] < 0xF0
     bmp = ((raw[lead] & 0x0F).astype(np.int64) << 12) | (byte[1] << 6) | byte[2]
     beyond = ((raw[lead] & 0x07).astype(np.int64) << 18) | (byte[1] << 12) | (byte[2] << 6) | byte[3]
-    unspaced = np.where(three, UNSPACED_BMP[bmp & 0xFFFF], (beyond >= 0x20000) & (beyond <= 0x3FFFF))
+    unspaced = is_unspaced(np.where(three, bmp, beyond))
     if not unspaced.any():
         return starts, ends, lines
     first = lead[unspaced]

@@ -181,6 +181,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=10000, help="documents in the dump")
     parser.add_argument("--dump", type=Path, help="an existing make_dump.py folder (default: build one)")
+    parser.add_argument("--eval", type=Path, help="the labelled pages make_dump.py recombines, when it builds "
+                                                   "the dump (default: its own, ../shared/eval/aeb.dev.jsonl)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default="benchmarks/results/speed", help="output path prefix (.md, .json)")
@@ -196,8 +198,9 @@ def main() -> None:
 
     dump_dir = args.dump or HERE / "data" / f"dump-{args.docs}"
     if not (dump_dir / "dump.jsonl").exists():
-        subprocess.run([sys.executable, str(HERE / "make_dump.py"), "--docs", str(args.docs), "--out", str(dump_dir)],
-                       check=True)
+        build = [sys.executable, str(HERE / "make_dump.py"), "--docs", str(args.docs), "--out", str(dump_dir)]
+        if subprocess.run(build + (["--eval", str(args.eval)] if args.eval else [])).returncode:
+            sys.exit("speed.py: make_dump.py could not build the dump (above); give --dump or --eval")
     truth = load_truth(dump_dir)
     methods = args.methods.split(",")
     runs: dict[str, list] = {method: [] for method in methods}

@@ -1160,3 +1160,27 @@ def test_jsonl_lines_come_back_as_they_came_but_for_the_text(tmp_path):
     assert second == untouched
     stripped = [r for r in read_report(tmp_path / "r.jsonl") if r["action"] == "strip"]
     assert [(r["doc_id"], r["block"], r["reason"]) for r in stripped] == [("1", 1, "duplicate")]
+
+
+def test_what_a_reading_of_the_docs_found_said_wrongly(tmp_path):
+    """A JSON array is not JSON lines; an output path ending with / is a folder, a folder output
+    named .jsonl a file; eval names the model it scored; --folds 1 names the option."""
+    for text in ('[\n  {"text": "a"},\n  {"text": "b"}\n]\n', '[{"text": "a"}, {"text": "b"}]\n'):
+        (tmp_path / "array.json").write_text(text, encoding="utf-8")
+        for skip in ((), ("--on-error", "skip")):  # the whole input, not a line to set aside
+            result = run_dedupe("clean", tmp_path / "array.json", "--dry-run", *skip, cwd=tmp_path)
+            assert result.returncode == 2 and "a JSON array, not JSON lines" in result.stderr.decode()
+            assert "jq -c" in result.stderr.decode() and not (tmp_path / "array.rejects").exists()
+    (tmp_path / "d.jsonl").write_text('[1, 2]\n{"text": "a"}\n', encoding="utf-8")  # one bad line: skipped
+    assert run_dedupe("clean", tmp_path / "d.jsonl", "--dry-run", "--on-error", "skip", cwd=tmp_path).returncode == 0
+    result = run_dedupe("clean", tmp_path / "d.jsonl", "-o", f"{tmp_path}/out/")
+    assert result.returncode == 3 and "ends with /" in result.stderr.decode() and not (tmp_path / "out").exists()
+    result = run_dedupe("clean", SEEDS, "-o", tmp_path / "cleaned.jsonl")
+    assert result.returncode == 3 and "a folder name" in result.stderr.decode()
+    assert not (tmp_path / "cleaned.jsonl").exists()
+    model = ROOT / "src" / "dedupe" / "models" / "boilerplate-v1.json"
+    result = run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--model", model)
+    assert f"model {model}" in result.stdout.decode() and "shipped" not in result.stdout.decode()
+    assert json.loads(run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--json").stdout)["model"] == "shipped"
+    result = run_dedupe("train", "tests/data/seeds.labelled.jsonl", "-o", tmp_path / "m.json", "--folds", "1")
+    assert result.returncode == 2 and "--folds must be 0" in result.stderr.decode()

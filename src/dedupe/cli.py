@@ -47,7 +47,12 @@ def _version(value: bool) -> None:
     if value:
         from . import native
 
-        kernels = "compiled kernels" if native.load() is not None else "numpy only (no compiled kernels)"
+        if native.load() is not None:
+            kernels = "compiled kernels"
+        elif native.available():
+            kernels = "numpy only (compiled kernels built, turned off by DEDUPE_NATIVE=0)"
+        else:
+            kernels = "numpy only (no compiled kernels)"
         typer.echo(f"news-dedupe {__version__}, {kernels}")
         raise typer.Exit()
 
@@ -77,11 +82,13 @@ def clean(
                                             "the report only, or keep them (ignore). Site templates are "
                                             "counted from these copies and follow --strip, not this "
                                             "option; keep leaves none to count."),
-    strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated); other "
-                                                     "findings are only flagged in the report. E.g. "
+    strip: str = typer.Option("all", "--strip", help="Reasons that remove blocks (comma separated, of duplicate, "
+                                                     "near-duplicate, template, boilerplate, off-topic, all); "
+                                                     "other findings are only flagged in the report. E.g. "
                                                      "duplicate,near-duplicate."),
-    detect: str = typer.Option("all", "--detect", help="Detectors that run at all (comma separated reasons); "
-                                                       "e.g. duplicate,near-duplicate for a fast dedup-only pass."),
+    detect: str = typer.Option("all", "--detect", help="Detectors that run at all (comma separated reasons, as "
+                                                       "for --strip); e.g. duplicate,near-duplicate for a fast "
+                                                       "dedup-only pass."),
     workers: int = typer.Option(0, "--workers", help="Processes that sketch and score documents "
                                                      "(0: one per available core). The output does not depend on it."),
     threshold: float = typer.Option(CleanerConfig.threshold, help="Similarity (Jaccard) from which a block is a "
@@ -101,11 +108,13 @@ def clean(
     id_field: str = typer.Option("id", help="JSONL field holding the document id (line number when absent)."),
     on_error: OnError = typer.Option(OnError.fail, "--on-error",
                                      help="Bad input (malformed JSON, missing text, bad encoding): fail with the "
-                                          "file and line, or skip it, writing it untouched to the rejects file."),
+                                          "file and line, or skip it, setting it aside in the rejects file (a "
+                                          "JSON line untouched; a .txt file by its path)."),
     rejects: Optional[str] = typer.Option(None, help="Rejects file for --on-error skip (default: "
                                                      "OUTPUT.rejects; with the output on stdout or "
-                                                     "--dry-run, INPUT.rejects or stdin.rejects in the "
-                                                     "current folder). The summary names it."),
+                                                     "--dry-run, NAME.rejects in the current folder, NAME "
+                                                     "being the input's name up to its first dot, or "
+                                                     "stdin). The summary names it."),
     overwrite: bool = typer.Option(False, help="Replace an existing, non-empty output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (on stdout, or on stderr "
                                                        "when stdout carries the documents or is closed)."),
@@ -208,8 +217,9 @@ def view(
 
 @app.command("eval")
 def eval_(
-    labelled: str = typer.Argument(..., metavar="LABELLED", help="Labelled pages (JSONL: paragraphs with content / boilerplate / "
-                                             "duplicate labels, see shared/eval/README)."),
+    labelled: str = typer.Argument(..., metavar="LABELLED", help="Labelled pages, one JSON object a line: "
+                                             '{"id": ..., "url": ..., "paragraphs": [{"text": ..., "label": '
+                                             '"content" | "boilerplate" | "duplicate"}, ...]} (README, "Quality").'),
     held_out: int = typer.Option(0, "--held-out", help="Hold out by site: split pages by host into this many "
                                                         "folds and score each with a boilerplate model trained on "
                                                         "the others (0: use the shipped model)."),
@@ -225,6 +235,8 @@ def eval_(
     from .evaluation import evaluate
 
     def run():
+        if held_out < 0 or held_out == 1:
+            raise _usage(f"--held-out must be 0 (the shipped model) or a whole number >= 2, not {held_out}")
         if model is not None and held_out:
             raise _usage("--held-out trains a model per fold, so --model would not be scored: give one or the other")
         config = CleanerConfig(strip=parse_reasons(strip))
@@ -238,6 +250,7 @@ def eval_(
             return Cleaner(config, boilerplate=boilerplate or loaded)
 
         figures = evaluate(labelled, make_cleaner, folds=held_out)
+        figures["model"] = None if held_out else model or "shipped"
         if as_json:
             print(json.dumps(figures, indent=2))
             return
@@ -247,8 +260,10 @@ def eval_(
 
 
 def _eval_table(figures: dict) -> str:
+    model = figures.get("model") or "shipped"
     lines = [f"{figures['pages']} pages" + (f", held out by site in {figures['held_out_folds']} folds"
-                                            if figures["held_out_folds"] else ", shipped model"), "",
+                                            if figures["held_out_folds"] else
+                                            ", shipped model" if model == "shipped" else f", model {model}"), "",
              "| scored on | word precision | word recall | word F1 | strip precision | strip recall |",
              "|---|---|---|---|---|---|"]
     for key, name in (("all", "all labels"), ("without_caveat", "without headline/byline/caption blocks")):
@@ -265,7 +280,8 @@ def _eval_table(figures: dict) -> str:
 def train(
     labelled: list[str] = typer.Argument(..., metavar="LABELLED...", help="Labelled pages to learn from (JSONL, as for `dedupe eval`)."),
     output: str = typer.Option(..., "-o", "--output", help="Where to write the model (a small JSON file; - for stdout)."),
-    folds: int = typer.Option(5, help="Cross-validation folds, grouped by site (0 to skip)."),
+    folds: int = typer.Option(5, help="Cross-validation folds, grouped by site (0 to skip); their figures are "
+                                      "printed as JSON (on stderr when the model goes to stdout)."),
 ) -> None:
     """Fit the boilerplate classifier to your own sites' labelled pages.
 
@@ -274,6 +290,8 @@ def train(
     from .boilerplate import train_model
 
     def run():
+        if folds < 0 or folds == 1:
+            raise _usage(f"--folds must be 0 (no cross-validation) or a whole number >= 2, not {folds}")
         cv = train_model(labelled, output, cv_folds=folds)
         typer.echo(f"wrote {'the model' if output == '-' else output}", err=True)
         if cv:  # the figures leave stdout to a model written there

@@ -506,6 +506,11 @@ def _stale(library: ctypes.CDLL) -> bool:
     return bool(built_from) and hashlib.sha256(source.read_bytes()).hexdigest()[:16] != built_from
 
 
+def available() -> bool:
+    """Whether the compiled kernels were built here (whatever ``DEDUPE_NATIVE`` says)."""
+    return _load(True) is not None
+
+
 def load() -> Kernels | None:
     """The compiled kernels, or None where they were not built or ``DEDUPE_NATIVE=0``."""
     return _load(os.environ.get("DEDUPE_NATIVE", "1") != "0")

@@ -66,6 +66,7 @@ class BlockDecision:
     source: Optional[str] = None  # the document's site, when known (reported only then)
 
     def to_record(self) -> dict:
+        """The block's report line as a dict (see README, "The report")."""
         record = {
             "doc_id": self.doc_id, "block": self.block, "start": self.start, "end": self.end,
             "text": self.text, "action": self.action, "reason": self.reason,
@@ -81,12 +82,16 @@ class BlockDecision:
 
 @dataclass
 class CleanedDocument:
+    """A document as the cleaner left it: the ``document`` read, its cleaned ``text`` (the
+    stripped blocks' lines removed, every other byte in place) and one decision per block."""
+
     document: Document
     text: str
     decisions: list[BlockDecision]
 
     @property
     def stripped(self) -> list[BlockDecision]:
+        """The decisions of the blocks that were removed."""
         return [d for d in self.decisions if d.action == "strip"]
 
 
@@ -280,6 +285,15 @@ class Cleaner:
                 self._pool = None
 
     def clean_document(self, document: DocumentLike) -> CleanedDocument:
+        """Clean one document on its own: a run of :meth:`clean` over it alone, so its copies
+        inside itself are found, but nothing is remembered from one call to the next (to check
+        documents against one another, give them to one :meth:`clean`).
+
+        >>> cleaned = Cleaner().clean_document("A storm closed roads in the north on Monday.\\n"
+        ...                                    "A storm closed roads in the north on Monday.")
+        >>> [(d.action, d.reason) for d in cleaned.decisions]
+        [('keep', None), ('strip', 'duplicate')]
+        """
         return next(iter(self.clean([document])))
 
     # -- stages ----------------------------------------------------------------------------

@@ -280,6 +280,11 @@ def _read_jsonl_lines(stream, name: str, options: ReadOptions, handle: RejectHan
             yield doc
 
 
+# A .json file is often one JSON array of the records: the whole input, not one bad line to skip.
+_ARRAY_HINT = ("a JSON array, not JSON lines: dedupe reads one JSON object per line "
+               "(convert the file with: jq -c '.[]' FILE > FILE.jsonl)")
+
+
 def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options: ReadOptions,
                   handle: RejectHandler) -> Document | None:
     try:
@@ -294,8 +299,12 @@ def _parse_record(body: bytes, raw: bytes, location: str, line_no: int, options:
     try:
         record = parse_json(line)
     except UnreadableJSON as exc:
+        if line_no == 1 and line.strip() == "[":
+            raise InputError(_ARRAY_HINT, location) from None
         handle(Rejected(location, str(exc), raw))
         return None
+    if line_no == 1 and isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
+        raise InputError(_ARRAY_HINT, location)
     if not isinstance(record, dict):
         handle(Rejected(location, f"expected a JSON object, got {type(record).__name__}", raw))
         return None

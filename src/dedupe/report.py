@@ -2,9 +2,9 @@
 
 One report line per block, in input order::
 
-    {"doc_id": "002.txt", "block": 126, "start": 21034, "end": 21390, "text": "...",
+    {"doc_id": "002.txt", "block": 126, "start": 23401, "end": 23696, "text": "...",
      "action": "strip", "reason": "duplicate", "score": 1.0,
-     "duplicate_of": {"doc_id": "002.txt", "block": 120}, "cluster": 118}
+     "duplicate_of": {"doc_id": "002.txt", "block": 120}, "cluster": 153}
 
 ``start``/``end`` are Python string offsets into the original document text (``text ==
 original[start:end]``); ``reason`` is null for blocks kept without remark; ``cluster`` numbers

@@ -225,7 +225,8 @@ def check_outputs(input_path: str, outputs: dict[str, Optional[str]], *, folder:
       standard output (their lines would be interleaved);
     - a file inside the folder output (the folder, swapped in at the end, takes it away), or
       under another output's path (a file);
-    - a file output at an existing folder;
+    - a file output at an existing folder, or at a path ending with ``/``; a folder output
+      named as a JSON lines file (``cleaned.jsonl``);
     - a folder output that is the current folder or holds it (it would be replaced under the
       user's feet);
     - a path that cannot be written: under a file, or in a folder without write permission
@@ -279,6 +280,11 @@ def _check_stdout(what: str, input_path: str) -> None:
                           "or give -o a path of its own")
 
 
+def _holds_text_files(folder: Optional[Path]) -> bool:
+    """Whether ``folder`` holds a .txt file (one without says so itself when it is read)."""
+    return folder is not None and any(p.suffix.lower() == ".txt" for p in folder.rglob("*"))
+
+
 def _check_each(src: Optional[Path], input_path: str, written: dict[str, str], folder: Optional[str],
                 overwrite: bool) -> None:
     seen: dict[Path, str] = {}
@@ -294,7 +300,13 @@ def _check_each(src: Optional[Path], input_path: str, written: dict[str, str], f
             raise OutputError(f"{seen[dst]} and {what} are one file ({path}): give each its own path")
         seen[dst] = what
         _check_writable(what, path, dst)
+        if what != folder and path.endswith(("/", os.sep)):
+            raise OutputError(f"{what} {path} ends with /, a folder, but is written as one file: name the file "
+                              "(in that folder, if you like)")
         if what == folder:
+            if Path(path).suffix.lower() in (".jsonl", ".json", ".ndjson", ".gz") and _holds_text_files(src):
+                raise OutputError(f"output {path} is named as a JSON lines file, but a folder of .txt files is "
+                                  "cleaned into a folder of .txt files: give a folder name, e.g. -o cleaned")
             if src is not None and dst in src.parents:
                 raise OutputError(f"output folder {path} holds the input {input_path}, which replacing it would "
                                   "delete: choose a folder outside it")

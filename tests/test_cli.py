@@ -1184,3 +1184,77 @@ def test_what_a_reading_of_the_docs_found_said_wrongly(tmp_path):
     assert json.loads(run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--json").stdout)["model"] == "shipped"
     result = run_dedupe("train", "tests/data/seeds.labelled.jsonl", "-o", tmp_path / "m.json", "--folds", "1")
     assert result.returncode == 2 and "--folds must be 0" in result.stderr.decode()
+
+
+def test_standard_output_gets_every_byte_through_a_slow_non_blocking_pipe(tmp_path, corpus):
+    """A pipe left non-blocking by the process before (shared with another program), read
+    late: under PYTHONUNBUFFERED=1 Python's stream dropped the rest of each short write (10 of
+    2,000 documents arrived, exit 0); without it the run ended in "write could not complete
+    without blocking". The writer now waits until the pipe takes more."""
+    import fcntl
+    import random
+    import time
+
+    rng = random.Random(5)
+    words = " ".join(corpus).split()
+    lines = "".join(json.dumps({"id": n, "text": "\n".join(" ".join(rng.choices(words, k=40)) for _ in range(20))})
+                    + "\n" for n in range(400))  # (no copies: some 2 MB of output)
+    (tmp_path / "dump.jsonl").write_text(lines, encoding="utf-8")
+    one_pass = ("--detect", "duplicate,near-duplicate")  # writing from the start, while the pipe is full
+    expected = run_dedupe("clean", tmp_path / "dump.jsonl", "-o", "-", "--quiet", *one_pass).stdout
+    assert expected.count(b"\n") == 400
+    for unbuffered in ("1", ""):
+        env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+        if not unbuffered:
+            env.pop("PYTHONUNBUFFERED")
+        read_end, write_end = os.pipe()
+        fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
+        process = subprocess.Popen([console_script(), "clean", str(tmp_path / "dump.jsonl"), "-o", "-", "--quiet",
+                                    *one_pass], stdout=write_end, stderr=subprocess.PIPE, env=env)
+        os.close(write_end)
+        time.sleep(2)  # the pipe fills
+        with os.fdopen(read_end, "rb") as reader:
+            got = reader.read()
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+        assert got == expected, (unbuffered, got.count(b"\n"))
+
+
+def test_a_reader_of_standard_error_that_goes_does_not_stop_the_run(tmp_path, corpus):
+    """`dedupe clean ... 2>&1 | head`: the first message on stderr met a broken pipe, read as
+    stdout's reader gone, and the run ended there, exit 0, its report and rejects never
+    written. Messages now go nowhere once stderr's reader has gone, and the run goes on."""
+    import random
+
+    rng = random.Random(6)
+    good = [json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 10))}) for n in range(300)]
+    lines = "".join(f"{line}\n{{not json {n}\n" for n, line in enumerate(good))  # a message per bad line
+    script = (f"{console_script()} clean - -o {tmp_path}/out.jsonl --report {tmp_path}/r.jsonl --on-error skip "
+              f"--rejects {tmp_path}/bad.rej 2>&1 | head -n 1 >/dev/null; echo ${{PIPESTATUS[0]}}")
+    done = subprocess.run(["bash", "-c", script], input=lines.encode(), capture_output=True, timeout=300)
+    assert done.stdout.decode().strip() == "0", done
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 300
+    assert len((tmp_path / "bad.rej").read_text().splitlines()) == 300
+    assert (tmp_path / "r.jsonl").stat().st_size > 0
+
+
+def test_a_stopped_run_says_what_standard_output_already_got(tmp_path, corpus):
+    """Stopped while documents were going to stdout, a run said "no output was written"."""
+    import random
+    import time
+
+    rng = random.Random(8)
+    lines = "".join(json.dumps({"id": n, "text": "\n".join(rng.sample(corpus, 20))}) + "\n" for n in range(20000))
+    (tmp_path / "dump.jsonl").write_text(lines, encoding="utf-8")
+    with open(tmp_path / "got.jsonl", "wb") as out:
+        process = subprocess.Popen([console_script(), "clean", str(tmp_path / "dump.jsonl"), "-o", "-", "--workers", "1",
+                                    "--detect", "duplicate,near-duplicate"],  # one pass: output from the start
+                                   stdout=out, stderr=subprocess.PIPE)
+        for _ in range(600):
+            time.sleep(0.05)
+            if (tmp_path / "got.jsonl").stat().st_size > 0:
+                break
+        process.send_signal(signal.SIGINT)
+        error = process.communicate(timeout=120)[1].decode()
+    got = (tmp_path / "got.jsonl").stat().st_size
+    assert process.returncode == 130 and got > 0, error
+    assert f"standard output got {got:,} bytes before the stop: it is incomplete" in error, error

@@ -216,6 +216,10 @@ def test_the_python_api_says_what_it_takes():
     for nothing in (None, 42):
         with pytest.raises(TypeError, match="an iterable of documents"):
             list(Cleaner().clean(nothing))
+    with open(__file__, encoding="utf-8") as handle, open(__file__, "rb") as raw:  # a line a document, silently
+        for stream in (handle, raw):
+            with pytest.raises(TypeError, match=r"not an open file .* dedupe.read_documents\(path\)"):
+                list(Cleaner().clean(stream))
     cleaner = Cleaner()
     documents = [A, B]
     assert len(list(cleaner.fit(documents).transform(documents))) == 2

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from tqdm import tqdm
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .parallel import stops_held
 from .pipeline import Cleaner, CleanedDocument
 from .reading import (READ_BUFFER, Document, ReadOptions, Rejected, input_kind, read_documents, read_jsonl_stream,
@@ -222,4 +222,9 @@ class _RejectsSink:
         # a file's path stands for it: its bytes as the system has them (a name that is not
         # UTF-8 comes in with surrogate escapes, which strict UTF-8 cannot write)
         raw = rejected.raw or os.fsencode(rejected.location + "\n")
-        self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        try:
+            self.file.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        except BrokenPipeError:  # on stdout, whose reader went: as for any output there
+            raise
+        except OSError as exc:  # not the input's fault, as the reader would say it was
+            raise OutputError(f"cannot write the rejects file {self.path}: {exc.strerror or exc}") from None

@@ -374,12 +374,48 @@ def _stop(signum, frame) -> None:
 
 def _what_was_written(stopped: BaseException) -> str:
     """What a stopped run leaves: nothing, or (stopped as its outputs were named, or while
-    rendering the page of `clean --html`) the outputs it had finished."""
+    rendering the page of `clean --html`) the outputs it had finished, and what had gone to
+    standard output."""
     written = getattr(stopped, "written", None)
+    sent = getattr(stopped, "stdout_bytes", 0)
+    on_stdout = f"standard output got {sent:,} bytes before the stop: it is incomplete" if sent else ""
     if not written:
-        return "no output was written"
+        return on_stdout or "no output was written"
     said = f"{' and '.join(written)} {'was' if len(written) == 1 else 'were'} written whole"
-    return f"{said}; the HTML page was not" if getattr(stopped, "page_missing", False) else said
+    said = f"{said}; the HTML page was not" if getattr(stopped, "page_missing", False) else said
+    return f"{said}; {on_stdout}" if on_stdout else said
+
+
+class _BestEffort:
+    """Standard error that a vanished reader (``2>&1 | head``) does not turn into an error: its
+    messages then go nowhere and the run goes on. A broken pipe there used to read as stdout's
+    reader gone, and the run stopped at its first message with every output lost, exit 0."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self._lost()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            self._lost()
+
+    def _lost(self) -> None:
+        with suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())  # (what the interpreter writes at exit too)
+            os.close(devnull)
+        self._stream = open(os.devnull, "w")
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the stream's own
+        return getattr(self._stream, name)
 
 
 def _drop_standard_output() -> None:
@@ -403,6 +439,7 @@ def _guarded(run) -> None:
                 if signal.getsignal(signum) is not signal.SIG_IGN}
     if sys.stderr is None:  # started with 2>&-: messages go nowhere (print() would send them to stdout)
         sys.stderr = open(os.devnull, "w")
+    sys.stderr = _BestEffort(sys.stderr)
     try:
         run()
         if sys.stdout is not None:

@@ -375,6 +375,7 @@ class OrderedPool:
         self._version = 0
         self._function_at: Optional[tuple[int, int]] = None
         self._processes: list = []
+        self._owner = os.getpid()
 
     def __enter__(self):
         return self
@@ -393,6 +394,7 @@ class OrderedPool:
             raise ConfigError(f"cannot map {self._sent_cap * self._SLOT_SIZE >> 20:,} MB of shared address space "
                               f"for {self.workers} workers ({exc.strerror or exc}): use fewer") from None
         self._functions = temporary_file("dedupe-functions-") if forking else None
+        self._owner = os.getpid()
         with stops_held():
             try:
                 self._pool = _Pool(self.workers - 1, initializer=_init_worker,
@@ -505,6 +507,9 @@ class OrderedPool:
 
     def _stop(self, failed: bool) -> None:
         if self._pool is None:
+            return
+        if os.getpid() != self._owner:  # a forked copy (a run left to the garbage collector, collected
+            self._pool = self._slots = self._functions = None  # in a child): the pool is its parent's
             return
         # a stop in the middle of terminate() would leave it half done; close() waits for the
         # work in hand, which Ctrl-C must be able to cut short

@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import io
 import numbers
 import pickle
 from collections import deque
@@ -758,6 +759,9 @@ def _check_stream(documents, method: str) -> None:
     if isinstance(documents, (str, bytes, dict, Document)) or not hasattr(documents, "__iter__"):
         raise TypeError(f"{method}() takes an iterable of documents (each a str, a dict with a 'text' string or a "
                         f"Document), not one {type(documents).__name__}: pass [document], or use clean_document()")
+    if isinstance(documents, io.IOBase):  # each of its lines would be a document of its own
+        raise TypeError(f"{method}() takes documents, not an open file (each of its lines would be one document): "
+                        "read a dump with dedupe.read_documents(path), or give the lines' texts")
 
 
 def _as_document(item: DocumentLike, number: int) -> Document:

@@ -263,6 +263,8 @@ def _read_jsonl_file(path: Path, options: ReadOptions, handle: RejectHandler) ->
             yield from _read_jsonl_lines(stream, str(path), options, handle)
     except DAMAGED as exc:
         raise InputError(f"compressed file is damaged or truncated ({exc})", str(path)) from None
+    except BrokenPipeError:  # (writing rejects to stdout, whose reader went: not the file's fault)
+        raise
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
 

@@ -1089,15 +1089,17 @@ class BoilerplateClassifier:
         """P(boilerplate) of each block of ONE document (its blocks in order)."""
         return self.predict_proba_many([blocks])[0]
 
-    def predict_proba_many(self, documents: list[list[str]]) -> list[np.ndarray]:
+    def predict_proba_many(self, documents: list[list[str]], with_words: bool = False):
         """P(boilerplate) of each block of each document: the same numbers as
         :meth:`predict_proba` on each document, computed in one vectorised pass over all their
-        blocks (give it chunks of ~64-256 documents)."""
+        blocks (give it chunks of ~64-256 documents). ``with_words``: also the words of each
+        block, ``len(text.split())``, stacked: ``(probabilities, words)``."""
         if self.stage1 is None or self.stage2 is None:
             raise ConfigError("the classifier is not trained: call fit() or load() first")
         feats, words, sizes = _features_many(documents, self._token_codes)
         if len(feats) == 0:
-            return [np.zeros(0) for _ in range(len(sizes))]
+            p = [np.zeros(0) for _ in range(len(sizes))]
+            return (p, np.zeros(0, np.int64)) if with_words else p
         s = self.stage1.predict(feats)
         p = self.stage2.predict(np.hstack([feats, _context_many(s, words, sizes)]))
         # A block without one letter or digit ("•", "|", "***") has no text to keep, whatever
@@ -1105,7 +1107,8 @@ class BoilerplateClassifier:
         p[feats[:, _NO_LETTERS] > 0] = 1.0
         links = _cross_links(documents, feats, sizes)
         p[links] = np.maximum(p[links], CROSS_LINK_P)
-        return np.split(p, np.cumsum(sizes)[:-1])
+        p = np.split(p, np.cumsum(sizes)[:-1])
+        return (p, words.astype(np.int64)) if with_words else p
 
     def strip_mask(self, blocks: list[str]) -> np.ndarray:
         """True for the blocks to strip: P(boilerplate) >= threshold."""

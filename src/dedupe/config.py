@@ -49,6 +49,12 @@ class CleanerConfig:
     title_threshold : the first block of a document is its headline in scraped text; it is
         stripped as boilerplate only from this P(boilerplate) on (0.9), so headlines stay while
         a page that opens with navigation ("Skip to content") still loses it.
+    body_threshold : inside an article's body (between its first and its last block of
+        ``body_words`` words or more that the classifier keeps), a block is stripped as
+        boilerplate only from this P(boilerplate) on (0.8): a paragraph, a list item or a
+        subheading between two kept paragraphs is the article's far more often than not. On
+        the labelled pages, held out by site, it cut the content words lost by a quarter.
+    body_words : the words of a block that marks the article's body (20).
     offtopic_threshold : off-topic run score from which a run is stripped (``None``: the
         detector's default).
     """
@@ -69,6 +75,8 @@ class CleanerConfig:
     template_max_words: int = 40
     boilerplate_threshold: float | None = None
     title_threshold: float = 0.9
+    body_threshold: float = 0.8
+    body_words: int = 20
     offtopic_threshold: float | None = None
 
     def __post_init__(self):
@@ -111,7 +119,8 @@ class CleanerConfig:
                                 f"choose from {', '.join(REASONS)}")
         _check(self.template_min_docs >= 2, "template_min_docs must be at least 2")
         _check(self.template_max_words >= 1, "template_max_words must be at least 1")
-        for name in ("boilerplate_threshold", "offtopic_threshold", "title_threshold"):
+        _check(self.body_words >= 1, "body_words must be at least 1")
+        for name in ("boilerplate_threshold", "offtopic_threshold", "title_threshold", "body_threshold"):
             value = getattr(self, name)
             _check(value is None or 0.0 < value < 1.0, f"{name} must be in (0, 1), got {value}")
         if (self.lsh_bands is None) != (self.lsh_rows is None):
@@ -134,9 +143,10 @@ class CleanerConfig:
         return replace(self, **changes)
 
 
-_INTEGERS = ("shingle_size", "num_perm", "seed", "lsh_bands", "lsh_rows", "template_min_docs", "template_max_words")
+_INTEGERS = ("shingle_size", "num_perm", "seed", "lsh_bands", "lsh_rows", "template_min_docs", "template_max_words",
+             "body_words")
 _NUMBERS = ("threshold", "doc_threshold", "containment", "run_threshold", "boilerplate_threshold", "title_threshold",
-            "offtopic_threshold")
+            "body_threshold", "offtopic_threshold")
 _OPTIONAL = ("lsh_bands", "lsh_rows", "boilerplate_threshold", "offtopic_threshold")
 
 

@@ -413,6 +413,7 @@ class Findings:
     copies: Copies
     template: Optional[np.ndarray] = None       # share of the source's documents holding the block, 0 = none
     boilerplate: Optional[np.ndarray] = None    # P(boilerplate)
+    words: Optional[np.ndarray] = None          # words of each block (len(text.split())), with boilerplate
     offtopic: Optional[np.ndarray] = None       # off-topic run score
     offtopic_flags: Optional[np.ndarray] = None
 
@@ -438,6 +439,31 @@ _COPY_TO_REASON = np.array([REASONS.index(reason) for reason in COPY_REASONS])
 COPY_REASON_CODES = _COPY_TO_REASON[1:]
 
 
+def in_body(kept: np.ndarray, long: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The blocks that lie strictly between the first and the last block of their document
+    that is both ``kept`` (by the classifier) and ``long``: the article's body. Documents
+    follow one another; ``first`` marks the first block of each.
+
+    >>> kept = np.array([0, 1, 1, 0, 1, 0, 1, 1], bool)
+    >>> long = np.array([1, 1, 0, 1, 1, 1, 1, 0], bool)
+    >>> first = np.array([1, 0, 0, 0, 0, 1, 0, 0], bool)
+    >>> in_body(kept, long, first).astype(int).tolist()
+    [0, 0, 1, 1, 0, 0, 0, 0]
+    """
+    n = len(first)
+    doc = np.cumsum(first) - 1
+    anchor = np.flatnonzero(kept & long)
+    top = int(doc[-1]) + 1 if n else 0
+    lo, hi = np.full(top, n), np.full(top, -1)
+    # anchors come in order: each document's first is the one its run of anchors starts with
+    docs, at = np.unique(doc[anchor], return_index=True)
+    lo[docs] = anchor[at]
+    docs, at = np.unique(doc[anchor[::-1]], return_index=True)
+    hi[docs] = anchor[::-1][at]
+    position = np.arange(n)
+    return (position > lo[doc]) & (position < hi[doc]) if n else np.zeros(0, bool)
+
+
 def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: float,
             first: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(strip, reason, score)`` per block: whether it goes, a code into :data:`REASONS` (0:
@@ -446,7 +472,9 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
     Findings are ranked template > duplicate > near-duplicate > boilerplate > off-topic: a
     template goes everywhere, first copy included; a copy names the kept block; a promo line
     inside a pasted run is reported as the boilerplate it is. The first block of a document (its
-    headline) is boilerplate only from ``config.title_threshold``. The first finding whose
+    headline) is boilerplate only from ``config.title_threshold``, and a block inside the
+    article's body (see :func:`in_body`; ``findings.words`` given) only from
+    ``config.body_threshold``. The first finding whose
     reason is in ``config.strip`` strips the block; otherwise the first finding is reported on
     a kept block (flagged).
 
@@ -466,6 +494,9 @@ def combine(findings: Findings, config: CleanerConfig, boilerplate_threshold: fl
         if first is None:
             first = np.arange(n) == 0
         limit = np.where(first, config.title_threshold, boilerplate_threshold)
+        if findings.words is not None:
+            body = in_body(findings.boilerplate < boilerplate_threshold, findings.words >= config.body_words, first)
+            limit = np.where(body, np.maximum(limit, config.body_threshold), limit)
         found.append((4, findings.boilerplate >= limit, findings.boilerplate, "boilerplate" in strip_reasons))
     if "off-topic" in detect and findings.offtopic_flags is not None:
         found.append((5, np.asarray(findings.offtopic_flags, bool), findings.offtopic, "off-topic" in strip_reasons))

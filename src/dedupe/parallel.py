@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import gc
 import hashlib
+import inspect
 import mmap
 import multiprocessing
 import multiprocessing.pool
@@ -761,7 +762,9 @@ class Sketcher:
 class Scorer:
     """The single-block detectors over a chunk of documents (what workers run in pass 2).
 
-    Returns, per document, ``(boilerplate, offtopic, offtopic_flags)``, each an array or None.
+    Returns, per document, ``(boilerplate, offtopic, offtopic_flags, words)``, each an array
+    or None (``words``, the words of each block, come with the boilerplate scores: what
+    :func:`dedupe.deciding.in_body` needs).
     """
 
     def __init__(self, boilerplate=None, offtopic=None):
@@ -775,15 +778,20 @@ class Scorer:
         """Scores per document. ``counts``: the off-topic term counts of all the documents'
         blocks, if known."""
         n = len(documents)
-        bp = [None] * n
+        bp = words = [None] * n
         ot = [(None, None)] * n
         if self.boilerplate is not None:
             many = getattr(self.boilerplate, "predict_proba_many", None)
-            bp = many(documents) if many else [self.boilerplate.predict_proba(d) for d in documents]
+            if many is not None and "with_words" in inspect.signature(many).parameters:
+                bp, stacked = many(documents, with_words=True)
+                words = np.split(stacked, np.cumsum([len(d) for d in documents])[:-1])
+            else:  # a detector of another kind: its scores, the words counted here
+                bp = many(documents) if many else [self.boilerplate.predict_proba(d) for d in documents]
+                words = [np.array([len(b.split()) for b in d], np.int64) for d in documents]
         if self.offtopic is not None:
             many = getattr(self.offtopic, "analyse_many", None)
             if many is None:
                 ot = [self.offtopic.analyse(d) for d in documents]
             else:
                 ot = many(documents) if counts is None else many(documents, counts=counts)
-        return [(b, s, f) for b, (s, f) in zip(bp, ot)]
+        return [(b, s, f, w) for b, (s, f), w in zip(bp, ot, words)]

@@ -455,7 +455,7 @@ class Cleaner:
                 findings.template = self._spread.template_scores(copies, blocks.texts, self.config)
             scores = [s for s in scores if s is not None]
             if scores:
-                findings.boilerplate, findings.offtopic, findings.offtopic_flags = (
+                findings.boilerplate, findings.offtopic, findings.offtopic_flags, findings.words = (
                     None if parts[0] is None else np.concatenate(parts) for parts in zip(*scores))
         threshold = self.config.boilerplate_threshold
         if threshold is None and self.boilerplate is not None:

@@ -481,3 +481,53 @@ def test_compiled_chunk_search_equals_numpys(max_runs, monkeypatch):
         assert score.dtype == np.float64 and flags.dtype == bool
         runs.append(int((np.diff(flags.astype(int), prepend=0) == 1).sum()))
     assert max(runs) == min(max_runs, 2) and sum(runs) >= min(max_runs, 4)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_the_search_reads_the_substantive_blocks_alone_with_the_full_matrices_numbers(fitted, compiled,
+                                                                                         monkeypatch):
+    """A page of 60k short table cells and a few paragraphs had its run search on a 60k x 60k
+    Gram matrix (29 GB: the whole run stopped, out of memory); a chunk's matrices were all made
+    at once. Only the substantive blocks' rows are now used, in groups under a budget of
+    cells, and every score and flag is the one the matrix of all the blocks gave."""
+    from dedupe import native, offtopic
+    from dedupe.offtopic import _Search, _block_grams, _spread_to_short_blocks
+
+    if compiled and native.load() is None:
+        pytest.skip("the compiled kernels are not built or are turned off")
+    monkeypatch.setenv("DEDUPE_NATIVE", "1" if compiled else "0")
+    table = [f"{k} {k % 7}-{k % 5}" for k in range(300)]  # short cells
+    documents = _equivalence_documents() + [ARTICLE[:3] + table + ARTICLE[3:] + PASTED + table,
+                                            ARTICLE + table[:50] + PASTED] * 3
+    # the search as it was: every document's Gram matrix over all its blocks
+    counts = fitted.term_counts(documents)
+    x, words = fitted._vectors(counts)
+    sizes = np.array([len(d) for d in documents])
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    got = fitted.analyse_many(documents)
+    want = [(np.zeros(n), np.zeros(n, bool)) for n in sizes]
+    searched = [k for k, (score, flags) in enumerate(got) if score.any() or flags.any()]
+    assert len(searched) >= 8 and any(got[-1][1])
+    substantive = words >= fitted.short_words
+    per_doc = []
+    for k, gram in zip(searched, _block_grams(x, starts, np.array(searched))):
+        a, b = starts[k], starts[k + 1]
+        before = np.cumsum(words[a:b]) - words[a:b]
+        lead = before < fitted.lead_words
+        per_doc.append(_Search(gram, words[a:b], substantive[a:b], lead, substantive[a:b] & ~lead, *want[k]))
+    fitted._search_many(per_doc)
+    for (score, flags), (want_score, want_flags) in zip(got, want):
+        np.testing.assert_array_equal(score, want_score)  # bit for bit
+        np.testing.assert_array_equal(flags, want_flags)
+    made = []  # the Gram matrices' sizes, and in how many groups they are made
+    budget = 40 ** 2 * 2
+    monkeypatch.setattr(offtopic, "_GRAM_BUDGET", budget)
+    real = offtopic._under_budget
+    monkeypatch.setattr(offtopic, "_under_budget", lambda sizes, cells: [made.append(sizes[g]) or g for g in real(sizes, cells)])
+    again = fitted.analyse_many(documents)
+    assert all((s ** 2).sum() <= budget or len(s) == 1 for s in made) and len(made) > 3
+    # no larger than a document's substantive blocks, not the 600 blocks of the table pages
+    assert max(s.max() for s in made) == max(substantive[starts[k]:starts[k + 1]].sum() for k in searched) < 200
+    for (score, flags), (want_score, want_flags) in zip(again, want):
+        np.testing.assert_array_equal(score, want_score)
+        np.testing.assert_array_equal(flags, want_flags)

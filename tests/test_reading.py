@@ -53,3 +53,31 @@ def test_splicing_at_the_value_span_changes_that_value_alone():
                           separators=rng.choice([(",", ":"), (", ", ": "), (" ,", " :  ")]), indent=None)
         a, b = reading.value_span(line, "text")
         assert json.loads(line[:a] + json.dumps("new") + line[b:]) == {**record, "text": "new"}, line
+
+
+def test_a_folder_tree_deeper_than_pythons_recursion_limit_is_read_and_mirrored(tmp_path):
+    """Python 3.11's os.walk recurses: a tree 1,000 folders deep ended in a RecursionError
+    traceback. And the folder output resolved every path it wrote, each file costing more the
+    deeper it lay."""
+    import subprocess
+    import sys
+
+    from conftest import run_dedupe
+
+    depth = sys.getrecursionlimit() + 50
+    folder = tmp_path / "in"
+    here, files = folder, []
+    for level in range(depth):
+        here = here / "d"
+        here.mkdir(parents=True)
+        if level % 100 == 0:
+            (here / "a.txt").write_text(f"Story {level} of a very deep tree of folders, told once.\n", encoding="utf-8")
+            files.append((here / "a.txt").relative_to(folder))
+    result = run_dedupe("clean", folder, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr.decode()[-500:]
+    assert f"{len(files)} documents" in result.stderr.decode()
+    try:
+        for name in files:  # (pathlib's rglob recurses too)
+            assert (tmp_path / "out" / name).read_text(encoding="utf-8") == (folder / name).read_text(encoding="utf-8")
+    finally:  # (and so does shutil.rmtree, which clears pytest's folders later)
+        subprocess.run(["rm", "-rf", str(folder), str(tmp_path / "out")], check=True)

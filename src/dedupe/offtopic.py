@@ -520,18 +520,34 @@ class OffTopicDetector:
         # every score stays 0, so these documents skip the Gram matrix and the run search.
         titled = first_substantive & (2 * n_lead_sub >= n_lead)
         searched = np.flatnonzero(titled & (n_candidates >= self.window) & (n_candidates <= MAX_BLOCKS))
+        # The search reads the substantive blocks alone (a short one weighs 0 and is never a
+        # candidate, and takes its neighbours' score after): their rows alone make the Gram
+        # matrices, so a page of 60k table cells and 100 paragraphs is searched as the 100, not
+        # on a 60k x 60k grid (29 GB: one such page stopped a whole run, out of memory).
+        # Adding a zero to a sum changes nothing, so every number is the one the full matrix gives.
+        rows = np.flatnonzero(np.repeat(np.isin(np.arange(n_docs), searched), sizes) & substantive)
+        held = np.bincount(doc_of[rows], minlength=n_docs)[searched]
+        first = np.concatenate(([0], np.cumsum(held)))
+        score, flagged = np.zeros(len(words)), np.zeros(len(words), bool)
+        x_held, all_substantive = x.rows(rows), np.ones(len(rows), bool)
+        words_held, lead_held, candidate_held = words[rows], lead[rows], candidate[rows]
         kernels = native.load()
-        if kernels is not None:  # the whole search in one call: the same numbers, no Python per round
-            score, flagged = kernels.search_runs(x, starts[searched], sizes[searched], words, substantive, lead,
-                                                 candidate, self.lead_weight, self.window, self.threshold,
-                                                 self.full_sim, self.half_words ** 2, self.max_runs)
-            return [(score[a:b], flagged[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
-        results = [(np.zeros(n), np.zeros(n, dtype=bool)) for n in sizes]
-        grams = _block_grams(x, starts, searched)
-        self._search_many([_Search(gram, words[a:b], substantive[a:b], lead[a:b], candidate[a:b], *results[k])
-                           for k, gram, a, b in zip(searched.tolist(), grams, starts[searched].tolist(),
-                                                    starts[searched + 1].tolist())])
-        return results
+        for group in _under_budget(held, _GRAM_BUDGET):
+            if kernels is not None:  # the whole search in one call: the same numbers, no Python per round
+                got, got_flags = kernels.search_runs(x_held, first[group], held[group], words_held, all_substantive,
+                                                     lead_held, candidate_held, self.lead_weight, self.window,
+                                                     self.threshold, self.full_sim, self.half_words ** 2,
+                                                     self.max_runs)
+            else:
+                got, got_flags = np.zeros(len(rows)), np.zeros(len(rows), bool)
+                grams = _block_grams(x_held, first, group)
+                self._search_many([_Search(gram, words_held[a:b], all_substantive[a:b], lead_held[a:b],
+                                           candidate_held[a:b], got[a:b], got_flags[a:b])
+                                   for gram, a, b in zip(grams, first[group].tolist(), first[group + 1].tolist())])
+            span = spans(first[group], held[group])
+            score[rows[span]], flagged[rows[span]] = got[span], got_flags[span]
+        _spread_to_short_blocks_many(score, flagged, substantive, doc_of, rows)
+        return [(score[a:b], flagged[a:b]) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
     def _search_many(self, documents: list["_Search"]) -> None:
         """Flags runs of each document, largest first, and fills its ``score``, in place. Each
@@ -696,6 +712,7 @@ def _edges_belong(g, rr, qq, to_total) -> np.ndarray:
 
 # cells of the (D, M+1, M+1) grids searched at once (about 1 MB an array)
 _BATCH_CELLS = 1 << 17
+_GRAM_BUDGET = 1 << 22  # cells of the Gram matrices built at once (32 MB), and the grids of the search
 
 
 def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np.ndarray]:
@@ -733,6 +750,38 @@ def _block_grams(x: TermMatrix, starts: np.ndarray, docs: np.ndarray) -> list[np
     flat = np.bincount(base[doc[i]] + row[i] * n[doc[i]] + row[j], weights=value[i] * value[j],
                        minlength=base[-1])
     return [flat[base[k]:base[k + 1]].reshape(n[k], n[k]).copy() for k in range(docs.size)]
+
+
+def _under_budget(sizes: np.ndarray, budget: int) -> Iterator[np.ndarray]:
+    """Consecutive groups of the documents (positions into ``sizes``) whose Gram matrices
+    (``size ** 2`` cells each) hold at most ``budget`` cells together; a larger one alone."""
+    cells = sizes.astype(np.int64) ** 2
+    lo = 0
+    while lo < len(sizes):
+        hi = lo + max(1, int(np.searchsorted(np.cumsum(cells[lo:]), budget, side="right")))
+        yield np.arange(lo, hi)
+        lo = hi
+
+
+def _spread_to_short_blocks_many(score: np.ndarray, flagged: np.ndarray, substantive: np.ndarray,
+                                 doc_of: np.ndarray, searched: np.ndarray) -> None:
+    """:func:`_spread_to_short_blocks` in every document whose substantive blocks are the
+    (ascending) positions ``searched`` of the stacked blocks (``doc_of`` their documents)."""
+    if not searched.size:
+        return
+    docs = np.unique(doc_of[searched])
+    short = np.flatnonzero(np.isin(doc_of, docs) & ~substantive)
+    if not short.size:
+        return
+    pos = np.searchsorted(searched, short)
+    before = searched[np.clip(pos - 1, 0, searched.size - 1)]
+    after = searched[np.clip(pos, 0, searched.size - 1)]
+    has_before = (pos > 0) & (doc_of[before] == doc_of[short])
+    has_after = (pos < searched.size) & (doc_of[after] == doc_of[short])
+    before = np.where(has_before, before, after)  # (a searched document holds substantive blocks)
+    after = np.where(has_after, after, before)
+    score[short] = np.minimum(score[before], score[after])
+    flagged[short] = flagged[before] & flagged[after]
 
 
 def _spread_to_short_blocks(score: np.ndarray, flagged: np.ndarray, substantive: np.ndarray) -> None:

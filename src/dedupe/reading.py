@@ -202,10 +202,36 @@ def text_files(root: Path, unreadable: Optional[list[OSError]] = None) -> list[P
     are not followed (no loops). Folders that cannot be listed are appended to ``unreadable``
     (os.walk would pass over them without a word)."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None if unreadable is None else unreadable.append):
-        dirnames.sort()
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if f.lower().endswith(".txt"))  # X.TXT too
+    for dirpath, filenames in _walk(root, None if unreadable is None else unreadable.append):
+        found.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(".txt"))  # X.TXT too
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _walk(root: Path, onerror=None) -> Iterator[tuple[str, list[str]]]:
+    """``(folder, names of its files)`` for ``root`` and every folder under it, as ``os.walk``
+    gives them (links to folders are listed, not entered), without its recursion: a tree 1,000
+    folders deep ended in a RecursionError traceback (Python 3.11's walk recurses)."""
+    stack = [os.fspath(root)]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if onerror is not None:
+                onerror(exc)
+            continue
+        files = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                files.append(entry.name)
+            elif not entry.is_symlink():
+                stack.append(entry.path)
+        yield top, files
 
 
 def _read_text_dir(root: Path, handle: RejectHandler) -> Iterator[Document]:
@@ -238,7 +264,7 @@ def _check_no_other_files(root: Path) -> None:
     folder of JSONL files, which would otherwise clean to nothing without a word. A folder
     with no file at all is an empty dump, cleaned to an empty one."""
     others = sorted(Path(dirpath, name).relative_to(root).as_posix()
-                    for dirpath, _, filenames in os.walk(root) for name in filenames
+                    for dirpath, filenames in _walk(root) for name in filenames
                     if not name.startswith("."))  # .DS_Store and the like
     if not others:
         return

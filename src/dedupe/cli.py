@@ -439,7 +439,8 @@ def _guarded(run) -> None:
                 if signal.getsignal(signum) is not signal.SIG_IGN}
     if sys.stderr is None:  # started with 2>&-: messages go nowhere (print() would send them to stdout)
         sys.stderr = open(os.devnull, "w")
-    sys.stderr = _BestEffort(sys.stderr)
+    stderr = sys.stderr
+    sys.stderr = _BestEffort(stderr)
     try:
         run()
         if sys.stdout is not None:
@@ -468,3 +469,5 @@ def _guarded(run) -> None:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if isinstance(sys.stderr, _BestEffort):  # (a caller in this process gets its own stream back)
+            sys.stderr = stderr

@@ -202,12 +202,12 @@ def text_files(root: Path, unreadable: Optional[list[OSError]] = None) -> list[P
     are not followed (no loops). Folders that cannot be listed are appended to ``unreadable``
     (os.walk would pass over them without a word)."""
     found = []
-    for dirpath, filenames in _walk(root, None if unreadable is None else unreadable.append):
+    for dirpath, filenames in walk(root, None if unreadable is None else unreadable.append):
         found.extend(Path(dirpath) / f for f in filenames if f.lower().endswith(".txt"))  # X.TXT too
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def _walk(root: Path, onerror=None) -> Iterator[tuple[str, list[str]]]:
+def walk(root: Path, onerror=None) -> Iterator[tuple[str, list[str]]]:
     """``(folder, names of its files)`` for ``root`` and every folder under it, as ``os.walk``
     gives them (links to folders are listed, not entered), without its recursion: a tree 1,000
     folders deep ended in a RecursionError traceback (Python 3.11's walk recurses)."""
@@ -264,7 +264,7 @@ def _check_no_other_files(root: Path) -> None:
     folder of JSONL files, which would otherwise clean to nothing without a word. A folder
     with no file at all is an empty dump, cleaned to an empty one."""
     others = sorted(Path(dirpath, name).relative_to(root).as_posix()
-                    for dirpath, filenames in _walk(root) for name in filenames
+                    for dirpath, filenames in walk(root) for name in filenames
                     if not name.startswith("."))  # .DS_Store and the like
     if not others:
         return

@@ -38,7 +38,7 @@ from typing import BinaryIO, Iterator, Optional
 from . import native
 from .compression import gzip_writer, is_gzip_name
 from .errors import OutputError
-from .reading import names_descriptor
+from .reading import names_descriptor, walk
 
 try:
     import fcntl
@@ -283,7 +283,7 @@ def _check_stdout(what: str, input_path: str) -> None:
 
 def _holds_text_files(folder: Optional[Path]) -> bool:
     """Whether ``folder`` holds a .txt file (one without says so itself when it is read)."""
-    return folder is not None and any(p.suffix.lower() == ".txt" for p in folder.rglob("*"))
+    return folder is not None and any(name.lower().endswith(".txt") for _, names in walk(folder) for name in names)
 
 
 def _check_each(src: Optional[Path], input_path: str, written: dict[str, str], folder: Optional[str],

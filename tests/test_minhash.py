@@ -62,6 +62,10 @@ def test_normalising_folds_the_edits_that_hide_copies():
     assert normalise("He was “brutalised” — said the Colour-blind OFFICER…") == \
         normalise('He was "brutalized" - said the color blind officer.')
     assert normalise("Don’t") == normalise("dont")
+    # words the -ise/-our endings miss: wire copy re-spelt for another market (found 41 times in 63)
+    assert normalise("The centre's programme travelled in defence of grey tyres, analysed and labelled.") == \
+        normalise("The center's program traveled in defense of gray tires, analyzed and labeled.")
+    assert normalise("He centred the metre-long label") == "he centred the meter long label"  # the words listed
 
 
 @pytest.mark.parametrize("shown, typed", [

@@ -1182,6 +1182,8 @@ def test_what_a_reading_of_the_docs_found_said_wrongly(tmp_path):
     result = run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--model", model)
     assert f"model {model}" in result.stdout.decode() and "shipped" not in result.stdout.decode()
     assert json.loads(run_dedupe("eval", "tests/data/seeds.labelled.jsonl", "--json").stdout)["model"] == "shipped"
+    result = run_dedupe("clean", SEEDS, "--dry-run", "--detect", "boilerplate", "--strip", "template")
+    assert result.returncode == 2 and "nothing would be stripped" in result.stderr.decode()  # (it ran, exit 0)
     result = run_dedupe("train", "tests/data/seeds.labelled.jsonl", "-o", tmp_path / "m.json", "--folds", "1")
     assert result.returncode == 2 and "--folds must be 0" in result.stderr.decode()
 

@@ -133,6 +133,9 @@ def clean(
                                num_perm=num_perm, seed=seed, cross_doc=cross_doc.value,
                                template_min_docs=template_min_docs,
                                strip=parse_reasons(strip), detect=parse_reasons(detect))
+        if not config.strip & config.detect:
+            raise _usage(f"--strip {strip} names no reason that --detect {detect} looks for: nothing would be "
+                         "stripped; add the reason to --detect")
         out = output
         if out is None and not dry_run:
             if input != "-":

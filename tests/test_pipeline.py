@@ -1158,3 +1158,35 @@ def test_inside_an_articles_body_a_block_needs_stronger_evidence_to_go():
                                                                  False, True, False]
     with pytest.raises(ConfigError, match="body_threshold"):
         CleanerConfig(body_threshold=1.0)
+
+
+WEATHER = ["Forecast for the weekend across the United Kingdom, city by city, from the Met Office.",
+           "London: Sunny spells with a high of 21C and a low of 12C. Winds from the south-west at 10 mph, with a 10% chance of rain.",
+           "Manchester: Cloudy with a high of 17C and a low of 10C. Winds from the west at 15 mph, with a 60% chance of rain.",
+           "Birmingham: Sunny spells with a high of 19C and a low of 11C. Winds from the south-west at 12 mph, with a 20% chance of rain.",
+           "Glasgow: Heavy showers with a high of 14C and a low of 8C. Winds from the north-west at 20 mph, with an 80% chance of rain.",
+           "Cardiff: Sunny spells with a high of 20C and a low of 12C. Winds from the south-west at 10 mph, with a 20% chance of rain.",
+           "Belfast: Cloudy with a high of 15C and a low of 9C. Winds from the west at 15 mph, with a 70% chance of rain."]
+PHONES = ["These are the phones we recommend this autumn, after weeks of testing.",
+          "Apple iPhone 15 Pro: $999, 6.1-inch OLED display, A17 Pro chip, up to 1TB of storage, three rear cameras.",
+          "Apple iPhone 15 Pro Max: $1,199, 6.7-inch OLED display, A17 Pro chip, up to 1TB of storage, three rear cameras.",
+          "Samsung Galaxy S23: $799, 6.1-inch OLED display, Snapdragon 8 Gen 2 chip, up to 512GB of storage, three rear cameras.",
+          "Samsung Galaxy S23 Ultra: $1,199, 6.8-inch OLED display, Snapdragon 8 Gen 2 chip, up to 1TB of storage, four rear cameras.",
+          "Google Pixel 8 Pro: $999, 6.7-inch OLED display, Tensor G3 chip, up to 512GB of storage, three rear cameras."]
+
+
+@pytest.mark.parametrize("items", [WEATHER, PHONES], ids=["weather", "phones"])
+def test_items_of_one_template_that_state_other_facts_are_no_copies(items):
+    """A list built on one template, each item with facts of its own (Cardiff's forecast after
+    London's, the iPhone 15 Pro Max after the Pro), read 0.4-0.5 alike inside its article and
+    went as near-duplicates, and the repeated-passage rule pulled neighbours after them. Items
+    that each state a number the other lacks are copies from the cross-document threshold
+    (0.7) only; the same item repeated still goes."""
+    cleaner = Cleaner(detect={"duplicate", "near-duplicate"})
+    assert [d.action for d in cleaner.clean_document("\n".join(items)).decisions] == ["keep"] * len(items)
+    again = cleaner.clean_document("\n".join(items + items[2:3])).decisions
+    assert [d.action for d in again] == ["keep"] * len(items) + ["strip"] and again[-1].reason == "duplicate"
+    # a copy re-worded without touching its facts is still a copy (rule 1 at 0.4)
+    words = items[2].split()
+    reworded = " ".join(words[:1] + ["Changed"] + words[2:])
+    assert cleaner.clean_document("\n".join(items + [reworded])).decisions[-1].action == "strip"

@@ -754,9 +754,11 @@ class Sketcher:
         out, lo = [], 0
         for blocks in documents:
             hi = lo + len(blocks)
-            out.append(Sketch(batch.words[lo:hi], sizes[lo:hi], batch.exact[lo:hi], sigs[lo:hi]))
+            out.append(Sketch(batch.words[lo:hi], sizes[lo:hi], batch.exact[lo:hi], sigs[lo:hi],
+                              numbers=batch.numbers[lo:hi]))
             lo = hi
-        return local_copies(out, self.config)
+        # (the numbers serve the copies inside each document, found here: they do not travel)
+        return [sketch._replace(numbers=None) for sketch in local_copies(out, self.config)]
 
 
 class Scorer:

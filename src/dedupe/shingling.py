@@ -29,6 +29,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from typing import Optional
+
 import numpy as np
 
 from . import native
@@ -65,13 +67,16 @@ class ShingleBatch:
 
     ``hashes[offsets[i]:offsets[i + 1]]`` are block ``i``'s shingle hashes (uint32, at least one
     per block); ``exact[i]`` is a 64-bit hash of block ``i``'s whole normalised text (equal
-    values mean the blocks are identical after normalising); ``words[i]`` its word count.
+    values mean the blocks are identical after normalising); ``words[i]`` its word count;
+    ``numbers[i]`` the numbers it states, as a 64-bit set (a bit per number's hash: a number
+    one block holds and another lacks sets a bit of the one the other's lacks, nearly always).
     """
 
     hashes: np.ndarray
     offsets: np.ndarray
     exact: np.ndarray
     words: np.ndarray
+    numbers: Optional[np.ndarray] = None
 
     @property
     def sizes(self) -> np.ndarray:
@@ -100,23 +105,25 @@ class Shingler:
         self.cache_size = cache_size
         self._hashes = TokenTable(word_hash, np.uint64, limit=cache_size)
 
-    def _word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The hashes of all words of the texts, flattened, and how many each text has (at
-        least one: a symbol-only block such as "•" is represented by its raw text)."""
+    def _word_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The hashes of all words of the texts, flattened, how many each text has (at least
+        one: a symbol-only block such as "•" is represented by its raw text) and the set of
+        numbers of each (see :class:`ShingleBatch`)."""
         data, starts, ends, counts = normalised_tokens(texts)
         hashes = self._hashes.lookup_spans(data, starts, ends)
+        numbers = _number_sets(np.frombuffer(data, np.uint8), starts, hashes, counts)
         empty = np.flatnonzero(counts == 0)
         if len(empty):
             at = np.cumsum(counts)[empty] - counts[empty]   # where the block's words would begin
             stand_ins = [word_hash(texts[i].strip().encode("utf-8", "surrogatepass") or b"_") for i in empty.tolist()]
             hashes = np.insert(hashes, at, np.array(stand_ins, np.uint64))
             counts[empty] = 1
-        return hashes, counts
+        return hashes, counts, numbers
 
     def shingle(self, texts: list[str]) -> ShingleBatch:
         """Shingle a batch of block texts."""
         n = self.shingle_size
-        word_hashes, counts = self._word_hashes(texts)
+        word_hashes, counts, numbers = self._word_hashes(texts)
         starts = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
 
@@ -128,7 +135,29 @@ class Shingler:
             hashes = kernels.fold_shingles(word_hashes, starts, offsets, n)
         else:
             hashes = _fold_shingles(word_hashes, starts, offsets, n)
-        return ShingleBatch(hashes=hashes, offsets=offsets, exact=sequence_hashes(word_hashes, starts), words=counts)
+        return ShingleBatch(hashes=hashes, offsets=offsets, exact=sequence_hashes(word_hashes, starts), words=counts,
+                            numbers=numbers)
+
+
+def _number_sets(data: np.ndarray, starts: np.ndarray, hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per text (with ``counts`` words each, in order), the 64-bit set of its words that begin
+    with a digit ("12", "2024", "20c"), a bit per word, chosen by its hash.
+
+    >>> data = np.frombuffer(b"won 3 1 at home in 2024", np.uint8)
+    >>> starts = np.array([0, 4, 6, 8, 11, 16, 19])
+    >>> sets = _number_sets(data, starts, np.arange(7, dtype=np.uint64), np.array([4, 0, 3]))
+    >>> [bin(int(s)) for s in sets]
+    ['0b110', '0b0', '0b1000000']
+    """
+    numbers = np.zeros(len(counts), np.uint64)
+    at = np.flatnonzero(data[starts] - np.uint8(48) < 10) if len(starts) else starts
+    if not len(at):
+        return numbers
+    text_of = np.searchsorted(np.cumsum(counts), at, side="right")
+    bits = np.left_shift(np.uint64(1), hashes[at] & np.uint64(63))
+    first = np.flatnonzero(np.r_[True, text_of[1:] != text_of[:-1]])
+    numbers[text_of[first]] = np.bitwise_or.reduceat(bits, first)
+    return numbers
 
 
 def _fold_shingles(word_hashes: np.ndarray, starts: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:

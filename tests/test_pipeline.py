@@ -426,9 +426,11 @@ def test_in_document_copies_of_a_chunk_equal_the_per_document_matrix_rule():
     forged[2, :64] = forged[0, :64] + np.uint32(256)
     fresh.append(Sketch(base.words[:3], base.sizes[:3], np.array([1, 2, 3], np.uint64), forged))
     # small pair batches exercise the batching, the agreeing-pairs search for documents of more
-    # than max_pairs pairs, and its fallback to every pair when agreements are too many
+    # than max_pairs pairs (its agreements gathered a row at a time, too), and its fallback to
+    # every pair when agreements are too many
     for batched in (sketches, local_copies(fresh, config), local_copies(fresh, config, max_pairs=5),
-                    local_copies(fresh, config, max_pairs=5, max_agreements=0)):
+                    local_copies(fresh, config, max_pairs=5, max_agreements=0),
+                    local_copies(fresh, config, max_pairs=5, agreements_per_pair=0)):
         for s in batched:
             k = len(s.signatures)
             sims = (s.signatures[:, None, :] == s.signatures[None, :, :]).mean(axis=-1).astype(np.float32)
@@ -1190,3 +1192,91 @@ def test_items_of_one_template_that_state_other_facts_are_no_copies(items):
     words = items[2].split()
     reworded = " ".join(words[:1] + ["Changed"] + words[2:])
     assert cleaner.clean_document("\n".join(items + [reworded])).decisions[-1].action == "strip"
+
+
+def _alike_blocks_document(rng, k: int, alike: int, num_perm: int = 128):
+    """The sketch of a document of ``k`` blocks: unrelated ones and ``alike`` near copies of one
+    block (m of its values changed, some at the doc threshold), exact repeats, short blocks and
+    blocks of other sizes (containment) among them."""
+    import numpy as np
+
+    from dedupe.deciding import Sketch
+
+    sig = rng.integers(0, 2**32, (k, num_perm), dtype=np.uint32)
+    base = rng.integers(0, 2**32, num_perm, dtype=np.uint32)
+    exact = rng.integers(0, 2**63, k, dtype=np.uint64)
+    for row in rng.choice(k, alike, replace=False).tolist():
+        changed = int(rng.choice([0, 1, 5, 40, 76, 77, 90, 110, 127]) * num_perm // 128)
+        sig[row] = base
+        sig[row, rng.choice(num_perm, changed, replace=False)] = rng.integers(0, 2**32, changed, dtype=np.uint32)
+        exact[row] = 7 if changed == 0 else exact[row]
+    words = np.where(rng.random(k) < 0.1, 2, rng.integers(5, 60, k))
+    sizes = np.maximum(words - 4, 1) * np.where(rng.random(k) < 0.3, 2, 1)
+    words[exact == 7], sizes[exact == 7] = 30, 26
+    for row in rng.choice(k, k // 10, replace=False).tolist():  # exact repeats of an earlier block
+        if row:
+            copied = int(rng.integers(0, row))
+            sig[row], exact[row], words[row], sizes[row] = sig[copied], exact[copied], words[copied], sizes[copied]
+    return Sketch(words, sizes, exact, sig)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_agreeing_pairs_of_a_document_of_many_alike_blocks_decide_what_every_pair_does(seed, monkeypatch):
+    """A long document with a few hundred near copies of one block among unrelated ones holds
+    more pair-position agreements than one batch gathers (once: every pair was scored instead,
+    k^2 / 2 of them). Gathered batch by batch, whatever the batch, the agreeing pairs decide what
+    scoring every pair decides, with the kernels and without."""
+    import numpy as np
+
+    from dedupe import native
+    from dedupe.deciding import _agreeing_pairs, local_copies
+
+    config = CleanerConfig()
+    rng = np.random.default_rng(seed)
+    sketches = [_alike_blocks_document(rng, int(rng.integers(150, 400)), int(rng.integers(20, 90)))
+                for _ in range(2)]
+    for s in sketches:  # past the limit where every pair was scored (it was max_agreements=5000 here)
+        assert sum(len(i) for i, _, _ in _agreeing_pairs(s.signatures, 5000)) and \
+            _agreeing_pairs(s.signatures, 1 << 20, most=5000) is None
+    sketches.insert(1, _alike_blocks_document(rng, 5, 3))  # a small document between them
+    for kernels in ("1", "0"):
+        monkeypatch.setenv("DEDUPE_NATIVE", kernels)
+        assert native.load() is None or kernels == "1"
+        every_pair = local_copies(sketches, config, max_pairs=10, agreements_per_pair=0)
+        for batch in (0, 100, 5000, 1 << 20):
+            agreeing = local_copies(sketches, config, max_pairs=10, max_agreements=batch)
+            for a, b in zip(agreeing, every_pair):
+                np.testing.assert_array_equal(a.earlier, b.earlier)
+                np.testing.assert_array_equal(a.earlier_score, b.earlier_score)
+        assert sum(int((s.earlier >= 0).sum()) for s in every_pair) > 40
+
+
+def test_agreeing_pairs_come_in_batches_of_whole_later_rows():
+    """Each later row's pairs in one batch, the batches in order and no larger than asked
+    unless one row is; None past the limit on all agreements."""
+    import numpy as np
+
+    from dedupe.deciding import _agreeing_pairs
+
+    rng = np.random.default_rng(3)
+    for m, columns, values in ((0, 4, 3), (1, 4, 3), (2, 4, 1), (40, 8, 2), (300, 20, 4), (500, 128, 2**32)):
+        sig = rng.integers(0, values, (m, columns), dtype=np.uint32)
+        # every pair, by brute force
+        agree = np.tril((sig[:, None, :] == sig[None, :, :]).sum(axis=-1), -1)
+        expected_i, expected_j = np.nonzero(agree)
+        total = int(agree.sum())
+        assert m < 2 or _agreeing_pairs(sig, 10, most=total - 1) is None
+        for batch in (0, 7, 1000, 1 << 20):
+            batches = list(_agreeing_pairs(sig, batch, most=total))
+            i = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, np.int64)
+            j = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, np.int64)
+            sims = np.concatenate([b[2] for b in batches]) if batches else np.zeros(0, np.float32)
+            np.testing.assert_array_equal(i, expected_i)
+            np.testing.assert_array_equal(j, expected_j)
+            assert sims.dtype == np.float32
+            np.testing.assert_array_equal(sims, (agree[expected_i, expected_j] / columns).astype(np.float32))
+            rows = [np.unique(bi) for bi, _, _ in batches]
+            assert sum(map(len, rows)) == len(np.unique(expected_i))  # a row's pairs in one batch
+            for batch_rows in rows:  # at most the batch's agreements (and columns), unless one row is more
+                assert len(batch_rows) == 1 or (agree[batch_rows].sum(axis=1) + columns).sum() <= batch
+

@@ -1186,9 +1186,9 @@ static inline double nibble_estimate(const uint32_t *a, const uint32_t *b, int64
  * (f_entry/f_score/f_exact, entry -1 for none); deciding.find_copies' rules 2-4; the kept blocks
  * registered (entry_at: base, base + 1, ... in row order; -1 for a copy); and the Copies arrays
  * (out_reason, out_score, of, cluster, cross). earlier[r] is rule 1's block (document-relative).
- * Scratch: head (n_keys), next and reg_row (sh_ptr[n]), mark and cand (n) int64; c_entry int64,
- * c_score double, c_exact and confirmed uint8, and the verdicts (reason, score, local, entry,
- * stays), n each. Returns the number of kept blocks. */
+ * Scratch: head (n_keys), next and reg_row (sh_ptr[n]), mark and cand (n; cand also holds the
+ * blocks' roots) int64; c_entry int64, c_score double, c_exact and confirmed uint8, and the
+ * verdicts (reason, score, local, entry, stays), n each. Returns the number of kept blocks. */
 int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *exact, const uint8_t *is_short,
                         const int64_t *earlier, const double *earlier_score, const int64_t *doc_start,
                         int64_t n_docs, const int64_t *f_entry, const double *f_score, const uint8_t *f_exact,
@@ -1289,10 +1289,11 @@ int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *e
             for (int64_t s = sh_ptr[r]; s < sh_ptr[r + 1]; s++)
                 reg_row[n_regs] = r, next[n_regs] = head[sh_key[s]], head[sh_key[s]] = n_regs, n_regs++;
         }
-        /* Copies: each block's group is that of the copy its pointers lead to */
+        /* Copies: each block's group is that of the copy its pointers lead to. They lead to
+         * earlier blocks, whose roots (in cand, free by now) are known by then */
+        int64_t *roots = cand;
         for (int64_t r = lo; r < hi; r++) {
-            int64_t root = r;
-            while (local[root] >= 0) root = lo + local[root];
+            const int64_t root = roots[r] = local[r] >= 0 ? roots[lo + local[r]] : r;
             const int across = entry[root] >= 0;
             const int64_t group = across ? entry[root] : entry_at[root];
             const int copied = (local[r] >= 0 || entry[r] >= 0) && !stays[r];

@@ -31,14 +31,13 @@ The rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Sequence
+from typing import Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from . import native
 from .config import CleanerConfig
 from .indexing import Match
-from .lsh import equal_runs_pairs
 
 
 class Sketch(NamedTuple):
@@ -91,7 +90,7 @@ def similarity(signatures: np.ndarray, a, b) -> np.ndarray:
 
 
 def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: int = 1 << 15,
-                 max_agreements: int = 1 << 21) -> list[Sketch]:
+                 max_agreements: int = 1 << 20, agreements_per_pair: float = 16.0) -> list[Sketch]:
     """Rule 1 for the blocks of several documents at once: each sketch comes back with
     ``earlier`` and ``earlier_score`` filled in.
 
@@ -104,8 +103,11 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
     A document of more than ``max_pairs`` pairs (some 260 blocks) is not scored pair by pair:
     only the pairs that agree in at least one signature position can score above 0, and
     :func:`_agreeing_pairs` finds them, with their similarity, by sorting each signature column
-    (time ~ k log k instead of k^2). Where they are too many (more than ``max_agreements``
-    pair-position agreements: thousands of alike blocks), every pair is scored after all.
+    (time ~ k log k plus the agreements instead of k^2), gathering about ``max_agreements``
+    pair-position agreements at a time (all those of a later block in one batch). Where the
+    agreements are more than ``agreements_per_pair`` times the document's pairs (nearly every
+    block alike), scoring every pair costs less, and every pair is scored after all: the same
+    decisions either way.
     """
     sizes_per_doc = np.array([len(s.signatures) for s in sketches], dtype=np.int64)
     n = int(sizes_per_doc.sum())
@@ -147,10 +149,10 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
             # repeat's similarity search is overruled by its identical copy, and the earliest of
             # identical candidates wins every tie.
             rows = lo + np.flatnonzero((first_same[lo:lo + k] == np.arange(lo, lo + k)) & ~short[lo:lo + k])
-            agreeing = _agreeing_pairs(sig[rows], max_agreements)
+            agreeing = _agreeing_pairs(sig[rows], max_agreements, agreements_per_pair * (k * (k - 1) // 2))
             if agreeing is not None:
-                i, j, sims = agreeing
-                _score_pairs([(rows[i], rows[j])], sig, low, sizes, short, numbers, config, earlier, score, sims)
+                for i, j, sims in agreeing:  # each later block's pairs in one batch
+                    _score_pairs([(rows[i], rows[j])], sig, low, sizes, short, numbers, config, earlier, score, sims)
                 continue
             for i, j in _document_pairs(k, max_pairs):
                 batch.append((i + lo, j + lo))
@@ -174,39 +176,87 @@ def local_copies(sketches: Sequence[Sketch], config: CleanerConfig, max_pairs: i
     return out
 
 
-def _agreeing_pairs(signatures: np.ndarray, max_agreements: int):
+def _agreeing_pairs(signatures: np.ndarray, batch: int, most: float = np.inf
+                    ) -> Optional[Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """The pairs ``(i, j)``, ``j < i``, of rows that hold the same value in at least one column,
     with their similarity (the share of columns where they agree, as :func:`similarity` gives
-    it), or None when there are more than ``max_agreements`` (pair, column) agreements.
+    it), as batches ``(i, j, sims)`` of about ``batch`` (pair, column) agreements each (a row of
+    more comes alone); all the pairs of a later row ``i`` come in one batch, in which pairs are
+    ordered by ``i``, then ``j``. None when there are more than ``most`` agreements in all.
 
-    Each column is sorted; rows with equal values form runs, and every pair inside a run agrees
-    in that column. Counting a pair's runs over all columns counts its agreeing columns.
+    Each column is sorted (stably: rows with equal values keep their order); rows with equal
+    values form runs, and every pair inside a run agrees in that column. Counting a pair's runs
+    over all columns counts its agreeing columns. A row's agreements with earlier rows are the
+    members of its runs that precede it, so the batches are cut by later row before any pair is
+    made: time ~ k log k plus the agreements, and memory ~ k plus one batch, however many blocks
+    are alike.
 
     >>> sig = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 8, 3, 4], [5, 6, 7, 8]])
-    >>> i, j, sims = _agreeing_pairs(sig, 100)
-    >>> [(int(a), int(b), float(s)) for a, b, s in zip(i, j, sims)]
+    >>> [(int(a), int(b), float(s)) for i, j, sims in _agreeing_pairs(sig, 100)
+    ...  for a, b, s in zip(i, j, sims)]
     [(1, 0, 0.5), (2, 0, 0.5)]
     """
     m, columns = signatures.shape
     if m < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    order = np.argsort(signatures, axis=0, kind="stable").T.ravel()   # rows, column after column
-    values = np.take_along_axis(signatures, order.reshape(columns, m).T, axis=0).T.ravel()
-    new_run = np.r_[True, values[1:] != values[:-1]]
-    new_run[::m] = True                                              # runs never cross columns
-    run = np.cumsum(new_run)
-    if _agreements(run) > max_agreements:
+        return iter(())
+    index = np.int32 if m * columns < 2**31 else np.int64
+    # column after column, order[c * m + p]: the row at position p of column c sorted; before[c *
+    # m + p]: how many members of its run precede it there (the earlier rows that agree with it
+    # in that column); where[r * columns + c]: the position of row r in column c
+    order, before = np.empty((columns, m), index), np.empty((columns, m), index)
+    where = np.empty((m, columns), index)
+    per_row = np.zeros(m, np.int64)  # agreements with earlier rows
+    position = np.arange(m, dtype=index)
+    new_run = np.ones(m, bool)
+    for c in range(columns):
+        column = signatures[:, c]
+        at = np.argsort(column, kind="stable")
+        values = column[at]
+        np.not_equal(values[1:], values[:-1], out=new_run[1:])
+        before[c] = position - np.maximum.accumulate(np.where(new_run, position, 0))
+        order[c] = at
+        where[at, c] = position + c * m
+        per_row[at] += before[c]
+    if per_row.sum() > most:
         return None
-    member, partner = equal_runs_pairs(run)
-    a, b = order[member], order[partner]
-    key, agree = np.unique(np.maximum(a, b) * m + np.minimum(a, b), return_counts=True)
-    return key // m, key % m, (agree / columns).astype(np.float32)
+    order, before, where = order.ravel(), before.ravel(), where.ravel()
+    return _agreeing_batches(order, before, where, np.cumsum(per_row + columns), batch, m, columns)
 
 
-def _agreements(values: np.ndarray) -> int:
-    """How many pairs :func:`equal_runs_pairs` would give for ``values``."""
-    sizes = np.diff(np.flatnonzero(np.r_[True, values[1:] != values[:-1], True]))
-    return int((sizes * (sizes - 1) // 2).sum())
+def _agreeing_batches(order, before, where, cost, batch, m, columns):
+    """The batches of :func:`_agreeing_pairs`: rows ``lo .. hi - 1`` whose ``cost`` (agreements
+    plus columns, cumulated) adds up to at most ``batch`` (one row at least)."""
+    lo = 0
+    while lo < m:
+        spent = cost[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cost, spent + batch, side="right")))
+        at = where[lo * columns:hi * columns]  # the rows' positions, row after row
+        count = before[at]
+        at, count = at[count > 0].astype(np.int64), count[count > 0].astype(np.int64)
+        total = int(count.sum())
+        if not total:
+            lo = hi
+            continue
+        # the members of each run before the row (positions at - count .. at - 1), numbered on
+        # from the batch's first agreement
+        skip = at - count - (np.cumsum(count) - count)
+        partner = order[np.arange(total) + np.repeat(skip, count)]
+        later = order[at]  # ascending, a row's columns together
+        first = np.r_[True, later[1:] != later[:-1]]
+        rows = later[first].astype(np.int64)
+        key = np.repeat((np.cumsum(first) - 1) * m, count) + partner  # (i's rank in rows) m + j
+        del partner
+        if len(rows) * m <= 2 * total:  # dense (many agreements per later row): counted in place
+            agree = np.bincount(key, minlength=len(rows) * m)
+            key = np.flatnonzero(agree)
+            agree = agree[key]
+        else:  # a row's pairs follow one another, in ascending runs (one per column): merged
+            key = np.sort(key, kind="stable")
+            new = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            agree = np.diff(np.r_[new, len(key)])
+            key = key[new]
+        yield rows[key // m], key % m, (agree / columns).astype(np.float32)
+        lo = hi
 
 
 def _pairs_of_documents(documents: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -428,10 +428,11 @@ class Cleaner:
         new = np.flatnonzero(~is_copy)
         entries = self.index.add(sketch.signatures[new], sketch.exact[new], doc.id, new.tolist())
         lookup.added((rows.start + new).tolist(), entries)
-        # follow in-document pointers (always to earlier blocks) to the copy that was kept
-        root = np.arange(k)
-        while (verdicts.local[root] >= 0).any():
-            root = np.where(verdicts.local[root] >= 0, verdicts.local[root], root)
+        # follow in-document pointers (always to earlier blocks) to the copy that was kept, a
+        # pointer to a pointer at a time (a chain of k copies, each of the one before: log k steps)
+        root = np.where(verdicts.local >= 0, verdicts.local, np.arange(k))
+        while not np.array_equal(further := root[root], root):
+            root = further
         entry_at = np.full(k, -1, np.int64)
         entry_at[new] = entries
         across = verdicts.entry[root] >= 0

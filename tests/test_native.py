@@ -572,3 +572,54 @@ def test_the_copy_pass_on_tied_scores(both, seed, num_perm):
     _assert_same(compiled[:2], plain[:2])
     reasons = np.concatenate([copies[0] for copies in compiled[0]])
     assert (reasons == 1).any() and (reasons == 2).any()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_copy_pass_extends_runs_and_keeps_lone_short_blocks_as_the_pass_by_pass_loops(both, seed, monkeypatch):
+    """Rules 3 and 4 of the compiled pass (each block visited once) against the Python ones and
+    against the loops they replace (passes over every block until nothing changes), on random
+    documents: copies of earlier blocks here and there, of other documents' blocks (identical
+    texts), short blocks, and neighbours around the run threshold."""
+    from dedupe import deciding
+    from dedupe.deciding import Sketch
+    from dedupe.pipeline import Cleaner
+    from dedupe.reading import Document
+    from test_pipeline import _pass_by_pass_extend_runs, _pass_by_pass_keep_lone_short_blocks
+
+    rng = np.random.default_rng(seed)
+    num_perm = 20
+    chunks = []
+    for _ in range(3):
+        sketches = []
+        for _ in range(5):
+            k = int(rng.choice([0, 1, 3, 30, 150]))
+            sig = rng.integers(0, int(rng.choice([2, 4, 50])), (k, num_perm), dtype=np.uint32)
+            exact = rng.integers(0, 40, k).astype(np.uint64)  # some texts recur in other documents
+            earlier = np.full(k, -1, np.int64)
+            density = rng.choice([0.05, 0.3, 0.7])
+            for i in range(1, k):
+                if rng.random() < density:
+                    earlier[i] = int(rng.integers(0, i))
+            score = np.where(earlier >= 0, rng.random(k), 0.0)
+            words = np.where(rng.random(k) < rng.choice([0.2, 0.6, 1.0]), 2, 30).astype(np.int64)
+            sketches.append(Sketch(words, np.maximum(words - 4, 1), exact, sig, earlier, score))
+        chunks.append(sketches)
+
+    def run():
+        cleaner = Cleaner(num_perm=num_perm, detect=("duplicate", "near-duplicate"))
+        found = []
+        for number, sketches in enumerate(chunks):
+            docs = [Document(id=f"{number}-{k}", text="") for k in range(len(sketches))]
+            copies = cleaner._copies_of_chunk(docs, sketches)
+            found.append(tuple(np.asarray(field) for field in
+                               (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
+        return tuple(found)
+
+    compiled, plain = both(run)
+    _assert_same(compiled, plain)
+    monkeypatch.setenv("DEDUPE_NATIVE", "0")
+    monkeypatch.setattr(deciding, "_extend_runs", _pass_by_pass_extend_runs)
+    monkeypatch.setattr(deciding, "_keep_lone_short_blocks", _pass_by_pass_keep_lone_short_blocks)
+    _assert_same(run(), plain)
+    reasons = np.concatenate([copies[0] for copies in compiled])
+    assert (reasons == 2).any() and (reasons == 1).any()

@@ -1280,3 +1280,116 @@ def test_agreeing_pairs_come_in_batches_of_whole_later_rows():
             for batch_rows in rows:  # at most the batch's agreements (and columns), unless one row is more
                 assert len(batch_rows) == 1 or (agree[batch_rows].sum(axis=1) + columns).sum() <= batch
 
+
+def _pass_by_pass_extend_runs(v, signatures, short, config):
+    """deciding._extend_runs as it was: passes over every block until one changes nothing."""
+    from dedupe.deciding import _NEAR_DUPLICATE, similarity
+
+    k = len(v.local)
+    local = v.local
+    changed = True
+    while changed:
+        changed = False
+        for i in range(k):
+            original = int(local[i])
+            if original < 0:
+                continue
+            for step in (1, -1):
+                a, t = i + step, original + step
+                if t < 0 or a >= k or a <= original or t >= a:
+                    continue
+                if local[a] >= 0 or v.entry[a] >= 0 or local[t] >= 0 or v.entry[t] >= 0 or short[a] != short[t]:
+                    continue
+                sim = similarity(signatures, a, t)
+                if sim >= config.run_threshold:
+                    v.reason[a], v.score[a], local[a] = _NEAR_DUPLICATE, float(sim), t
+                    changed = True
+
+
+def _pass_by_pass_keep_lone_short_blocks(v, short):
+    """deciding._keep_lone_short_blocks as it was: confirmations pass after pass."""
+    is_copy = v.is_copy
+    pending = [int(i) for i in (short & is_copy).nonzero()[0]]
+    if not pending:
+        return
+    k = len(is_copy)
+    confirmed: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for i in pending:
+            if i in confirmed:
+                continue
+            for n in (i - 1, i + 1):
+                if 0 <= n < k and is_copy[n] and (not short[n] or n in confirmed):
+                    confirmed.add(i)
+                    grew = True
+                    break
+    for i in pending:
+        if i not in confirmed:
+            v.stays[i] = True
+
+
+def _random_verdicts(rng, k: int, num_perm: int = 20):
+    """Verdicts of a document of ``k`` blocks with copies here and there (in runs, some of other
+    documents), short blocks among them, and signatures whose neighbours' similarities lie
+    around the run threshold (values from a small alphabet)."""
+    import numpy as np
+
+    from dedupe.deciding import Verdicts
+
+    v = Verdicts.none(k)
+    short = rng.random(k) < rng.choice([0.0, 0.3, 0.7, 1.0])
+    signatures = rng.integers(0, int(rng.choice([2, 4, 6, 50])), (k, num_perm), dtype=np.uint32)
+    density = rng.choice([0.02, 0.1, 0.3, 0.6])
+    for i in range(1, k):
+        if rng.random() < density:
+            if rng.random() < 0.2:
+                v.entry[i], v.reason[i], v.score[i] = int(rng.integers(0, 1000)), 2, 0.9
+            else:
+                v.local[i] = int(rng.integers(0, i))
+                v.reason[i], v.score[i] = int(rng.choice([1, 2])), float(rng.random())
+    return v, signatures, short
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_run_extension_and_lone_short_blocks_settle_as_the_pass_by_pass_loops_did(seed):
+    """Rules 3 and 4 in one visit per block give what the passes over every block gave, on
+    random documents: the same copies, each found from the same block, the same short blocks
+    kept."""
+    import copy
+
+    import numpy as np
+
+    from dedupe.deciding import Verdicts, _extend_runs, _keep_lone_short_blocks
+
+    config = CleanerConfig(num_perm=20)
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        k = int(rng.choice([1, 2, 3, 10, 40, 120]))
+        v, signatures, short = _random_verdicts(rng, k)
+        new, old = copy.deepcopy(v), copy.deepcopy(v)
+        _extend_runs(new, signatures, short, config)
+        _keep_lone_short_blocks(new, short)
+        _pass_by_pass_extend_runs(old, signatures, short, config)
+        _pass_by_pass_keep_lone_short_blocks(old, short)
+        for field in ("reason", "score", "local", "entry", "stays"):
+            np.testing.assert_array_equal(getattr(new, field), getattr(old, field))
+    # a passage pasted again and re-worded, its last block identical: found from the end back
+    k = 200
+    signatures = rng.integers(0, 2**32, (k, 20), dtype=np.uint32)
+    signatures[100:] = signatures[:100]
+    signatures[100:199, :15] += np.uint32(1)  # 5 values of 20 still agree: 0.25
+    v = Verdicts.none(k)
+    v.local[199], v.reason[199], v.score[199] = 99, 1, 1.0
+    short = np.zeros(k, bool)
+    short[50:70] = short[150:170] = True
+    _extend_runs(v, signatures, short, config)
+    assert v.local[100:].tolist() == list(range(100))
+    # short copies in a stretch of copies with a long one at its end go; a stretch of short
+    # copies alone stays
+    v = Verdicts.none(8)
+    v.local[[1, 2, 3, 5, 6]] = 0
+    short = np.array([0, 1, 1, 0, 0, 1, 1, 0], bool)
+    _keep_lone_short_blocks(v, short)
+    assert v.stays.tolist() == [False] * 5 + [True, True, False]

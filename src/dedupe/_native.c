@@ -1187,8 +1187,9 @@ static inline double nibble_estimate(const uint32_t *a, const uint32_t *b, int64
  * registered (entry_at: base, base + 1, ... in row order; -1 for a copy); and the Copies arrays
  * (out_reason, out_score, of, cluster, cross). earlier[r] is rule 1's block (document-relative).
  * Scratch: head (n_keys), next and reg_row (sh_ptr[n]), mark and cand (n; cand also holds the
- * blocks' roots) int64; c_entry int64, c_score double, c_exact and confirmed uint8, and the
- * verdicts (reason, score, local, entry, stays), n each. Returns the number of kept blocks. */
+ * run extension's queue, then the blocks' roots) int64; c_entry int64, c_score double, c_exact
+ * and confirmed uint8, and the verdicts (reason, score, local, entry, stays), n each. Returns the
+ * number of kept blocks. */
 int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *exact, const uint8_t *is_short,
                         const int64_t *earlier, const double *earlier_score, const int64_t *doc_start,
                         int64_t n_docs, const int64_t *f_entry, const double *f_score, const uint8_t *f_exact,
@@ -1247,12 +1248,18 @@ int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *e
             }
             if (j >= 0) reason[r] = same ? 1 : 2, score[r] = earlier_score[r], local[r] = j, any_local = 1;
         }
-        /* deciding._extend_runs: a repeated passage's neighbours at the run threshold */
-        for (int changed = any_local; changed;) {
-            changed = 0;
-            for (int64_t i = 0; i < k; i++) {
+        /* deciding._extend_runs: a repeated passage's neighbours at the run threshold. Each copy
+         * is tried once, in the order the passes over every block would first reach it (see
+         * there): a FIFO of copies (cand[lo..hi), free once the lookups above are done), a block
+         * found by the step forward tried right after the block that found it. */
+        int64_t *queue = cand + lo, head_at = 0, tail_at = 0;
+        if (any_local)
+            for (int64_t i = 0; i < k; i++)
+                if (local[lo + i] >= 0) queue[tail_at++] = i;
+        while (head_at < tail_at) {
+            for (int64_t i = queue[head_at++]; i >= 0;) {
                 const int64_t original = local[lo + i];
-                if (original < 0) continue;
+                int64_t forward = -1;
                 for (int step = 1; step >= -1; step -= 2) {
                     const int64_t a = i + step, t = original + step;
                     if (t < 0 || a >= k || a <= original || t >= a) continue;
@@ -1263,22 +1270,26 @@ int64_t dd_chunk_copies(const uint32_t *sig, int64_t num_perm, const uint64_t *e
                     int64_t agree = 0;
                     for (int64_t p = 0; p < num_perm; p++) agree += x[p] == y[p];
                     const float sim = (float)((double)agree / (double)num_perm);
-                    if (sim >= run32) reason[lo + a] = 2, score[lo + a] = (double)sim, local[lo + a] = t, changed = 1;
+                    if (sim >= run32) {
+                        reason[lo + a] = 2, score[lo + a] = (double)sim, local[lo + a] = t;
+                        if (step == 1) forward = a;
+                        else queue[tail_at++] = a;
+                    }
                 }
+                i = forward;
             }
         }
-        /* deciding._keep_lone_short_blocks: a short copy goes only beside another copy */
-        for (int64_t r = lo; r < hi; r++) confirmed[r] = 0;
-        for (int grew = 1; grew;) {
-            grew = 0;
-            for (int64_t r = lo; r < hi; r++) {
-                if (!is_short[r] || !(local[r] >= 0 || entry[r] >= 0) || confirmed[r]) continue;
-                for (int64_t q = r - 1; q <= r + 1; q += 2)
-                    if (q >= lo && q < hi && (local[q] >= 0 || entry[q] >= 0) && (!is_short[q] || confirmed[q])) {
-                        confirmed[r] = 1, grew = 1;
-                        break;
-                    }
-            }
+        /* deciding._keep_lone_short_blocks: a short copy goes only when its stretch of consecutive
+         * copies holds a copy that is not short (one sweep each way) */
+        for (int64_t r = lo, anchored = 0; r < hi; r++) {
+            const int copied = local[r] >= 0 || entry[r] >= 0;
+            anchored = copied && (anchored || !is_short[r]);
+            confirmed[r] = (uint8_t)anchored;
+        }
+        for (int64_t r = hi - 1, anchored = 0; r >= lo; r--) {
+            const int copied = local[r] >= 0 || entry[r] >= 0;
+            anchored = copied && (anchored || !is_short[r]);
+            confirmed[r] |= (uint8_t)anchored;
         }
         for (int64_t r = lo; r < hi; r++) stays[r] = is_short[r] && (local[r] >= 0 || entry[r] >= 0) && !confirmed[r];
         /* the index registers the kept blocks; ChunkLookup.added files them under their shared keys */

@@ -30,6 +30,7 @@ The rules, in order:
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple, Optional, Sequence
 
@@ -394,15 +395,25 @@ def find_copies(sketch: Sketch, cross: Sequence[Optional[Match]], config: Cleane
 
 
 def _extend_runs(v: Verdicts, signatures: np.ndarray, short: np.ndarray, config: CleanerConfig) -> None:
+    """Rule 3: when block ``i`` copies ``t``, block ``a = i + 1`` copies ``t + 1`` (and ``i - 1``
+    copies ``t - 1``) at the run threshold, where neither is a copy yet; a block so found extends
+    the run in turn.
+
+    What was once a pass over every block until one changed nothing (as many passes as the run
+    is long), visiting blocks in order and trying the step forward before the step back. A
+    block's try of a step fails for good once it fails (its copy and its neighbours' similarity
+    stay; its neighbours only ever become copies), so each block needs trying once, when that
+    pass would first have reached it: a block found by the step forward from ``i`` later in the
+    same pass (right after ``i``, which no other block can be), one found by the step back in
+    the next pass, which reaches them in the order they were found. The queue below holds that
+    order: the same copies, each found by the same block, in linear time."""
     k = len(v.local)
     local = v.local
-    changed = True
-    while changed:
-        changed = False
-        for i in range(k):
-            original = int(local[i])
-            if original < 0:
-                continue
+    queue = deque(np.flatnonzero(local >= 0).tolist())  # the blocks to try, in the passes' order
+    while queue:
+        i = queue.popleft()
+        while i >= 0:  # i, then the block its step forward found (tried next)
+            original, forward = int(local[i]), -1
             for step in (1, -1):
                 a, t = i + step, original + step
                 # `a` must lie after the original block, and `t` before `a`
@@ -413,31 +424,26 @@ def _extend_runs(v: Verdicts, signatures: np.ndarray, short: np.ndarray, config:
                 sim = similarity(signatures, a, t)
                 if sim >= config.run_threshold:
                     v.reason[a], v.score[a], local[a] = _NEAR_DUPLICATE, float(sim), t
-                    changed = True
+                    if step == 1:
+                        forward = a
+                    else:
+                        queue.append(a)
+            i = forward
 
 
 def _keep_lone_short_blocks(v: Verdicts, short: np.ndarray) -> None:
-    """Short copies stay unless a neighbour is a copy too (iterated, for runs of short blocks)."""
+    """Short copies stay unless a neighbour is a copy too that is not short or goes itself: a
+    short copy goes when the stretch of consecutive copies that holds it holds a copy that is
+    not short (the fixed point of confirming, pass after pass, the short copies beside a copy
+    that is not short or confirmed)."""
     is_copy = v.is_copy
-    pending = np.flatnonzero(short & is_copy).tolist()
-    if not pending:
+    pending = short & is_copy
+    if not pending.any():
         return
-    k = len(is_copy)
-    confirmed: set[int] = set()
-    grew = True
-    while grew:
-        grew = False
-        for i in pending:
-            if i in confirmed:
-                continue
-            for n in (i - 1, i + 1):
-                if 0 <= n < k and is_copy[n] and (not short[n] or n in confirmed):
-                    confirmed.add(i)
-                    grew = True
-                    break
-    for i in pending:
-        if i not in confirmed:
-            v.stays[i] = True
+    stretch = np.cumsum(~is_copy)  # one number per stretch of consecutive copies
+    anchored = np.zeros(int(stretch[-1]) + 1, bool)
+    anchored[stretch[is_copy & ~short]] = True
+    v.stays[pending & ~anchored[stretch]] = True
 
 
 COPY_REASONS = (None, "duplicate", "near-duplicate")  # reason codes of Verdicts and Copies

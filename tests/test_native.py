@@ -543,6 +543,19 @@ def _synthetic_chunks(seed: int, num_perm: int, n_chunks: int = 4, docs_per_chun
     return [local_copies(sketches, config) for sketches in chunks]
 
 
+def _copies_of_chunks(cleaner, chunks) -> tuple:
+    """The copy findings of the cleaner's pass over chunks of sketches, as arrays."""
+    from dedupe.reading import Document
+
+    found = []
+    for number, sketches in enumerate(chunks):
+        docs = [Document(id=f"{number}-{k}", text="") for k in range(len(sketches))]
+        copies = cleaner._copies_of_chunk(docs, sketches)
+        found.append(tuple(np.asarray(field) for field in
+                           (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
+    return tuple(found)
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("num_perm", [20, 128])
 def test_the_copy_pass_on_tied_scores(both, seed, num_perm):
@@ -551,21 +564,15 @@ def test_the_copy_pass_on_tied_scores(both, seed, num_perm):
     registers the same blocks under the same entries. (36 changed values of 128 put the 4-bit
     estimate at the threshold, 0.7, exactly; 17 of 20 put a neighbour at the run threshold.)"""
     from dedupe.pipeline import Cleaner
-    from dedupe.reading import Document
 
     chunks = _synthetic_chunks(seed, num_perm)
 
     def run():
         cleaner = Cleaner(num_perm=num_perm, detect=("duplicate", "near-duplicate"))
-        found = []
-        for number, sketches in enumerate(chunks):
-            docs = [Document(id=f"{number}-{k}", text="") for k in range(len(sketches))]
-            copies = cleaner._copies_of_chunk(docs, sketches)
-            found.append(tuple(np.asarray(field) for field in
-                               (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
+        found = _copies_of_chunks(cleaner, chunks)
         index = cleaner.index
         state = (index._doc_of.view(), index._block_of.view(), index._exact.view())
-        return tuple(found), tuple(np.asarray(a) for a in state), tuple(index._doc_ids)
+        return found, tuple(np.asarray(a) for a in state), tuple(index._doc_ids)
 
     compiled, plain = both(run)
     assert compiled[2] == plain[2]
@@ -583,7 +590,6 @@ def test_the_copy_pass_extends_runs_and_keeps_lone_short_blocks_as_the_pass_by_p
     from dedupe import deciding
     from dedupe.deciding import Sketch
     from dedupe.pipeline import Cleaner
-    from dedupe.reading import Document
     from test_pipeline import _pass_by_pass_extend_runs, _pass_by_pass_keep_lone_short_blocks
 
     rng = np.random.default_rng(seed)
@@ -606,14 +612,7 @@ def test_the_copy_pass_extends_runs_and_keeps_lone_short_blocks_as_the_pass_by_p
         chunks.append(sketches)
 
     def run():
-        cleaner = Cleaner(num_perm=num_perm, detect=("duplicate", "near-duplicate"))
-        found = []
-        for number, sketches in enumerate(chunks):
-            docs = [Document(id=f"{number}-{k}", text="") for k in range(len(sketches))]
-            copies = cleaner._copies_of_chunk(docs, sketches)
-            found.append(tuple(np.asarray(field) for field in
-                               (copies.reason, copies.score, copies.of, copies.cluster, copies.cross)))
-        return tuple(found)
+        return _copies_of_chunks(Cleaner(num_perm=num_perm, detect=("duplicate", "near-duplicate")), chunks)
 
     compiled, plain = both(run)
     _assert_same(compiled, plain)

@@ -491,7 +491,7 @@ def test_the_search_reads_the_substantive_blocks_alone_with_the_full_matrices_nu
     at once. Only the substantive blocks' rows are now used, in groups under a budget of
     cells, and every score and flag is the one the matrix of all the blocks gave."""
     from dedupe import native, offtopic
-    from dedupe.offtopic import _Search, _block_grams, _spread_to_short_blocks
+    from dedupe.offtopic import _Search, _block_grams
 
     if compiled and native.load() is None:
         pytest.skip("the compiled kernels are not built or are turned off")

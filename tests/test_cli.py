@@ -380,6 +380,12 @@ def test_a_source_field_no_document_has_is_said(tmp_path):
     assert warned in run_dedupe("clean", dump, "--dry-run", "--source-field", "nothere").stderr.decode()
     assert "warning" not in run_dedupe("clean", dump, "--dry-run", "--source-field", "site").stderr.decode()
     assert run_dedupe("clean", dump, "--dry-run", "--source-field", "nothere", "-q").stderr == b""
+    # and so is an --id-field (the documents were numbered by line without a word)
+    warned = "no document has a 'key' field (--id-field): documents are numbered by line"
+    assert warned in run_dedupe("clean", dump, "--dry-run", "--id-field", "key").stderr.decode()
+    for given in ((), ("--id-field", "id")):  # the default field missing is the documented numbering
+        assert "warning" not in run_dedupe("clean", dump, "--dry-run", *given).stderr.decode()
+    assert "warning" not in run_dedupe("clean", SEEDS, "--dry-run", "--id-field", "key").stderr.decode()  # (.txt)
 
 
 def test_a_url_that_does_not_parse_leaves_the_site_unknown(tmp_path):

@@ -66,7 +66,7 @@ def clean_path(
     # stdout's reader may stop early (| head); the files are written all the same
     files = any(path is not None and not is_stdout(path) for path in outputs.values())
 
-    summary = Summary()
+    summary = Summary(id_field=None if kind == "dir" else read_options.id_field)
     # The outputs are given their names together at the very end, once the worker processes
     # have stopped, with the stop signals held: a run stopped before then leaves none, and one
     # stopped while they are named leaves them all, and says so (see _named_together).

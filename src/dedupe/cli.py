@@ -105,7 +105,8 @@ def clean(
     source_field: Optional[str] = typer.Option(None, help="JSONL field naming the site of a document (default: "
                                                           "the host of its \"url\" field); templates are "
                                                           "counted per site."),
-    id_field: str = typer.Option("id", help="JSONL field holding the document id (line number when absent)."),
+    id_field: Optional[str] = typer.Option(None, help="JSONL field holding the document id (default: id; the line "
+                                                     "number when a document has none)."),
     on_error: OnError = typer.Option(OnError.fail, "--on-error",
                                      help="Bad input (malformed JSON, missing text, bad encoding): fail with the "
                                           "file and line, or skip it, setting it aside in the rejects file (a "
@@ -155,7 +156,7 @@ def clean(
             try:
                 summary = clean_path(
                     input, None if dry_run else out, _cleaner(config, model, workers), report_path=report_path,
-                    rejects_path=rejects, read_options=ReadOptions(text_field, id_field, on_error.value, source_field),
+                    rejects_path=rejects, read_options=ReadOptions(text_field, id_field or "id", on_error.value, source_field),
                     overwrite=overwrite, progress=not quiet and sys.stderr.isatty(),
                     other_outputs=None if html is None else {"the HTML page (--html)": html},
                     on_cleaned=None if page is None else lambda cleaned: page.add_decisions(cleaned.decisions),
@@ -177,6 +178,10 @@ def clean(
                         render_report(source, html, title=named, first_pass=page)
                     rendered = True
                     finished += [] if is_stdout(html) else [html]
+                if id_field is not None and summary.documents and not summary.identified and not quiet \
+                        and summary.id_field is not None:
+                    print(f"dedupe: warning: no document has a {id_field!r} field (--id-field): documents are "
+                          "numbered by line", file=sys.stderr)
                 if source_field is not None and summary.documents and not summary.sourced and not quiet:
                     print(f"dedupe: warning: no document has a {source_field!r} field (--source-field): templates "
                           "were counted as if every document came from one site", file=sys.stderr)

@@ -44,6 +44,8 @@ class Summary:
     # page, cannot tell them apart (counted from 8-byte hashes of the ids, not the ids)
     repeated_ids: int = 0
     sourced: int = 0  # documents whose site is known (templates are counted per site)
+    id_field: str | None = None  # the field of JSON lines that holds the id, when there is one
+    identified: int = 0  # documents that had it (the others are numbered by line)
     started: float = field(default_factory=time.perf_counter)
     elapsed: float = 0.0
     _id_hashes: array = field(default_factory=lambda: array("q"), repr=False)
@@ -52,6 +54,8 @@ class Summary:
         self.documents += 1
         self._id_hashes.append(hash(cleaned.document.id))
         self.sourced += cleaned.document.source is not None
+        record = cleaned.document.record
+        self.identified += self.id_field is not None and isinstance(record, dict) and self.id_field in record
         self.blocks += len(cleaned.decisions)
         self.chars_in += len(cleaned.document.text)
         self.chars_removed += len(cleaned.document.text) - len(cleaned.text)

@@ -553,8 +553,9 @@ class OffTopicDetector:
         """Flags runs of each document, largest first, and fills its ``score``, in place. Each
         round searches every document still going at once (:meth:`_best_runs`); a document's
         own rounds are exactly those of searching it alone. The numpy search: with the compiled
-        kernels, ``dd_search_runs`` does all of it, and :func:`_spread_to_short_blocks`, in one
-        call per chunk (a test holds the two equal)."""
+        kernels, ``dd_search_runs`` does all of it in one call per group of documents (a test
+        holds the two equal). Short blocks take their scores after, from
+        :func:`_spread_to_short_blocks_many`."""
         weights = [np.where(doc.lead, self.lead_weight, 1.0) * doc.substantive for doc in documents]
         runs = [0] * len(documents)
         going = list(range(len(documents)))
@@ -573,8 +574,6 @@ class OffTopicDetector:
                 runs[d] += 1
                 still.append(d)
             going = still
-        for doc in documents:
-            _spread_to_short_blocks(doc.score, doc.flagged, doc.substantive)
 
     def _vectors(self, counts: TermMatrix) -> tuple[TermMatrix, np.ndarray]:
         """Row-normalised TF-IDF matrix of blocks given by their term counts, and each block's
@@ -765,8 +764,10 @@ def _under_budget(sizes: np.ndarray, budget: int) -> Iterator[np.ndarray]:
 
 def _spread_to_short_blocks_many(score: np.ndarray, flagged: np.ndarray, substantive: np.ndarray,
                                  doc_of: np.ndarray, searched: np.ndarray) -> None:
-    """:func:`_spread_to_short_blocks` in every document whose substantive blocks are the
-    (ascending) positions ``searched`` of the stacked blocks (``doc_of`` their documents)."""
+    """Short blocks take the lower score of their nearest substantive neighbours, in place, and
+    are flagged only between (or beyond) flagged blocks, in every document whose substantive
+    blocks are the (ascending) positions ``searched`` of the stacked blocks (``doc_of`` their
+    documents)."""
     if not searched.size:
         return
     docs = np.unique(doc_of[searched])
@@ -780,22 +781,6 @@ def _spread_to_short_blocks_many(score: np.ndarray, flagged: np.ndarray, substan
     has_after = (pos < searched.size) & (doc_of[after] == doc_of[short])
     before = np.where(has_before, before, after)  # (a searched document holds substantive blocks)
     after = np.where(has_after, after, before)
-    score[short] = np.minimum(score[before], score[after])
-    flagged[short] = flagged[before] & flagged[after]
-
-
-def _spread_to_short_blocks(score: np.ndarray, flagged: np.ndarray, substantive: np.ndarray) -> None:
-    """Short blocks take the lower score of their nearest substantive neighbours, in place, and
-    are flagged only between (or beyond) flagged blocks."""
-    idx = np.flatnonzero(substantive)
-    short = np.flatnonzero(~substantive)
-    if idx.size == 0 or short.size == 0:
-        return
-    pos = np.searchsorted(idx, short)
-    before = idx[np.clip(pos - 1, 0, idx.size - 1)]
-    after = idx[np.clip(pos, 0, idx.size - 1)]
-    before = np.where(pos > 0, before, after)
-    after = np.where(pos < idx.size, after, before)
     score[short] = np.minimum(score[before], score[after])
     flagged[short] = flagged[before] & flagged[after]
 
